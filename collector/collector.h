@@ -1,0 +1,38 @@
+// The collector: what weir-collector does once its flags are parsed.
+#ifndef WEIR_COLLECTOR_COLLECTOR_H_
+#define WEIR_COLLECTOR_COLLECTOR_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace weir::collector {
+
+struct CollectorOptions {
+  // Interface names, or {"all"}.
+  std::vector<std::string> interfaces;
+  // host:port of weir-queryd's IngestService.
+  std::string queryd_address;
+  absl::Duration flush_interval = absl::Seconds(1);
+  // Empty means the hostname.
+  std::string node;
+  // host:port of the collector's own /metrics.
+  std::string metrics_address;
+  std::string pin_path;
+  uint32_t map_size = 65536;
+  bool keep_attached = false;
+  bool bpf_stats = false;
+};
+
+// Checks values beyond their types; the message names the flag.
+absl::Status ValidateOptions(const CollectorOptions& options);
+
+// Runs the collector until SIGINT or SIGTERM.
+absl::Status Run(const CollectorOptions& options);
+
+}  // namespace weir::collector
+
+#endif  // WEIR_COLLECTOR_COLLECTOR_H_

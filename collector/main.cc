@@ -1,0 +1,96 @@
+// weir-collector: turns flags into CollectorOptions and runs the collector.
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "bpf/libbpf.h"
+#include "collector/collector.h"
+#include "common/command_line.h"
+#include "common/version.h"
+#include "google/protobuf/stubs/common.h"
+#include "grpcpp/grpcpp.h"
+
+ABSL_FLAG(std::string, interfaces, "all",
+          "Comma-separated interfaces to observe on ingress and egress; "
+          "\"all\" means every non-loopback interface that is up.");
+ABSL_FLAG(std::string, queryd, "127.0.0.1:7701",
+          "Address (host:port) of weir-queryd's ingest service.");
+ABSL_FLAG(absl::Duration, flush_interval, absl::Seconds(1),
+          "How often the kernel flow map is drained and a batch shipped. "
+          "Intervals under 100ms are not dependable.");
+ABSL_FLAG(std::string, node, "",
+          "Node name reported with every flow (default: the hostname).");
+ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9101",
+          "Where the collector serves its own Prometheus /metrics.");
+ABSL_FLAG(std::string, pin_path, "/sys/fs/bpf/weir",
+          "bpffs folder where the program, maps and sequence are pinned so a "
+          "restart or upgrade loses no counts.");
+ABSL_FLAG(uint32_t, map_size, 65536,
+          "Maximum flows per flush interval in the kernel map; flows beyond "
+          "it are counted as map_full losses.");
+ABSL_FLAG(bool, keep_attached, false,
+          "On exit, leave the program attached and its maps pinned so the "
+          "next collector adopts them (used for upgrades).");
+ABSL_FLAG(bool, bpf_stats, false,
+          "Turn on the kernel's BPF run-time statistics and export the "
+          "program's run time and run count.");
+
+namespace {
+
+std::string VersionText() {
+  return absl::StrCat(weir::kWeirVersion, " (libbpf ", libbpf_version_string(),
+                      ", gRPC ", grpc::Version(), ", protobuf ",
+                      google::protobuf::internal::VersionString(
+                          GOOGLE_PROTOBUF_VERSION),
+                      ")");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const weir::CommandLineSpec spec{
+      .program = "weir-collector",
+      .usage =
+          "weir-collector observes this node's traffic with a TC eBPF "
+          "program on ingress and egress, aggregates flows in the kernel and "
+          "ships them to weir-queryd.\n\nUsage: weir-collector [flags]\n"
+          "Needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON, and kernel BTF.",
+      .version = VersionText(),
+      .flag_source_prefixes = {"collector/"},
+  };
+  const std::vector<std::string> rest =
+      weir::ParseCommandLineOrExit(argc, argv, spec);
+  if (!rest.empty()) {
+    weir::UsageError(spec, absl::StrCat("unexpected argument '", rest[0], "'"));
+  }
+
+  weir::collector::CollectorOptions options;
+  options.interfaces =
+      absl::StrSplit(absl::GetFlag(FLAGS_interfaces), ',', absl::SkipEmpty());
+  options.queryd_address = absl::GetFlag(FLAGS_queryd);
+  options.flush_interval = absl::GetFlag(FLAGS_flush_interval);
+  options.node = absl::GetFlag(FLAGS_node);
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  options.pin_path = absl::GetFlag(FLAGS_pin_path);
+  options.map_size = absl::GetFlag(FLAGS_map_size);
+  options.keep_attached = absl::GetFlag(FLAGS_keep_attached);
+  options.bpf_stats = absl::GetFlag(FLAGS_bpf_stats);
+  if (absl::Status valid = weir::collector::ValidateOptions(options);
+      !valid.ok()) {
+    weir::UsageError(spec, valid.message());
+  }
+
+  const absl::Status status = weir::collector::Run(options);
+  if (!status.ok()) {
+    std::fprintf(stderr, "weir-collector: %s\n", status.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}

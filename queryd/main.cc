@@ -1,0 +1,95 @@
+// weir-queryd: turns flags into QuerydOptions and runs the query tier.
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "boost/version.hpp"
+#include "common/command_line.h"
+#include "common/version.h"
+#include "google/protobuf/stubs/common.h"
+#include "grpcpp/grpcpp.h"
+#include "queryd/queryd.h"
+#include "rocksdb/version.h"
+
+ABSL_FLAG(std::string, data_dir, "/var/lib/weir",
+          "Folder of the embedded RocksDB store; created if missing.");
+ABSL_FLAG(std::string, grpc_address, "127.0.0.1:7701",
+          "Where the gRPC IngestService and QueryService listen.");
+ABSL_FLAG(std::string, http_address, "127.0.0.1:7700",
+          "Where REST, NDJSON/WebSocket streams and /metrics listen.");
+ABSL_FLAG(absl::Duration, retention_raw, absl::Hours(24),
+          "How long raw flow records are kept.");
+ABSL_FLAG(absl::Duration, retention_1m, absl::Hours(24 * 7),
+          "How long the 1-minute rollups are kept.");
+ABSL_FLAG(absl::Duration, retention_1h, absl::Hours(24 * 90),
+          "How long the 1-hour rollups are kept.");
+ABSL_FLAG(absl::Duration, connection_timeout, absl::Seconds(60),
+          "A flow with no packet for this long is no longer an active "
+          "connection.");
+ABSL_FLAG(uint32_t, metrics_top_k, 20,
+          "Per-IP Prometheus series are kept for this many addresses; the "
+          "rest are summed into one 'other' series.");
+ABSL_FLAG(uint32_t, max_page_size, 1000,
+          "Largest page a ListFlows request may ask for.");
+ABSL_FLAG(bool, allow_root, false,
+          "Run even as root. queryd needs no privilege; running it as root "
+          "only widens what a bug could reach.");
+
+namespace {
+
+std::string VersionText() {
+  return absl::StrCat(weir::kWeirVersion, " (gRPC ", grpc::Version(),
+                      ", RocksDB ", rocksdb::GetRocksVersionAsString(),
+                      ", protobuf ",
+                      google::protobuf::internal::VersionString(
+                          GOOGLE_PROTOBUF_VERSION),
+                      ", Boost ", BOOST_VERSION / 100000, ".",
+                      BOOST_VERSION / 100 % 1000, ")");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const weir::CommandLineSpec spec{
+      .program = "weir-queryd",
+      .usage =
+          "weir-queryd receives flow batches from weir-collectors, stores "
+          "them in an embedded RocksDB and answers queries over gRPC, REST, "
+          "NDJSON/WebSocket streams and Prometheus /metrics.\n\n"
+          "Usage: weir-queryd [flags]\nRuns as an unprivileged user.",
+      .version = VersionText(),
+      .flag_source_prefixes = {"queryd/"},
+  };
+  const std::vector<std::string> rest =
+      weir::ParseCommandLineOrExit(argc, argv, spec);
+  if (!rest.empty()) {
+    weir::UsageError(spec, absl::StrCat("unexpected argument '", rest[0], "'"));
+  }
+
+  weir::queryd::QuerydOptions options;
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
+  options.http_address = absl::GetFlag(FLAGS_http_address);
+  options.retention_raw = absl::GetFlag(FLAGS_retention_raw);
+  options.retention_1m = absl::GetFlag(FLAGS_retention_1m);
+  options.retention_1h = absl::GetFlag(FLAGS_retention_1h);
+  options.connection_timeout = absl::GetFlag(FLAGS_connection_timeout);
+  options.metrics_top_k = absl::GetFlag(FLAGS_metrics_top_k);
+  options.max_page_size = absl::GetFlag(FLAGS_max_page_size);
+  options.allow_root = absl::GetFlag(FLAGS_allow_root);
+  if (absl::Status valid = weir::queryd::ValidateOptions(options);
+      !valid.ok()) {
+    weir::UsageError(spec, valid.message());
+  }
+
+  const absl::Status status = weir::queryd::Run(options);
+  if (!status.ok()) {
+    std::fprintf(stderr, "weir-queryd: %s\n", status.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
