@@ -1,0 +1,210 @@
+#include "collector/shipper.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+
+namespace weir::collector {
+
+void AddLoss(weir::v1::LossReason reason, uint64_t packets, uint64_t bytes,
+             weir::v1::Counters* counters) {
+  if (packets == 0 && bytes == 0) return;
+  for (weir::v1::LossCount& loss : *counters->mutable_losses()) {
+    if (loss.reason() == reason) {
+      loss.set_packets(loss.packets() + packets);
+      loss.set_bytes(loss.bytes() + bytes);
+      return;
+    }
+  }
+  weir::v1::LossCount* loss = counters->add_losses();
+  loss->set_reason(reason);
+  loss->set_packets(packets);
+  loss->set_bytes(bytes);
+}
+
+void AddCounters(const weir::v1::Counters& from, weir::v1::Counters* into) {
+  into->set_packets_seen(into->packets_seen() + from.packets_seen());
+  into->set_bytes_seen(into->bytes_seen() + from.bytes_seen());
+  into->set_packets_exported(into->packets_exported() + from.packets_exported());
+  into->set_bytes_exported(into->bytes_exported() + from.bytes_exported());
+  for (const weir::v1::LossCount& loss : from.losses()) {
+    AddLoss(loss.reason(), loss.packets(), loss.bytes(), into);
+  }
+}
+
+Shipper::Shipper(ShipperOptions options,
+                 std::shared_ptr<grpc::ChannelCredentials> credentials)
+    : options_(std::move(options)), credentials_(std::move(credentials)) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+Shipper::~Shipper() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    if (context_ != nullptr) context_->TryCancel();
+  }
+  thread_.join();
+}
+
+void Shipper::Enqueue(weir::v1::FlowBatch batch) {
+  absl::MutexLock lock(&mu_);
+  if (unacked_.size() >= options_.max_unacked) {
+    const weir::v1::FlowBatch& oldest = unacked_.front().batch;
+    AddCounters(oldest.counters(), &carried_);
+    ++stats_.batches_dropped;
+    stats_.packets_dropped += oldest.counters().packets_exported();
+    unacked_.pop_front();
+    // The stream may be part-way through the queue; keep its place.
+    if (next_to_send_ > 0) --next_to_send_;
+  }
+  if (carried_.packets_seen() != 0 || carried_.bytes_seen() != 0 ||
+      carried_.losses_size() != 0) {
+    // The dropped batches' flows are not exported: what they saw, and their
+    // own losses, become this batch's, and their exported traffic is loss.
+    weir::v1::Counters* counters = batch.mutable_counters();
+    counters->set_packets_seen(counters->packets_seen() + carried_.packets_seen());
+    counters->set_bytes_seen(counters->bytes_seen() + carried_.bytes_seen());
+    for (const weir::v1::LossCount& loss : carried_.losses()) {
+      AddLoss(loss.reason(), loss.packets(), loss.bytes(), counters);
+    }
+    AddLoss(weir::v1::LOSS_REASON_UNACKED_BOUND, carried_.packets_exported(),
+            carried_.bytes_exported(), counters);
+    carried_.Clear();
+  }
+  unacked_.push_back(Entry{std::move(batch), false});
+  ++stats_.batches_enqueued;
+  stats_.unacked = unacked_.size();
+}
+
+bool Shipper::Flush(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto drained = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return unacked_.empty();
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&drained), timeout);
+}
+
+ShipperStats Shipper::stats() const {
+  absl::MutexLock lock(&mu_);
+  ShipperStats stats = stats_;
+  stats.unacked = unacked_.size();
+  return stats;
+}
+
+void Shipper::Run() {
+  absl::BitGen bitgen;
+  absl::Duration backoff = options_.min_backoff;
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel(options_.address, credentials_);
+  auto stub = weir::v1::IngestService::NewStub(channel);
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    const absl::Time started = absl::Now();
+    Session(*stub);
+    {
+      absl::MutexLock lock(&mu_);
+      stats_.connected = false;
+      if (stopping_) return;
+      ++stats_.reconnects;
+    }
+    // A session that lived a while resets the backoff.
+    if (absl::Now() - started > options_.max_backoff) backoff = options_.min_backoff;
+    // Full jitter keeps many collectors from reconnecting in lockstep.
+    const absl::Duration wait = absl::Nanoseconds(
+        absl::Uniform<int64_t>(bitgen, absl::ToInt64Nanoseconds(backoff) / 2,
+                               absl::ToInt64Nanoseconds(backoff) + 1));
+    backoff = std::min(backoff * 2, options_.max_backoff);
+    absl::MutexLock lock(&mu_);
+    auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_; };
+    mu_.AwaitWithTimeout(absl::Condition(&stopping), wait);
+  }
+}
+
+void Shipper::Session(weir::v1::IngestService::Stub& stub) {
+  grpc::ClientContext context;
+  // Fail fast when queryd is down instead of queueing inside gRPC.
+  context.set_wait_for_ready(false);
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    context_ = &context;
+    next_to_send_ = 0;  // resend everything unacknowledged
+    stream_broken_ = false;
+  }
+  std::unique_ptr<grpc::ClientReaderWriter<weir::v1::FlowBatch, weir::v1::Ack>>
+      stream = stub.Ingest(&context);
+  std::thread reader([&] { ReadAcks(stream.get()); });
+
+  while (true) {
+    weir::v1::FlowBatch batch;
+    bool resend = false;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return stopping_ || stream_broken_ || next_to_send_ < unacked_.size();
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (stopping_ || stream_broken_) break;
+      Entry& entry = unacked_[next_to_send_];
+      batch = entry.batch;
+      resend = entry.sent;
+      entry.sent = true;
+      ++next_to_send_;
+    }
+    if (!stream->Write(batch)) {
+      absl::MutexLock lock(&mu_);
+      stream_broken_ = true;
+      break;
+    }
+    absl::MutexLock lock(&mu_);
+    ++stats_.batches_sent;
+    if (resend) ++stats_.batches_resent;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    context_ = nullptr;
+  }
+  context.TryCancel();
+  reader.join();
+  const grpc::Status status = stream->Finish();
+  absl::MutexLock lock(&mu_);
+  if (!status.ok()) {
+    stats_.last_error = absl::StrCat(status.error_code(), ": ", status.error_message());
+  }
+}
+
+void Shipper::ReadAcks(
+    grpc::ClientReaderWriter<weir::v1::FlowBatch, weir::v1::Ack>* stream) {
+  weir::v1::Ack ack;
+  bool first = true;
+  while (stream->Read(&ack)) {
+    absl::MutexLock lock(&mu_);
+    if (first) {
+      stats_.connected = true;
+      first = false;
+    }
+    // Acks come in send order: everything up to the acked seq is durable.
+    // (An ack for a batch already dropped at the bound pops nothing.)
+    size_t acked = 0;
+    while (acked < next_to_send_ && !unacked_.empty() &&
+           unacked_.front().batch.epoch() == ack.epoch() &&
+           unacked_.front().batch.seq() <= ack.seq()) {
+      unacked_.pop_front();
+      ++acked;
+    }
+    next_to_send_ -= acked;
+    stats_.batches_acked += acked;
+    if (ack.duplicate()) ++stats_.batches_duplicate;
+    stats_.unacked = unacked_.size();
+  }
+  absl::MutexLock lock(&mu_);
+  stream_broken_ = true;
+}
+
+}  // namespace weir::collector

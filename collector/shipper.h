@@ -1,0 +1,114 @@
+// Ships FlowBatches to weir-queryd's IngestService and keeps every batch
+// until queryd acknowledges it.
+//
+// The drain loop hands batches to Enqueue(), which never blocks on the
+// network: the kernel side must never wait for queryd. A background thread
+// keeps one bidirectional Ingest stream open, sends every unacknowledged
+// batch in order, drops batches from the front as their acks arrive, and on
+// any stream failure reconnects with exponential backoff and resends every
+// batch not yet acknowledged. queryd deduplicates by (node, epoch, seq), so a
+// resent batch is stored once.
+//
+// The queue is bounded. When it is full the oldest batch is dropped and its
+// traffic is carried into the next batch as loss (LOSS_REASON_UNACKED_BOUND),
+// together with the dropped batch's own accounting, so the reconciliation
+// "packets seen = exported + lost" still holds over the batches queryd gets.
+#ifndef WEIR_COLLECTOR_SHIPPER_H_
+#define WEIR_COLLECTOR_SHIPPER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "weir/v1/ingest.grpc.pb.h"
+
+namespace weir::collector {
+
+struct ShipperOptions {
+  // host:port of queryd's IngestService.
+  std::string address;
+  // Unacknowledged batches kept at most (at 1 s intervals: how many seconds
+  // of outage are bridged in memory).
+  size_t max_unacked = 600;
+  absl::Duration min_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(10);
+};
+
+struct ShipperStats {
+  bool connected = false;
+  uint64_t batches_enqueued = 0;
+  uint64_t batches_sent = 0;  // including resends
+  uint64_t batches_resent = 0;
+  uint64_t batches_acked = 0;
+  uint64_t batches_duplicate = 0;  // acked as already stored
+  uint64_t batches_dropped = 0;    // dropped at the bound
+  uint64_t packets_dropped = 0;    // in those batches
+  uint64_t reconnects = 0;
+  size_t unacked = 0;
+  std::string last_error;
+};
+
+class Shipper {
+ public:
+  // Starts the sending thread; it connects in the background.
+  Shipper(ShipperOptions options, std::shared_ptr<grpc::ChannelCredentials> credentials);
+  ~Shipper();
+
+  Shipper(const Shipper&) = delete;
+  Shipper& operator=(const Shipper&) = delete;
+
+  // Queues a batch; returns at once. Folds any traffic carried from batches
+  // dropped at the bound into `batch.counters` first.
+  void Enqueue(weir::v1::FlowBatch batch);
+
+  // Waits until every queued batch is acknowledged or `timeout` passes;
+  // true when everything was acknowledged.
+  bool Flush(absl::Duration timeout);
+
+  ShipperStats stats() const;
+
+ private:
+  void Run();
+  // One connection: sends and reads acks until the stream breaks or Stop.
+  void Session(weir::v1::IngestService::Stub& stub);
+  void ReadAcks(grpc::ClientReaderWriter<weir::v1::FlowBatch, weir::v1::Ack>* stream);
+
+  const ShipperOptions options_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
+
+  struct Entry {
+    weir::v1::FlowBatch batch;
+    bool sent = false;  // on some earlier stream
+  };
+
+  mutable absl::Mutex mu_;
+  // In seq order; one epoch per collector process.
+  std::deque<Entry> unacked_ ABSL_GUARDED_BY(mu_);
+  // Index into unacked_ of the next batch to send on this stream.
+  size_t next_to_send_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stream_broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Accounting of batches dropped at the bound, waiting for the next batch.
+  weir::v1::Counters carried_ ABSL_GUARDED_BY(mu_);
+  ShipperStats stats_ ABSL_GUARDED_BY(mu_);
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
+
+  std::thread thread_;
+};
+
+// Adds `from` into `into`: seen/exported totals and losses by reason.
+void AddCounters(const weir::v1::Counters& from, weir::v1::Counters* into);
+
+// Adds packets and bytes under `reason` to `counters`.
+void AddLoss(weir::v1::LossReason reason, uint64_t packets, uint64_t bytes,
+             weir::v1::Counters* counters);
+
+}  // namespace weir::collector
+
+#endif  // WEIR_COLLECTOR_SHIPPER_H_

@@ -1,0 +1,229 @@
+#include "collector/shipper.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "grpcpp/grpcpp.h"
+
+namespace weir::collector {
+namespace {
+
+// A real IngestService on loopback that stores (epoch, seq) once, acks every
+// batch, and can be told to break the stream after some batches unacked.
+class RecordingIngest final : public weir::v1::IngestService::Service {
+ public:
+  grpc::Status Ingest(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<weir::v1::Ack, weir::v1::FlowBatch>* stream)
+      override {
+    weir::v1::FlowBatch batch;
+    while (stream->Read(&batch)) {
+      weir::v1::Ack ack;
+      ack.set_epoch(batch.epoch());
+      ack.set_seq(batch.seq());
+      {
+        absl::MutexLock lock(&mu_);
+        ++received_;
+        if (break_after_ > 0 && --break_after_ == 0) {
+          return grpc::Status(grpc::StatusCode::UNAVAILABLE, "test break");
+        }
+        if (batch.seq() <= high_water_) {
+          ack.set_duplicate(true);
+        } else {
+          high_water_ = batch.seq();
+          stored_.push_back(batch);
+        }
+      }
+      if (!stream->Write(ack)) break;
+    }
+    return grpc::Status::OK;
+  }
+
+  void BreakAfter(int batches) {
+    absl::MutexLock lock(&mu_);
+    break_after_ = batches;
+  }
+  std::vector<weir::v1::FlowBatch> stored() {
+    absl::MutexLock lock(&mu_);
+    return stored_;
+  }
+  int received() {
+    absl::MutexLock lock(&mu_);
+    return received_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<weir::v1::FlowBatch> stored_;
+  uint64_t high_water_ = 0;
+  int received_ = 0;
+  int break_after_ = 0;
+};
+
+class Server {
+ public:
+  // Listens on `port` (0: any free port).
+  explicit Server(int port = 0) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(absl::StrCat("127.0.0.1:", port),
+                             grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+  }
+  ~Server() { server_->Shutdown(absl::ToChronoTime(absl::Now())); }
+  int port() const { return port_; }
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+  RecordingIngest& service() { return service_; }
+
+ private:
+  RecordingIngest service_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+weir::v1::FlowBatch Batch(uint64_t seq, uint64_t packets) {
+  weir::v1::FlowBatch batch;
+  batch.set_node("node-a");
+  batch.set_epoch(42);
+  batch.set_seq(seq);
+  weir::v1::IngestFlow* flow = batch.add_flows();
+  flow->set_packets(packets);
+  flow->set_bytes(packets * 100);
+  batch.mutable_counters()->set_packets_seen(packets);
+  batch.mutable_counters()->set_bytes_seen(packets * 100);
+  batch.mutable_counters()->set_packets_exported(packets);
+  batch.mutable_counters()->set_bytes_exported(packets * 100);
+  return batch;
+}
+
+ShipperOptions Options(const std::string& address) {
+  ShipperOptions options;
+  options.address = address;
+  options.min_backoff = absl::Milliseconds(20);
+  options.max_backoff = absl::Milliseconds(200);
+  return options;
+}
+
+std::vector<uint64_t> Seqs(const std::vector<weir::v1::FlowBatch>& batches) {
+  std::vector<uint64_t> seqs;
+  for (const auto& batch : batches) seqs.push_back(batch.seq());
+  return seqs;
+}
+
+TEST(ShipperTest, DeliversInOrderAndDropsAcked) {
+  Server server;
+  Shipper shipper(Options(server.address()), grpc::InsecureChannelCredentials());
+  for (uint64_t seq = 1; seq <= 20; ++seq) shipper.Enqueue(Batch(seq, seq));
+  ASSERT_TRUE(shipper.Flush(absl::Seconds(10)));
+  EXPECT_EQ(Seqs(server.service().stored()),
+            (std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                                   14, 15, 16, 17, 18, 19, 20}));
+  const ShipperStats stats = shipper.stats();
+  EXPECT_EQ(stats.batches_acked, 20u);
+  EXPECT_EQ(stats.unacked, 0u);
+  EXPECT_EQ(stats.batches_dropped, 0u);
+}
+
+TEST(ShipperTest, QueuesWhileQuerydIsDownAndDeliversWhenItComes) {
+  int port;
+  {
+    Server probe;  // find a free port, then free it
+    port = probe.port();
+  }
+  Shipper shipper(Options(absl::StrCat("127.0.0.1:", port)),
+                  grpc::InsecureChannelCredentials());
+  for (uint64_t seq = 1; seq <= 5; ++seq) shipper.Enqueue(Batch(seq, 10));
+  EXPECT_FALSE(shipper.Flush(absl::Milliseconds(300)));
+  EXPECT_EQ(shipper.stats().unacked, 5u);
+
+  Server server(port);
+  ASSERT_TRUE(shipper.Flush(absl::Seconds(10)));
+  EXPECT_EQ(Seqs(server.service().stored()), (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+}
+
+TEST(ShipperTest, ResendsUnackedAfterABrokenStreamAndStoresOnce) {
+  Server server;
+  server.service().BreakAfter(3);  // the 3rd batch breaks the stream unacked
+  Shipper shipper(Options(server.address()), grpc::InsecureChannelCredentials());
+  for (uint64_t seq = 1; seq <= 8; ++seq) shipper.Enqueue(Batch(seq, 1));
+  ASSERT_TRUE(shipper.Flush(absl::Seconds(10)));
+  // Every seq exactly once, in order.
+  EXPECT_EQ(Seqs(server.service().stored()),
+            (std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8}));
+  EXPECT_GE(shipper.stats().reconnects, 1u);
+  EXPECT_GE(shipper.stats().batches_resent, 1u);
+}
+
+TEST(ShipperTest, BoundDropsOldestAndCarriesItsTrafficAsLoss) {
+  int port;
+  {
+    Server probe;
+    port = probe.port();
+  }
+  ShipperOptions options = Options(absl::StrCat("127.0.0.1:", port));
+  options.max_unacked = 3;
+  Shipper shipper(options, grpc::InsecureChannelCredentials());
+  uint64_t sent_packets = 0;
+  for (uint64_t seq = 1; seq <= 5; ++seq) {  // 1 and 2 are dropped
+    shipper.Enqueue(Batch(seq, seq * 10));
+    sent_packets += seq * 10;
+  }
+  EXPECT_EQ(shipper.stats().batches_dropped, 2u);
+  EXPECT_EQ(shipper.stats().packets_dropped, 30u);
+  shipper.Enqueue(Batch(6, 60));
+  sent_packets += 60;
+  EXPECT_EQ(shipper.stats().batches_dropped, 3u);  // 3 is dropped now
+
+  shipper.Enqueue(Batch(7, 70));
+  sent_packets += 70;
+  EXPECT_EQ(shipper.stats().batches_dropped, 4u);
+
+  Server server(port);
+  ASSERT_TRUE(shipper.Flush(absl::Seconds(10)));
+
+  const std::vector<weir::v1::FlowBatch> stored = server.service().stored();
+  EXPECT_EQ(Seqs(stored), (std::vector<uint64_t>{5, 6, 7}));
+  // Reconciliation over what queryd got: everything seen is exported or lost,
+  // and the loss is exactly the dropped batches, under UNACKED_BOUND.
+  uint64_t seen = 0, exported = 0, bound_loss = 0;
+  for (const auto& batch : stored) {
+    seen += batch.counters().packets_seen();
+    exported += batch.counters().packets_exported();
+    for (const auto& loss : batch.counters().losses()) {
+      ASSERT_EQ(loss.reason(), weir::v1::LOSS_REASON_UNACKED_BOUND);
+      bound_loss += loss.packets();
+    }
+  }
+  EXPECT_EQ(seen, sent_packets);
+  EXPECT_EQ(bound_loss, 10u + 20u + 30u + 40u);
+  EXPECT_EQ(seen, exported + bound_loss);
+  // Each dropped batch's traffic rides on the next batch enqueued: 5 carries
+  // 2, 6 carries 3, and 7 carries 4 together with the loss 4 carried for 1.
+  EXPECT_EQ(stored[0].counters().losses(0).packets(), 20u);
+  EXPECT_EQ(stored[1].counters().losses(0).packets(), 30u);
+  EXPECT_EQ(stored[2].counters().losses(0).packets(), 40u + 10u);
+}
+
+TEST(CountersTest, AddMergesByReason) {
+  weir::v1::Counters a, b;
+  AddLoss(weir::v1::LOSS_REASON_MAP_FULL, 2, 200, &a);
+  AddLoss(weir::v1::LOSS_REASON_NON_IP, 1, 60, &b);
+  AddLoss(weir::v1::LOSS_REASON_MAP_FULL, 3, 300, &b);
+  AddLoss(weir::v1::LOSS_REASON_MAP_FULL, 0, 0, &b);  // no empty entries
+  b.set_packets_seen(9);
+  AddCounters(b, &a);
+  EXPECT_EQ(a.packets_seen(), 9u);
+  ASSERT_EQ(a.losses_size(), 2);
+  EXPECT_EQ(a.losses(0).reason(), weir::v1::LOSS_REASON_MAP_FULL);
+  EXPECT_EQ(a.losses(0).packets(), 5u);
+  EXPECT_EQ(a.losses(0).bytes(), 500u);
+  EXPECT_EQ(a.losses(1).packets(), 1u);
+}
+
+}  // namespace
+}  // namespace weir::collector
