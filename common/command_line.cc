@@ -16,8 +16,7 @@
 namespace weir {
 namespace {
 
-bool IsOwnFlag(const absl::CommandLineFlag& flag,
-               const CommandLineSpec& spec) {
+bool IsOwnFlag(const absl::CommandLineFlag& flag, const CommandLineSpec& spec) {
   const std::string file = flag.Filename();
   return std::any_of(spec.flag_source_prefixes.begin(),
                      spec.flag_source_prefixes.end(),
@@ -131,7 +130,8 @@ std::vector<std::string> ParseCommandLineOrExit(int argc, char** argv,
       std::printf("%s %s\n", spec.program.c_str(), spec.version.c_str());
       std::exit(0);
     }
-    if (name.empty()) UsageError(spec, absl::StrCat("bad argument '", arg, "'"));
+    if (name.empty())
+      UsageError(spec, absl::StrCat("bad argument '", arg, "'"));
 
     absl::CommandLineFlag* flag = FindOwnFlag(name, spec);
     // --nofoo and --no-foo turn a boolean flag off.
@@ -165,8 +165,9 @@ std::vector<std::string> ParseCommandLineOrExit(int argc, char** argv,
     if (!flag->ParseFrom(text, &error)) {
       // Abseil's generic message repeats the value and flag; keep only a
       // detail that adds something (e.g. "Integer out of range").
-      const std::string detail =
-          absl::StartsWith(error, "Illegal value") ? "" : absl::StrCat(": ", error);
+      const std::string detail = absl::StartsWith(error, "Illegal value")
+                                     ? ""
+                                     : absl::StrCat(": ", error);
       UsageError(spec, absl::StrCat("bad value '", text, "' for --",
                                     Dashed(name), detail));
     }

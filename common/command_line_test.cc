@@ -102,7 +102,8 @@ TEST_F(CommandLineTest, BadValuesExitTwoNamingTheFlag) {
 TEST_F(CommandLineTest, HelpListsOwnFlagsWithDashes) {
   const std::string help = HelpText(Spec());
   EXPECT_THAT(help, HasSubstr("Tests the command line."));
-  EXPECT_THAT(help, HasSubstr("--test-address=<value>  (default: 127.0.0.1:1)"));
+  EXPECT_THAT(help,
+              HasSubstr("--test-address=<value>  (default: 127.0.0.1:1)"));
   EXPECT_THAT(help, HasSubstr("--test-switch  (default: false)"));
   EXPECT_THAT(help, Not(HasSubstr("flagfile")));
   EXPECT_EXIT(Parse({"--help"}), ExitedWithCode(0), "");
