@@ -89,25 +89,48 @@ def weir_proto_library(name, srcs, deps = [], grpc = False, python = False, visi
         visibility = visibility,
     )
     if python:
-        py_outs = []
-        for path in paths:
-            stem = path[:-len(".proto")]
-            py_outs.append(name + "_py/" + stem + "_pb2.py")
-            if grpc:
-                py_outs.append(name + "_py/" + stem + "_pb2_grpc.py")
-        py_cmd = ("$(location @system_protobuf//:bin/protoc) " + includes +
-                  " --python_out=$(RULEDIR)/" + name + "_py")
-        py_tools = ["@system_protobuf//:bin/protoc"]
+        _py_genrule(name, paths, includes, grpc, visibility)
+
+def weir_py_proto_library(name, srcs, deps = [], grpc = False, visibility = None):
+    """Python modules only (<name>_py), for protos no C++ code links.
+
+    Args:
+      name: base name; <name>_py is the genrule, <name>_files the protos.
+      srcs: .proto files of this package.
+      deps: other proto libraries these import.
+      grpc: also generate <x>_pb2_grpc.py.
+      visibility: of the generated targets.
+    """
+    paths = [_import_path(src)[0] for src in srcs]
+    native.filegroup(
+        name = name + "_files",
+        srcs = srcs + [d + "_files" for d in deps],
+        visibility = visibility,
+    )
+    includes = "$$(for d in %s; do [ -d $$d ] && printf -- ' -I%%s' $$d; done)" % " ".join(_IMPORT_ROOTS)
+    _py_genrule(name, paths, includes, grpc, visibility)
+
+def _py_genrule(name, paths, includes, grpc, visibility):
+    """<name>_py: protoc --python_out (and gRPC stubs) for `paths`."""
+    py_outs = []
+    for path in paths:
+        stem = path[:-len(".proto")]
+        py_outs.append(name + "_py/" + stem + "_pb2.py")
         if grpc:
-            py_tools.append("@system_grpc//:bin/grpc_python_plugin")
-            py_cmd += (" --grpc_python_out=$(RULEDIR)/" + name + "_py" +
-                       " --plugin=protoc-gen-grpc_python=$(location @system_grpc//:bin/grpc_python_plugin)")
-        native.genrule(
-            name = name + "_py",
-            srcs = [":" + name + "_files"],
-            outs = py_outs,
-            cmd = py_cmd + " " + " ".join(paths),
-            tools = py_tools,
-            message = "protoc --python_out " + " ".join(paths),
-            visibility = visibility,
-        )
+            py_outs.append(name + "_py/" + stem + "_pb2_grpc.py")
+    py_cmd = ("$(location @system_protobuf//:bin/protoc) " + includes +
+              " --python_out=$(RULEDIR)/" + name + "_py")
+    py_tools = ["@system_protobuf//:bin/protoc"]
+    if grpc:
+        py_tools.append("@system_grpc//:bin/grpc_python_plugin")
+        py_cmd += (" --grpc_python_out=$(RULEDIR)/" + name + "_py" +
+                   " --plugin=protoc-gen-grpc_python=$(location @system_grpc//:bin/grpc_python_plugin)")
+    native.genrule(
+        name = name + "_py",
+        srcs = [":" + name + "_files"],
+        outs = py_outs,
+        cmd = py_cmd + " " + " ".join(paths),
+        tools = py_tools,
+        message = "protoc --python_out " + " ".join(paths),
+        visibility = visibility,
+    )

@@ -6,9 +6,11 @@ may lack Debian's python3-grpcio. This runs the script through
 outputs of weir_proto_library) on PYTHONPATH.
 """
 
-def weir_py_test(name, src, protos = [], data = [], args = [], **kwargs):
+def weir_py_test(name, src, protos = [], data = [], args = [], imports = [], **kwargs):
+    """A Python test; `imports` are extra folders (workspace-relative) on PYTHONPATH."""
+
     # Each weir_proto_library <x>_py writes its modules below <package>/<x>_py.
-    roots = []
+    roots = list(imports)
     for p in protos:
         label = Label(native.repository_name() + "//" + native.package_name() + ":__pkg__").relative(p)
         roots.append(label.package + "/" + label.name)

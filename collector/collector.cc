@@ -13,9 +13,9 @@ absl::Status ValidateOptions(const CollectorOptions& options) {
   }
   if (options.flush_interval < absl::Milliseconds(10) ||
       options.flush_interval > absl::Minutes(10)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--flush-interval: ", absl::FormatDuration(options.flush_interval),
-                     " is outside 10ms..10m"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--flush-interval: ", absl::FormatDuration(options.flush_interval),
+        " is outside 10ms..10m"));
   }
   if (options.map_size < 1024 || options.map_size > (1u << 24)) {
     return absl::InvalidArgumentError(absl::StrCat(

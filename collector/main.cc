@@ -45,11 +45,10 @@ ABSL_FLAG(bool, bpf_stats, false,
 namespace {
 
 std::string VersionText() {
-  return absl::StrCat(weir::kWeirVersion, " (libbpf ", libbpf_version_string(),
-                      ", gRPC ", grpc::Version(), ", protobuf ",
-                      google::protobuf::internal::VersionString(
-                          GOOGLE_PROTOBUF_VERSION),
-                      ")");
+  return absl::StrCat(
+      weir::kWeirVersion, " (libbpf ", libbpf_version_string(), ", gRPC ",
+      grpc::Version(), ", protobuf ",
+      google::protobuf::internal::VersionString(GOOGLE_PROTOBUF_VERSION), ")");
 }
 
 }  // namespace

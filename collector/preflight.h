@@ -15,7 +15,8 @@ namespace weir::collector {
 absl::Status CheckCapabilities();
 
 // FAILED_PRECONDITION when the kernel exposes no BTF at `btf_path`.
-absl::Status CheckKernelBtf(const std::string& btf_path = "/sys/kernel/btf/vmlinux");
+absl::Status CheckKernelBtf(
+    const std::string& btf_path = "/sys/kernel/btf/vmlinux");
 
 }  // namespace weir::collector
 

@@ -25,12 +25,14 @@ void DropEffective(int cap) {
 }
 
 TEST(PreflightTest, RootHasEverything) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON)";
+  if (geteuid() != 0)
+    GTEST_SKIP() << "needs root (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON)";
   EXPECT_TRUE(CheckCapabilities().ok()) << CheckCapabilities();
 }
 
 TEST(PreflightTest, NamesEachMissingCapability) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root to drop capabilities selectively";
+  if (geteuid() != 0)
+    GTEST_SKIP() << "needs root to drop capabilities selectively";
   // In a child, so the test process keeps its capabilities.
   EXPECT_EXIT(
       {
@@ -38,14 +40,17 @@ TEST(PreflightTest, NamesEachMissingCapability) {
         DropEffective(CAP_PERFMON);
         const absl::Status status = CheckCapabilities();
         std::fprintf(stderr, "%s\n", status.ToString().c_str());
-        std::exit(status.code() == absl::StatusCode::kFailedPrecondition ? 0 : 1);
+        std::exit(status.code() == absl::StatusCode::kFailedPrecondition ? 0
+                                                                         : 1);
       },
       ExitedWithCode(0),
-      "FAILED_PRECONDITION: missing CAP_BPF, CAP_PERFMON: weir-collector needs");
+      "FAILED_PRECONDITION: missing CAP_BPF, CAP_PERFMON: weir-collector "
+      "needs");
 }
 
 TEST(PreflightTest, SysAdminIsNoSubstitute) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root to drop capabilities selectively";
+  if (geteuid() != 0)
+    GTEST_SKIP() << "needs root to drop capabilities selectively";
   EXPECT_EXIT(
       {
         DropEffective(CAP_NET_ADMIN);  // CAP_SYS_ADMIN stays.

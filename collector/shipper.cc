@@ -27,7 +27,8 @@ void AddLoss(weir::v1::LossReason reason, uint64_t packets, uint64_t bytes,
 void AddCounters(const weir::v1::Counters& from, weir::v1::Counters* into) {
   into->set_packets_seen(into->packets_seen() + from.packets_seen());
   into->set_bytes_seen(into->bytes_seen() + from.bytes_seen());
-  into->set_packets_exported(into->packets_exported() + from.packets_exported());
+  into->set_packets_exported(into->packets_exported() +
+                             from.packets_exported());
   into->set_bytes_exported(into->bytes_exported() + from.bytes_exported());
   for (const weir::v1::LossCount& loss : from.losses()) {
     AddLoss(loss.reason(), loss.packets(), loss.bytes(), into);
@@ -65,7 +66,8 @@ void Shipper::Enqueue(weir::v1::FlowBatch batch) {
     // The dropped batches' flows are not exported: what they saw, and their
     // own losses, become this batch's, and their exported traffic is loss.
     weir::v1::Counters* counters = batch.mutable_counters();
-    counters->set_packets_seen(counters->packets_seen() + carried_.packets_seen());
+    counters->set_packets_seen(counters->packets_seen() +
+                               carried_.packets_seen());
     counters->set_bytes_seen(counters->bytes_seen() + carried_.bytes_seen());
     for (const weir::v1::LossCount& loss : carried_.losses()) {
       AddLoss(loss.reason(), loss.packets(), loss.bytes(), counters);
@@ -114,14 +116,16 @@ void Shipper::Run() {
       ++stats_.reconnects;
     }
     // A session that lived a while resets the backoff.
-    if (absl::Now() - started > options_.max_backoff) backoff = options_.min_backoff;
+    if (absl::Now() - started > options_.max_backoff)
+      backoff = options_.min_backoff;
     // Full jitter keeps many collectors from reconnecting in lockstep.
     const absl::Duration wait = absl::Nanoseconds(
         absl::Uniform<int64_t>(bitgen, absl::ToInt64Nanoseconds(backoff) / 2,
                                absl::ToInt64Nanoseconds(backoff) + 1));
     backoff = std::min(backoff * 2, options_.max_backoff);
     absl::MutexLock lock(&mu_);
-    auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_; };
+    auto stopping = [this]()
+                        ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_; };
     mu_.AwaitWithTimeout(absl::Condition(&stopping), wait);
   }
 }
@@ -175,7 +179,8 @@ void Shipper::Session(weir::v1::IngestService::Stub& stub) {
   const grpc::Status status = stream->Finish();
   absl::MutexLock lock(&mu_);
   if (!status.ok()) {
-    stats_.last_error = absl::StrCat(status.error_code(), ": ", status.error_message());
+    stats_.last_error =
+        absl::StrCat(status.error_code(), ": ", status.error_message());
   }
 }
 

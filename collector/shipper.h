@@ -57,7 +57,8 @@ struct ShipperStats {
 class Shipper {
  public:
   // Starts the sending thread; it connects in the background.
-  Shipper(ShipperOptions options, std::shared_ptr<grpc::ChannelCredentials> credentials);
+  Shipper(ShipperOptions options,
+          std::shared_ptr<grpc::ChannelCredentials> credentials);
   ~Shipper();
 
   Shipper(const Shipper&) = delete;
@@ -77,7 +78,8 @@ class Shipper {
   void Run();
   // One connection: sends and reads acks until the stream breaks or Stop.
   void Session(weir::v1::IngestService::Stub& stub);
-  void ReadAcks(grpc::ClientReaderWriter<weir::v1::FlowBatch, weir::v1::Ack>* stream);
+  void ReadAcks(
+      grpc::ClientReaderWriter<weir::v1::FlowBatch, weir::v1::Ack>* stream);
 
   const ShipperOptions options_;
   std::shared_ptr<grpc::ChannelCredentials> credentials_;

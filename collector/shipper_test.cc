@@ -7,8 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "gtest/gtest.h"
 #include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
 
 namespace weir::collector {
 namespace {
@@ -117,12 +117,13 @@ std::vector<uint64_t> Seqs(const std::vector<weir::v1::FlowBatch>& batches) {
 
 TEST(ShipperTest, DeliversInOrderAndDropsAcked) {
   Server server;
-  Shipper shipper(Options(server.address()), grpc::InsecureChannelCredentials());
+  Shipper shipper(Options(server.address()),
+                  grpc::InsecureChannelCredentials());
   for (uint64_t seq = 1; seq <= 20; ++seq) shipper.Enqueue(Batch(seq, seq));
   ASSERT_TRUE(shipper.Flush(absl::Seconds(10)));
   EXPECT_EQ(Seqs(server.service().stored()),
-            (std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
-                                   14, 15, 16, 17, 18, 19, 20}));
+            (std::vector<uint64_t>{1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+                                   11, 12, 13, 14, 15, 16, 17, 18, 19, 20}));
   const ShipperStats stats = shipper.stats();
   EXPECT_EQ(stats.batches_acked, 20u);
   EXPECT_EQ(stats.unacked, 0u);
@@ -143,13 +144,15 @@ TEST(ShipperTest, QueuesWhileQuerydIsDownAndDeliversWhenItComes) {
 
   Server server(port);
   ASSERT_TRUE(shipper.Flush(absl::Seconds(10)));
-  EXPECT_EQ(Seqs(server.service().stored()), (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(Seqs(server.service().stored()),
+            (std::vector<uint64_t>{1, 2, 3, 4, 5}));
 }
 
 TEST(ShipperTest, ResendsUnackedAfterABrokenStreamAndStoresOnce) {
   Server server;
   server.service().BreakAfter(3);  // the 3rd batch breaks the stream unacked
-  Shipper shipper(Options(server.address()), grpc::InsecureChannelCredentials());
+  Shipper shipper(Options(server.address()),
+                  grpc::InsecureChannelCredentials());
   for (uint64_t seq = 1; seq <= 8; ++seq) shipper.Enqueue(Batch(seq, 1));
   ASSERT_TRUE(shipper.Flush(absl::Seconds(10)));
   // Every seq exactly once, in order.

@@ -42,13 +42,11 @@ ABSL_FLAG(bool, allow_root, false,
 namespace {
 
 std::string VersionText() {
-  return absl::StrCat(weir::kWeirVersion, " (gRPC ", grpc::Version(),
-                      ", RocksDB ", rocksdb::GetRocksVersionAsString(),
-                      ", protobuf ",
-                      google::protobuf::internal::VersionString(
-                          GOOGLE_PROTOBUF_VERSION),
-                      ", Boost ", BOOST_VERSION / 100000, ".",
-                      BOOST_VERSION / 100 % 1000, ")");
+  return absl::StrCat(
+      weir::kWeirVersion, " (gRPC ", grpc::Version(), ", RocksDB ",
+      rocksdb::GetRocksVersionAsString(), ", protobuf ",
+      google::protobuf::internal::VersionString(GOOGLE_PROTOBUF_VERSION),
+      ", Boost ", BOOST_VERSION / 100000, ".", BOOST_VERSION / 100 % 1000, ")");
 }
 
 }  // namespace
