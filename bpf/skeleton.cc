@@ -1,0 +1,151 @@
+#include "bpf/skeleton.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+#include "bpf/weir.skel.h"
+
+namespace weir::bpf {
+namespace {
+
+// libbpf returns -errno; the status carries errno's code and our context.
+absl::Status LibbpfError(int err, absl::string_view what) {
+  return absl::ErrnoToStatus(err < 0 ? -err : err, what);
+}
+
+}  // namespace
+
+Skeleton::~Skeleton() {
+  if (flow_map_1_fd_ >= 0) close(flow_map_1_fd_);
+  weir_bpf__destroy(skel_);  // accepts nullptr
+}
+
+absl::StatusOr<std::unique_ptr<Skeleton>> Skeleton::OpenAndLoad(
+    const ProgramOptions& options) {
+  auto skeleton = std::make_unique<Skeleton>();
+  if (absl::Status s = skeleton->Open(); !s.ok()) return s;
+  if (absl::Status s = skeleton->Configure(options); !s.ok()) return s;
+  if (absl::Status s = skeleton->Load(); !s.ok()) return s;
+  return skeleton;
+}
+
+absl::Status Skeleton::Open() {
+  if (skel_ != nullptr)
+    return absl::FailedPreconditionError("weir BPF object: already open");
+  skel_ = weir_bpf__open();
+  if (skel_ == nullptr)
+    return LibbpfError(errno, "weir BPF object: open (parse embedded ELF)");
+  return absl::OkStatus();
+}
+
+absl::Status Skeleton::Configure(const ProgramOptions& options) {
+  if (skel_ == nullptr || loaded_) {
+    return absl::FailedPreconditionError(
+        "weir BPF object: Configure needs Open and no Load yet");
+  }
+  if (options.flow_map_entries == 0) {
+    return absl::InvalidArgumentError("flow_map_entries: must be at least 1");
+  }
+  // Slot 0's map; slot 1's is created from its info after load. The outer
+  // map's inner-map template keeps the compiled-in size: the kernel does not
+  // compare max_entries of hash maps put into a map-in-map (and libbpf 1.1
+  // crashes setting it on the template, which has no object).
+  if (int err = bpf_map__set_max_entries(skel_->maps.weir_flows_0,
+                                         options.flow_map_entries);
+      err != 0) {
+    return LibbpfError(err, absl::StrCat("weir_flows_0: set max_entries to ",
+                                         options.flow_map_entries));
+  }
+  skel_->rodata->weir_gso_accounting = options.gso_accounting ? 1 : 0;
+  options_ = options;
+  return absl::OkStatus();
+}
+
+absl::Status Skeleton::Load() {
+  if (skel_ == nullptr || loaded_) {
+    return absl::FailedPreconditionError(
+        "weir BPF object: Load needs Open and no Load yet");
+  }
+  if (int err = weir_bpf__load(skel_); err != 0) {
+    return LibbpfError(
+        err,
+        "weir BPF object: load (create maps, verify programs; "
+        "needs CAP_BPF and CAP_PERFMON or root, details in libbpf's log)");
+  }
+  loaded_ = true;
+  return InstallSecondFlowMap();
+}
+
+absl::Status Skeleton::InstallSecondFlowMap() {
+  const int first_fd = bpf_map__fd(skel_->maps.weir_flows_0);
+  struct bpf_map_info info = {};
+  __u32 info_len = sizeof(info);
+  if (int err = bpf_obj_get_info_by_fd(first_fd, &info, &info_len); err != 0) {
+    return LibbpfError(err, "weir_flows_0: get map info");
+  }
+  // The object's own BTF, so tools can show keys and values; it comes from
+  // the object rather than by id, which would need CAP_SYS_ADMIN.
+  struct bpf_map_create_opts create_opts = {};
+  create_opts.sz = sizeof(create_opts);
+  create_opts.map_flags = info.map_flags;
+  if (const struct btf* btf = bpf_object__btf(skel_->obj);
+      btf != nullptr && info.btf_key_type_id != 0) {
+    create_opts.btf_fd = btf__fd(btf);
+    create_opts.btf_key_type_id = info.btf_key_type_id;
+    create_opts.btf_value_type_id = info.btf_value_type_id;
+  }
+  int fd = bpf_map_create(static_cast<enum bpf_map_type>(info.type),
+                          "weir_flows_1", info.key_size, info.value_size,
+                          info.max_entries, &create_opts);
+  if (fd < 0) {
+    return LibbpfError(fd, absl::StrCat("weir_flows_1: create (",
+                                        info.max_entries, " entries)"));
+  }
+  flow_map_1_fd_ = fd;
+  const __u32 slot = 1;
+  if (int err =
+          bpf_map_update_elem(flow_slots_fd(), &slot, &flow_map_1_fd_, BPF_ANY);
+      err != 0) {
+    return LibbpfError(err, "weir_flow_slots: install weir_flows_1 in slot 1");
+  }
+  return absl::OkStatus();
+}
+
+int Skeleton::ingress_program_fd() const {
+  return loaded_ ? bpf_program__fd(skel_->progs.weir_ingress) : -1;
+}
+
+int Skeleton::egress_program_fd() const {
+  return loaded_ ? bpf_program__fd(skel_->progs.weir_egress) : -1;
+}
+
+int Skeleton::flow_slots_fd() const {
+  return loaded_ ? bpf_map__fd(skel_->maps.weir_flow_slots) : -1;
+}
+
+int Skeleton::flow_map_fd(uint32_t slot) const {
+  if (!loaded_) return -1;
+  switch (slot) {
+    case 0:
+      return bpf_map__fd(skel_->maps.weir_flows_0);
+    case 1:
+      return flow_map_1_fd_;
+    default:
+      return -1;
+  }
+}
+
+int Skeleton::active_slot_fd() const {
+  return loaded_ ? bpf_map__fd(skel_->maps.weir_active_slot) : -1;
+}
+
+int Skeleton::counters_fd() const {
+  return loaded_ ? bpf_map__fd(skel_->maps.weir_counters) : -1;
+}
+
+}  // namespace weir::bpf
