@@ -3,9 +3,11 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "bpf/weir.skel.h"
@@ -71,14 +73,121 @@ absl::Status Skeleton::Load() {
     return absl::FailedPreconditionError(
         "weir BPF object: Load needs Open and no Load yet");
   }
+  if (!options_.pin_path.empty()) {
+    if (absl::Status s = ReusePinnedMaps(); !s.ok()) return s;
+  }
   if (int err = weir_bpf__load(skel_); err != 0) {
+    if (adopted_) {
+      return LibbpfError(
+          err, absl::StrCat("weir BPF object: load with the maps pinned in ",
+                            options_.pin_path,
+                            " (left by a different Weir version or map size?"
+                            " remove them to start afresh)"));
+    }
     return LibbpfError(
         err,
         "weir BPF object: load (create maps, verify programs; "
         "needs CAP_BPF and CAP_PERFMON or root, details in libbpf's log)");
   }
   loaded_ = true;
-  return InstallSecondFlowMap();
+  if (adopted_) {
+    // The outer map already holds both flow maps; take slot 1's from its pin.
+    flow_map_1_fd_ = bpf_obj_get(PinOf("weir_flows_1").c_str());
+    if (flow_map_1_fd_ < 0) {
+      return LibbpfError(flow_map_1_fd_, "weir_flows_1: open pin");
+    }
+  } else if (absl::Status s = InstallSecondFlowMap(); !s.ok()) {
+    return s;
+  }
+  return options_.pin_path.empty() ? absl::OkStatus() : PinMaps();
+}
+
+std::string Skeleton::PinOf(const char* map_name) const {
+  return absl::StrCat(options_.pin_path, "/", map_name);
+}
+
+namespace {
+
+// The maps a pin folder holds, in the object's order; weir_flows_1 is ours.
+constexpr const char* kPinnedMaps[] = {"weir_flow_slots", "weir_active_slot",
+                                       "weir_counters", "weir_flows_0",
+                                       "weir_flows_1"};
+
+}  // namespace
+
+absl::Status Skeleton::ReusePinnedMaps() {
+  struct bpf_map* const maps[] = {
+      skel_->maps.weir_flow_slots, skel_->maps.weir_active_slot,
+      skel_->maps.weir_counters, skel_->maps.weir_flows_0};
+  int present = 0;
+  for (const char* name : kPinnedMaps) {
+    if (access(PinOf(name).c_str(), F_OK) == 0) ++present;
+  }
+  if (present == 0) return absl::OkStatus();
+  if (present != static_cast<int>(std::size(kPinnedMaps))) {
+    // Leftovers of an interrupted start: they hold no counts worth keeping
+    // (a set is only ever complete), so start afresh.
+    return Unpin();
+  }
+  for (size_t i = 0; i < std::size(maps); ++i) {
+    const int fd = bpf_obj_get(PinOf(kPinnedMaps[i]).c_str());
+    if (fd >= 0 && maps[i] == skel_->maps.weir_flows_0) {
+      // libbpf would silently take the pinned map's size: say so instead.
+      struct bpf_map_info info = {};
+      __u32 len = sizeof(info);
+      if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+          info.max_entries != options_.flow_map_entries) {
+        close(fd);
+        return absl::FailedPreconditionError(absl::StrCat(
+            "the maps pinned in ", options_.pin_path, " hold ",
+            info.max_entries, " flows per interval, not the ",
+            options_.flow_map_entries,
+            " asked for: stop the running collector without "
+            "--keep-attached, or remove them, to change the size"));
+      }
+    }
+    if (fd < 0) {
+      return LibbpfError(
+          fd, absl::StrCat("open pinned map ", PinOf(kPinnedMaps[i])));
+    }
+    const int err = bpf_map__reuse_fd(maps[i], fd);
+    close(fd);  // reuse_fd keeps its own duplicate
+    if (err != 0) {
+      return LibbpfError(
+          err, absl::StrCat("reuse pinned map ", PinOf(kPinnedMaps[i])));
+    }
+  }
+  adopted_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status Skeleton::PinMaps() {
+  if (mkdir(options_.pin_path.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::ErrnoToStatus(errno,
+                               absl::StrCat("create ", options_.pin_path,
+                                            " (is /sys/fs/bpf a bpffs?)"));
+  }
+  const int fds[] = {flow_slots_fd(), active_slot_fd(), counters_fd(),
+                     flow_map_fd(0), flow_map_fd(1)};
+  for (size_t i = 0; i < std::size(kPinnedMaps); ++i) {
+    const std::string path = PinOf(kPinnedMaps[i]);
+    if (access(path.c_str(), F_OK) == 0) continue;  // adopted
+    if (int err = bpf_obj_pin(fds[i], path.c_str()); err != 0) {
+      return LibbpfError(err, absl::StrCat("pin map at ", path));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Skeleton::Unpin() {
+  if (options_.pin_path.empty()) return absl::OkStatus();
+  for (const char* name : kPinnedMaps) {
+    const std::string path = PinOf(name);
+    if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return absl::ErrnoToStatus(errno, absl::StrCat("unpin ", path));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Skeleton::InstallSecondFlowMap() {

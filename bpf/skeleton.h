@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -38,6 +39,12 @@ struct ProgramOptions {
   uint32_t flow_map_entries = WEIR_DEFAULT_FLOW_ENTRIES;
   // Count GSO/TSO/GRO packets as their wire segments (see bpf/README.md).
   bool gso_accounting = true;
+  // A bpffs folder (e.g. /sys/fs/bpf/weir) where the maps are pinned. When
+  // it already holds Weir's maps from an earlier load (a collector that
+  // stopped with --keep-attached, or crashed), they are reused: counts made
+  // meanwhile are kept and the new programs add to the same maps. Empty:
+  // nothing is pinned.
+  std::string pin_path;
 };
 
 class Skeleton {
@@ -62,6 +69,11 @@ class Skeleton {
   absl::Status Load();
 
   bool loaded() const { return loaded_; }
+  // True when Load reused maps pinned by an earlier load.
+  bool adopted() const { return adopted_; }
+
+  // Removes the pins (the maps live on while something holds them).
+  absl::Status Unpin();
 
   // Valid after Load; -1 before. The skeleton keeps ownership.
   int ingress_program_fd() const;
@@ -85,11 +97,17 @@ class Skeleton {
  private:
   // Creates the second flow map like the first and puts it in slot 1.
   absl::Status InstallSecondFlowMap();
+  // Before load: reuse the pinned maps if all are there (else clear
+  // partial leftovers). After load: pin what is not pinned yet.
+  absl::Status ReusePinnedMaps();
+  absl::Status PinMaps();
+  std::string PinOf(const char* map_name) const;
 
   struct weir_bpf* skel_ = nullptr;
   int flow_map_1_fd_ = -1;  // owned
   ProgramOptions options_;
   bool loaded_ = false;
+  bool adopted_ = false;
 };
 
 }  // namespace weir::bpf

@@ -5,12 +5,20 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "bpf/weir_flow.h"
 
 namespace weir::bpf {
@@ -90,6 +98,95 @@ TEST(SkeletonTest, LoadCreatesBothFlowMapsInTheSlots) {
 
   EXPECT_EQ(s.Load().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(s.Configure({}).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// Pins live on a bpffs mounted for this test in a private mount namespace
+// (gone with the process).
+class PinnedSkeletonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << kSkipMessage;
+    ASSERT_EQ(unshare(CLONE_NEWNS), 0);
+    ASSERT_EQ(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0);
+    bpffs_ = absl::StrCat(getenv("TEST_TMPDIR"), "/bpffs");
+    mkdir(bpffs_.c_str(), 0700);
+    ASSERT_EQ(mount("bpf", bpffs_.c_str(), "bpf", 0, nullptr), 0)
+        << strerror(errno);
+    options_.flow_map_entries = 1024;
+    options_.pin_path = bpffs_ + "/weir";
+  }
+  void TearDown() override {
+    if (!bpffs_.empty()) umount2(bpffs_.c_str(), MNT_DETACH);
+  }
+
+  std::string bpffs_;
+  ProgramOptions options_;
+};
+
+TEST_F(PinnedSkeletonTest, ASecondLoadAdoptsThePinnedMapsAndTheirCounts) {
+  const int cpus = libbpf_num_possible_cpus();
+  std::vector<weir_counter> values(cpus);
+  values[0] = {7, 700};
+  {
+    absl::StatusOr<std::unique_ptr<Skeleton>> first =
+        Skeleton::OpenAndLoad(options_);
+    ASSERT_TRUE(first.ok()) << first.status();
+    EXPECT_FALSE((*first)->adopted());
+    const __u32 seen = WEIR_COUNTER_SEEN;
+    ASSERT_EQ(bpf_map_update_elem((*first)->counters_fd(), &seen, values.data(),
+                                  BPF_ANY),
+              0);
+    const __u32 zero = 0, one = 1;
+    ASSERT_EQ(
+        bpf_map_update_elem((*first)->active_slot_fd(), &zero, &one, BPF_ANY),
+        0);
+  }  // the first owner goes; its pins keep the maps
+
+  absl::StatusOr<std::unique_ptr<Skeleton>> second =
+      Skeleton::OpenAndLoad(options_);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE((*second)->adopted());
+  const __u32 seen = WEIR_COUNTER_SEEN;
+  std::vector<weir_counter> read(cpus);
+  ASSERT_EQ(bpf_map_lookup_elem((*second)->counters_fd(), &seen, read.data()),
+            0);
+  EXPECT_EQ(read[0].packets, 7u);
+  EXPECT_EQ(read[0].bytes, 700u);
+  const __u32 zero = 0;
+  __u32 active = 0;
+  ASSERT_EQ(bpf_map_lookup_elem((*second)->active_slot_fd(), &zero, &active),
+            0);
+  EXPECT_EQ(active, 1u);
+  // Both slots still hold their own maps.
+  for (__u32 slot = 0; slot < WEIR_FLOW_SLOTS; ++slot) {
+    __u32 id = 0;
+    ASSERT_EQ(bpf_map_lookup_elem((*second)->flow_slots_fd(), &slot, &id), 0);
+    bpf_map_info info{};
+    __u32 len = sizeof(info);
+    ASSERT_EQ(bpf_obj_get_info_by_fd((*second)->flow_map_fd(slot), &info, &len),
+              0);
+    EXPECT_EQ(id, info.id) << "slot " << slot;
+  }
+
+  ASSERT_TRUE((*second)->Unpin().ok());
+  EXPECT_NE(access((options_.pin_path + "/weir_counters").c_str(), F_OK), 0);
+}
+
+TEST_F(PinnedSkeletonTest, ADifferentMapSizeIsRefusedWithAClearMessage) {
+  {
+    absl::StatusOr<std::unique_ptr<Skeleton>> first =
+        Skeleton::OpenAndLoad(options_);
+    ASSERT_TRUE(first.ok()) << first.status();
+  }
+  options_.flow_map_entries = 2048;
+  absl::StatusOr<std::unique_ptr<Skeleton>> second =
+      Skeleton::OpenAndLoad(options_);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find(
+                "hold 1024 flows per interval, not the 2048"),
+            std::string::npos)
+      << second.status();
 }
 
 }  // namespace
