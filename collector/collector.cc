@@ -1,8 +1,66 @@
 #include "collector/collector.h"
 
+#include <bpf/bpf.h>
+#include <linux/magic.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "bpf/flow_table.h"
+#include "bpf/skeleton.h"
+#include "collector/attach.h"
+#include "collector/batch_builder.h"
+#include "collector/metrics.h"
+#include "collector/preflight.h"
+#include "collector/shipper.h"
+#include "common/version.h"
 
 namespace weir::collector {
+namespace {
+
+void Log(const std::string& line) {
+  std::fprintf(stderr, "weir-collector: %s\n", line.c_str());
+}
+
+std::string Hostname() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "unknown";
+  return name;
+}
+
+// Interface names by index, looked up once and kept (an interface that
+// went away keeps the name it had).
+class InterfaceNames {
+ public:
+  std::string operator()(uint32_t ifindex) {
+    auto it = names_.find(ifindex);
+    if (it != names_.end()) return it->second;
+    char name[IF_NAMESIZE] = {};
+    std::string found = if_indextoname(ifindex, name) != nullptr
+                            ? std::string(name)
+                            : absl::StrCat("if", ifindex);
+    names_.emplace(ifindex, found);
+    return found;
+  }
+
+ private:
+  absl::flat_hash_map<uint32_t, std::string> names_;
+};
+
+}  // namespace
 
 absl::Status ValidateOptions(const CollectorOptions& options) {
   if (options.interfaces.empty()) {
@@ -24,13 +82,180 @@ absl::Status ValidateOptions(const CollectorOptions& options) {
   if (options.pin_path.empty() || options.pin_path[0] != '/') {
     return absl::InvalidArgumentError("--pin-path: must be an absolute path");
   }
+  if (options.max_unacked_batches == 0) {
+    return absl::InvalidArgumentError(
+        "--max-unacked-batches: must be at least 1");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckBpffs(const std::string& pin_path) {
+  const std::string parent = pin_path.substr(0, pin_path.rfind('/'));
+  struct statfs fs = {};
+  if (statfs(parent.empty() ? "/" : parent.c_str(), &fs) != 0 ||
+      fs.f_type != BPF_FS_MAGIC) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--pin-path: ", parent.empty() ? "/" : parent,
+                     " is not a bpffs; mount one with 'mount -t bpf bpf ",
+                     parent, "' (Kubernetes: mount the host's /sys/fs/bpf)"));
+  }
   return absl::OkStatus();
 }
 
 absl::Status Run(const CollectorOptions& options) {
-  (void)options;
-  return absl::UnimplementedError(
-      "capture is not built yet; this binary only checks its flags");
+  if (absl::Status s = CheckCapabilities(); !s.ok()) return s;
+  if (absl::Status s = CheckKernelBtf(); !s.ok()) return s;
+  if (absl::Status s = CheckBpffs(options.pin_path); !s.ok()) return s;
+
+  std::vector<std::string> interfaces = options.interfaces;
+  if (interfaces.size() == 1 && interfaces[0] == "all") {
+    absl::StatusOr<std::vector<std::string>> up = InterfacesThatAreUp();
+    if (!up.ok()) return up.status();
+    if (up->empty()) {
+      return absl::FailedPreconditionError(
+          "--interfaces=all: no interface other than loopback is up");
+    }
+    interfaces = *std::move(up);
+  }
+  const std::string node = options.node.empty() ? Hostname() : options.node;
+
+  // Stop signals are taken by sigtimedwait in the loop below; block them
+  // before any thread starts so none of those threads receives them.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+
+  bpf::ProgramOptions program;
+  program.flow_map_entries = options.map_size;
+  program.pin_path = options.pin_path;
+  absl::StatusOr<std::unique_ptr<bpf::Skeleton>> skeleton =
+      bpf::Skeleton::OpenAndLoad(program);
+  if (!skeleton.ok()) return skeleton.status();
+  if ((*skeleton)->adopted()) {
+    Log(absl::StrCat("adopted the maps pinned in ", options.pin_path,
+                     ": counts made while no collector ran are kept"));
+  }
+
+  Attacher attacher(options.pin_path);
+  std::vector<Attachment> attachments;
+  auto detach_all = [&] {
+    for (Attachment& a : attachments) {
+      if (absl::Status s = attacher.Detach(a); !s.ok()) Log(s.ToString());
+    }
+  };
+  for (const std::string& name : interfaces) {
+    for (auto [direction, fd] : {std::pair{weir::v1::DIRECTION_INGRESS,
+                                           (*skeleton)->ingress_program_fd()},
+                                 std::pair{weir::v1::DIRECTION_EGRESS,
+                                           (*skeleton)->egress_program_fd()}}) {
+      absl::StatusOr<Attachment> a = attacher.Attach(fd, name, direction);
+      if (!a.ok()) {
+        detach_all();
+        return a.status();
+      }
+      attachments.push_back(*std::move(a));
+    }
+  }
+  Log(absl::StrCat(
+      "observing ", absl::StrJoin(interfaces, ", "), " (",
+      attachments.front().mode == AttachMode::kTcx ? "tcx" : "clsact",
+      ") as node ", node, "; shipping to ", options.queryd_address, " every ",
+      absl::FormatDuration(options.flush_interval)));
+
+  absl::StatusOr<std::unique_ptr<CollectorMetrics>> metrics =
+      CollectorMetrics::Start(options.metrics_address);
+  if (!metrics.ok()) {
+    detach_all();
+    return metrics.status();
+  }
+  if (options.bpf_stats) {
+    if (absl::Status s = (*metrics)->EnableBpfStats(
+            {{"ingress", (*skeleton)->ingress_program_fd()},
+             {"egress", (*skeleton)->egress_program_fd()}});
+        !s.ok()) {
+      detach_all();
+      return s;
+    }
+  }
+
+  ShipperOptions shipping;
+  shipping.address = options.queryd_address;
+  shipping.max_unacked = options.max_unacked_batches;
+  Shipper shipper(shipping, grpc::InsecureChannelCredentials());
+
+  bpf::FlowTable table(**skeleton);
+  InterfaceNames names;
+  BatchHeader header;
+  header.node = node;
+  // A new epoch per start: a restarted collector's seq 1 is never taken
+  // for a batch queryd already has.
+  header.epoch = static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
+  header.collector_version = kWeirVersion;
+  header.interval_start = absl::Now();
+
+  auto collect = [&]() -> absl::Status {
+    const absl::Time began = absl::Now();
+    absl::StatusOr<bpf::FlowTable::Interval> interval = table.SwapAndCollect();
+    if (!interval.ok()) return interval.status();
+    header.interval_end = absl::Now();
+    ++header.seq;
+    weir::v1::FlowBatch batch =
+        BuildBatch(header, *interval, [&](uint32_t i) { return names(i); });
+    (*metrics)->RecordBatch(batch, absl::Now() - began);
+    shipper.Enqueue(std::move(batch));
+    (*metrics)->RecordShipper(shipper.stats());
+    header.interval_start = header.interval_end;
+    return absl::OkStatus();
+  };
+
+  absl::Time next = absl::Now() + options.flush_interval;
+  int signal = 0;
+  while (signal == 0) {
+    const absl::Duration wait =
+        std::max(next - absl::Now(), absl::ZeroDuration());
+    const timespec timeout = absl::ToTimespec(wait);
+    const int got = sigtimedwait(&stop, nullptr, &timeout);
+    if (got > 0) {
+      signal = got;
+      break;
+    }
+    next += options.flush_interval;
+    if (absl::Status s = collect(); !s.ok()) {
+      Log(absl::StrCat("collecting flows: ", s.ToString()));
+    }
+    if (options.bpf_stats) (*metrics)->RecordBpfStats();
+  }
+  Log(absl::StrCat(strsignal(signal), ", stopping"));
+
+  if (options.keep_attached) {
+    // Everything stays: the pinned links keep the programs attached and
+    // the pinned maps keep counting; the next collector collects it.
+    for (Attachment& a : attachments) attacher.Release(a);
+    const bool flushed = shipper.Flush(absl::Seconds(5));
+    Log(absl::StrCat("left attached with maps pinned in ", options.pin_path,
+                     flushed ? "" : "; some batches were not acknowledged"));
+    return absl::OkStatus();
+  }
+  // Detach first, so the last collection holds every packet observed.
+  detach_all();
+  for (int i = 0; i < 2; ++i) {  // both slots
+    if (absl::Status s = collect(); !s.ok()) Log(s.ToString());
+  }
+  const bool flushed = shipper.Flush(absl::Seconds(10));
+  if (absl::Status s = (*skeleton)->Unpin(); !s.ok()) Log(s.ToString());
+  // The folders we made; rmdir leaves them if anything else is in them.
+  rmdir(absl::StrCat(options.pin_path, "/links").c_str());
+  rmdir(options.pin_path.c_str());
+  const ShipperStats stats = shipper.stats();
+  if (!flushed) {
+    return absl::UnavailableError(
+        absl::StrCat(stats.unacked, " batches were not acknowledged by ",
+                     options.queryd_address, " before exit and are lost"));
+  }
+  Log("detached, unpinned and every batch acknowledged");
+  return absl::OkStatus();
 }
 
 }  // namespace weir::collector

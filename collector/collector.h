@@ -2,6 +2,7 @@
 #ifndef WEIR_COLLECTOR_COLLECTOR_H_
 #define WEIR_COLLECTOR_COLLECTOR_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -25,10 +26,15 @@ struct CollectorOptions {
   uint32_t map_size = 65536;
   bool keep_attached = false;
   bool bpf_stats = false;
+  // Batches kept until queryd acknowledges them.
+  size_t max_unacked_batches = 600;
 };
 
 // Checks values beyond their types; the message names the flag.
 absl::Status ValidateOptions(const CollectorOptions& options);
+
+// FAILED_PRECONDITION unless the folder holding `pin_path` is a bpffs.
+absl::Status CheckBpffs(const std::string& pin_path);
 
 // Runs the collector until SIGINT or SIGTERM.
 absl::Status Run(const CollectorOptions& options);

@@ -42,6 +42,11 @@ ABSL_FLAG(bool, bpf_stats, false,
           "Turn on the kernel's BPF run-time statistics and export the "
           "program's run time and run count.");
 
+ABSL_FLAG(uint32_t, max_unacked_batches, 600,
+          "Batches kept in memory until queryd acknowledges them (600 = 10 "
+          "minutes at 1s); beyond it the oldest is dropped and counted as "
+          "unacked_bound loss.");
+
 namespace {
 
 std::string VersionText() {
@@ -81,6 +86,7 @@ int main(int argc, char** argv) {
   options.map_size = absl::GetFlag(FLAGS_map_size);
   options.keep_attached = absl::GetFlag(FLAGS_keep_attached);
   options.bpf_stats = absl::GetFlag(FLAGS_bpf_stats);
+  options.max_unacked_batches = absl::GetFlag(FLAGS_max_unacked_batches);
   if (absl::Status valid = weir::collector::ValidateOptions(options);
       !valid.ok()) {
     weir::UsageError(spec, valid.message());

@@ -1,0 +1,168 @@
+#include "collector/metrics.h"
+
+#include <bpf/bpf.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdio>
+#include <exception>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_util.h"
+
+namespace weir::collector {
+namespace {
+
+const char* ReasonName(weir::v1::LossReason reason) {
+  // "LOSS_REASON_MAP_FULL" -> "map_full" would allocate per call; the
+  // proto's own names, lower-cased once, are plenty.
+  static const auto* names = [] {
+    auto* map = new std::vector<std::string>();
+    for (int i = 0; i <= weir::v1::LossReason_MAX; ++i) {
+      std::string name = weir::v1::LossReason_Name(i);
+      if (name.rfind("LOSS_REASON_", 0) == 0) name = name.substr(12);
+      for (char& c : name) c = static_cast<char>(std::tolower(c));
+      map->push_back(name);
+    }
+    return map;
+  }();
+  const int i = static_cast<int>(reason);
+  return i >= 0 && i < static_cast<int>(names->size()) ? (*names)[i].c_str()
+                                                       : "unknown";
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CollectorMetrics>> CollectorMetrics::Start(
+    const std::string& address) {
+  std::unique_ptr<CollectorMetrics> m(new CollectorMetrics());
+  m->registry_ = std::make_shared<prometheus::Registry>();
+  prometheus::Registry& r = *m->registry_;
+  auto counter = [&r](const char* name, const char* help) {
+    return &prometheus::BuildCounter().Name(name).Help(help).Register(r).Add(
+        {});
+  };
+  auto gauge = [&r](const char* name, const char* help) {
+    return &prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
+  };
+  m->packets_seen_ = counter("weir_collector_packets_seen_total",
+                             "Packets the kernel program saw (wire packets).");
+  m->bytes_seen_ = counter(
+      "weir_collector_bytes_seen_total",
+      "Bytes the kernel program saw (from the Ethernet header, no FCS).");
+  m->packets_exported_ =
+      counter("weir_collector_packets_exported_total",
+              "Packets in flow records handed to the shipper.");
+  m->bytes_exported_ = counter("weir_collector_bytes_exported_total",
+                               "Bytes in flow records handed to the shipper.");
+  m->lost_ = &prometheus::BuildCounter()
+                  .Name("weir_collector_lost_packets_total")
+                  .Help("Packets in no flow record, by reason.")
+                  .Register(r);
+  m->unexplained_ = gauge("weir_collector_unexplained_packets",
+                          "Packets seen minus exported minus lost since start; "
+                          "0 when every packet is accounted for.");
+  m->batches_ = counter("weir_collector_batches_total", "Batches built.");
+  m->flows_ = counter("weir_collector_flows_total", "Flow records built.");
+  m->drain_seconds_ = gauge("weir_collector_drain_seconds",
+                            "Time the last swap, drain and batch build took.");
+  m->unacked_ = gauge("weir_collector_unacked_batches",
+                      "Batches waiting for queryd's acknowledgement.");
+  m->connected_ = gauge("weir_collector_connected",
+                        "1 while the ingest stream to queryd is up.");
+  m->acked_ = gauge("weir_collector_batches_acked",
+                    "Batches acknowledged since start.");
+  m->dropped_ =
+      gauge("weir_collector_batches_dropped",
+            "Batches dropped at the unacknowledged bound since start.");
+  m->reconnects_ = gauge("weir_collector_reconnects",
+                         "Ingest stream reconnects since start.");
+  try {
+    m->exposer_ = std::make_unique<prometheus::Exposer>(address);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat(
+        "--metrics-address: cannot listen on ", address, ": ", e.what()));
+  }
+  m->exposer_->RegisterCollectable(m->registry_);
+  return m;
+}
+
+CollectorMetrics::~CollectorMetrics() {
+  if (stats_fd_ >= 0) close(stats_fd_);
+}
+
+void CollectorMetrics::RecordBatch(const weir::v1::FlowBatch& batch,
+                                   absl::Duration drain_time) {
+  const weir::v1::Counters& c = batch.counters();
+  packets_seen_->Increment(static_cast<double>(c.packets_seen()));
+  bytes_seen_->Increment(static_cast<double>(c.bytes_seen()));
+  packets_exported_->Increment(static_cast<double>(c.packets_exported()));
+  bytes_exported_->Increment(static_cast<double>(c.bytes_exported()));
+  int64_t lost = 0;
+  for (const weir::v1::LossCount& loss : c.losses()) {
+    lost_->Add({{"reason", ReasonName(loss.reason())}})
+        .Increment(static_cast<double>(loss.packets()));
+    lost += static_cast<int64_t>(loss.packets());
+  }
+  unexplained_packets_ += static_cast<int64_t>(c.packets_seen()) -
+                          static_cast<int64_t>(c.packets_exported()) - lost;
+  unexplained_->Set(static_cast<double>(unexplained_packets_));
+  batches_->Increment();
+  flows_->Increment(batch.flows_size());
+  drain_seconds_->Set(absl::ToDoubleSeconds(drain_time));
+}
+
+void CollectorMetrics::RecordShipper(const ShipperStats& stats) {
+  unacked_->Set(static_cast<double>(stats.unacked));
+  connected_->Set(stats.connected ? 1 : 0);
+  acked_->Set(static_cast<double>(stats.batches_acked));
+  dropped_->Set(static_cast<double>(stats.batches_dropped));
+  reconnects_->Set(static_cast<double>(stats.reconnects));
+}
+
+absl::Status CollectorMetrics::EnableBpfStats(
+    std::vector<std::pair<std::string, int>> programs) {
+  stats_fd_ = bpf_enable_stats(BPF_STATS_RUN_TIME);
+  if (stats_fd_ < 0) {
+    // Turning the statistics on needs CAP_SYS_ADMIN, which the collector
+    // never has; an administrator may have turned them on for everyone.
+    int enabled = 0;
+    std::ifstream("/proc/sys/kernel/bpf_stats_enabled") >> enabled;
+    if (enabled != 1) {
+      return absl::FailedPreconditionError(
+          "--bpf-stats: the kernel's BPF statistics are off, and turning "
+          "them on needs CAP_SYS_ADMIN, which weir-collector does not take; "
+          "run 'sysctl -w kernel.bpf_stats_enabled=1' on the node");
+    }
+  }
+  auto& seconds =
+      prometheus::BuildGauge()
+          .Name("weir_bpf_run_time_seconds_total")
+          .Help("Time the kernel spent running the program (BPF statistics).")
+          .Register(*registry_);
+  auto& runs = prometheus::BuildGauge()
+                   .Name("weir_bpf_run_count_total")
+                   .Help(
+                       "Times the program ran (BPF statistics); run time / "
+                       "runs is ns per packet.")
+                   .Register(*registry_);
+  for (auto& [name, fd] : programs) {
+    programs_.push_back(Program{name, fd, &seconds.Add({{"program", name}}),
+                                &runs.Add({{"program", name}})});
+  }
+  RecordBpfStats();
+  return absl::OkStatus();
+}
+
+void CollectorMetrics::RecordBpfStats() {
+  for (Program& p : programs_) {
+    bpf_prog_info info = {};
+    __u32 len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(p.fd, &info, &len) != 0) continue;
+    p.run_seconds->Set(static_cast<double>(info.run_time_ns) / 1e9);
+    p.runs->Set(static_cast<double>(info.run_cnt));
+  }
+}
+
+}  // namespace weir::collector

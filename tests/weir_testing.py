@@ -1,0 +1,117 @@
+"""Helpers shared by Weir's Python end-to-end tests.
+
+Starts the real binaries and waits for them; builds ingest batches. Every
+process a test starts is ended by the test itself, by PID.
+"""
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+from weir.v1 import flow_pb2, ingest_pb2
+
+
+def runfile(path):
+    """A file of this test's runfiles, e.g. "queryd/weir-queryd"."""
+    for root in (os.environ.get("TEST_SRCDIR", ""), os.getcwd()):
+        for candidate in (os.path.join(root, "weir", path), os.path.join(root, path)):
+            if os.path.exists(candidate):
+                return candidate
+    raise FileNotFoundError(path)
+
+
+def tmpdir(prefix):
+    return tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("TEST_TMPDIR"))
+
+
+class Queryd:
+    """weir-queryd on a free loopback port, with its own data directory."""
+
+    def __init__(self, data_dir=None, extra_args=()):
+        self.data_dir = data_dir or tmpdir("queryd-")
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.port = None
+        self.log = []
+
+    def start(self, timeout=30):
+        args = [runfile("queryd/weir-queryd"), "--data-dir=" + self.data_dir,
+                "--grpc-address=127.0.0.1:0", "--http-address=127.0.0.1:0"]
+        if os.geteuid() == 0:
+            args.append("--allow-root")
+        self.proc = subprocess.Popen(args + self.extra_args, stderr=subprocess.PIPE, text=True)
+        ready = threading.Event()
+
+        def pump():
+            for line in self.proc.stderr:
+                self.log.append(line)
+                m = re.search(r"gRPC .* on [\d.]+:(\d+)", line)
+                if m:
+                    self.port = int(m.group(1))
+                    ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(timeout):
+            self.kill()
+            raise RuntimeError("weir-queryd did not start:\n" + "".join(self.log))
+        return self
+
+    @property
+    def address(self):
+        return "127.0.0.1:%d" % self.port
+
+    def stop(self, timeout=30):
+        """SIGTERM and wait; returns the exit code."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode if self.proc else None
+
+    def kill(self):
+        """SIGKILL: no chance to flush anything."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def v4(text):
+    return bytes(int(x) for x in text.split("."))
+
+
+def flow(ifindex=1, direction=flow_pb2.DIRECTION_EGRESS, protocol=17, src="192.0.2.1",
+         dst="198.51.100.1", sport=40000, dport=53, packets=1, nbytes=100, when=None, **extra):
+    now = int((when if when is not None else time.time()) * 1e9)
+    import ipaddress
+    return ingest_pb2.IngestFlow(
+        ifindex=ifindex, direction=direction, protocol=protocol,
+        src_addr=ipaddress.ip_address(src).packed, dst_addr=ipaddress.ip_address(dst).packed,
+        src_port=sport, dst_port=dport, packets=packets, bytes=nbytes,
+        first_seen_unix_nano=now - 1000, last_seen_unix_nano=now, **extra)
+
+
+def batch(node, seq, flows, epoch=1, losses=(), interfaces=((1, "eth0"),), when=None):
+    now = int((when if when is not None else time.time()) * 1e9)
+    b = ingest_pb2.FlowBatch(node=node, epoch=epoch, seq=seq,
+                             interval_start_unix_nano=now - 10**9, interval_end_unix_nano=now,
+                             collector_version="test")
+    for index, name in interfaces:
+        b.interfaces.add(ifindex=index, name=name)
+    b.flows.extend(flows)
+    exported_p = sum(f.packets for f in flows)
+    exported_b = sum(f.bytes for f in flows)
+    lost_p = sum(p for _, p, _ in losses)
+    lost_b = sum(x for _, _, x in losses)
+    b.counters.packets_seen = exported_p + lost_p
+    b.counters.bytes_seen = exported_b + lost_b
+    b.counters.packets_exported = exported_p
+    b.counters.bytes_exported = exported_b
+    for reason, p, x in losses:
+        b.counters.losses.add(reason=reason, packets=p, bytes=x)
+    return b
