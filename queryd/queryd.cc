@@ -1,8 +1,18 @@
 #include "queryd/queryd.h"
 
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "common/version.h"
+#include "queryd/server.h"
 
 namespace weir::queryd {
 namespace {
@@ -48,10 +58,45 @@ absl::Status ValidateOptions(const QuerydOptions& options) {
   return absl::OkStatus();
 }
 
+absl::Status CheckNotRoot(const QuerydOptions& options) {
+  if (geteuid() == 0 && !options.allow_root) {
+    return absl::FailedPreconditionError(
+        "refusing to run as root: weir-queryd needs no privilege, and root "
+        "only widens what a bug could reach; run it as an unprivileged user "
+        "or pass --allow-root");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Run(const QuerydOptions& options) {
-  (void)options;
-  return absl::UnimplementedError(
-      "the query tier is not built yet; this binary only checks its flags");
+  if (absl::Status status = CheckNotRoot(options); !status.ok()) return status;
+
+  // Block the stop signals before any thread starts, then wait for one here.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+
+  absl::StatusOr<std::unique_ptr<Server>> server =
+      Server::BuildAndStart(options);
+  if (!server.ok()) return server.status();
+  // With port 0 the kernel picked one; say which (tests read this line).
+  const std::string host =
+      options.grpc_address.substr(0, options.grpc_address.rfind(':'));
+  std::fprintf(stderr,
+               "weir-queryd %s: data in %s; gRPC (ingest, queries, "
+               "reflection, health) on %s:%d\n",
+               kWeirVersion, options.data_dir.c_str(), host.c_str(),
+               (*server)->grpc_port());
+
+  int signal = 0;
+  sigwait(&stop, &signal);
+  std::fprintf(stderr, "weir-queryd: %s, shutting down\n", strsignal(signal));
+  (*server)->Shutdown();
+  std::fprintf(stderr, "weir-queryd: stopped; data is in %s\n",
+               options.data_dir.c_str());
+  return absl::OkStatus();
 }
 
 }  // namespace weir::queryd

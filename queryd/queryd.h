@@ -2,31 +2,16 @@
 #ifndef WEIR_QUERYD_QUERYD_H_
 #define WEIR_QUERYD_QUERYD_H_
 
-#include <cstdint>
-#include <string>
-
 #include "absl/status/status.h"
-#include "absl/time/time.h"
+#include "queryd/options.h"
 
 namespace weir::queryd {
 
-struct QuerydOptions {
-  std::string data_dir;
-  // host:port of the gRPC listener (ingest and queries).
-  std::string grpc_address;
-  // host:port of the HTTP listener (REST, streams, /metrics).
-  std::string http_address;
-  absl::Duration retention_raw = absl::Hours(24);
-  absl::Duration retention_1m = absl::Hours(24 * 7);
-  absl::Duration retention_1h = absl::Hours(24 * 90);
-  absl::Duration connection_timeout = absl::Seconds(60);
-  uint32_t metrics_top_k = 20;
-  uint32_t max_page_size = 1000;
-  bool allow_root = false;
-};
-
 // Checks values beyond their types; the message names the flag.
 absl::Status ValidateOptions(const QuerydOptions& options);
+
+// FAILED_PRECONDITION when running as root without allow_root.
+absl::Status CheckNotRoot(const QuerydOptions& options);
 
 // Runs queryd until SIGINT or SIGTERM.
 absl::Status Run(const QuerydOptions& options);

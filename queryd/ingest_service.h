@@ -1,0 +1,71 @@
+// IngestService: collectors stream FlowBatches in; each is stored exactly
+// once and acknowledged only after it is durable.
+#ifndef WEIR_QUERYD_INGEST_SERVICE_H_
+#define WEIR_QUERYD_INGEST_SERVICE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "queryd/live_table.h"
+#include "queryd/stats_tracker.h"
+#include "queryd/store/store.h"
+#include "queryd/watch_hub.h"
+#include "weir/v1/ingest.grpc.pb.h"
+
+namespace weir::queryd {
+
+// Told of every batch IngestServiceImpl stores, after it is durable and
+// before its ack is sent (queryd's Prometheus counters). Runs on the ingest
+// path: must be quick and must not block.
+class IngestObserver {
+ public:
+  virtual ~IngestObserver() = default;
+  virtual void OnStored(const weir::v1::FlowBatch& batch,
+                        const std::vector<store::FlowRecord>& records) = 0;
+};
+
+class IngestServiceImpl final
+    : public weir::v1::IngestService::CallbackService {
+ public:
+  IngestServiceImpl(store::Store& store, LiveTable& live, WatchHub& watchers,
+                    StatsTracker& stats, IngestObserver* observer = nullptr)
+      : store_(store),
+        live_(live),
+        watchers_(watchers),
+        stats_(stats),
+        observer_(observer) {}
+
+  grpc::ServerBidiReactor<weir::v1::FlowBatch, weir::v1::Ack>* Ingest(
+      grpc::CallbackServerContext* context) override;
+
+  // Stores one batch and feeds the live table, watchers and stats. Returns
+  // the ack to send, or the error that ends the stream (INVALID_ARGUMENT
+  // for a malformed batch: nothing of it is stored).
+  absl::StatusOr<weir::v1::Ack> Handle(const weir::v1::FlowBatch& batch);
+
+  // Whether `node` has an open ingest stream now.
+  bool IsConnected(const std::string& node) const;
+  uint32_t connected() const;
+
+ private:
+  class Reactor;
+  void Connected(const std::string& node);
+  void Disconnected(const std::string& node);
+
+  store::Store& store_;
+  LiveTable& live_;
+  WatchHub& watchers_;
+  StatsTracker& stats_;
+  IngestObserver* const observer_;  // may be null
+
+  mutable absl::Mutex mu_;
+  // Open streams per node (a reconnect may overlap the old stream).
+  absl::flat_hash_map<std::string, int> streams_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace weir::queryd
+
+#endif  // WEIR_QUERYD_INGEST_SERVICE_H_

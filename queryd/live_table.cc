@@ -1,0 +1,156 @@
+#include "queryd/live_table.h"
+
+#include <algorithm>
+#include <tuple>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "queryd/flow_records.h"
+#include "queryd/query/flow_filter.h"
+
+namespace weir::queryd {
+
+LiveTable::Key LiveTable::Key::Of(const store::FlowRecord& r) {
+  return Key{r.node,      r.ifindex,   r.direction, r.protocol,
+             r.src_addr,  r.dst_addr,  r.src_port,  r.dst_port,
+             r.icmp_type, r.icmp_code, r.fragment};
+}
+
+bool LiveTable::Key::operator==(const Key& o) const {
+  return std::tie(node, ifindex, direction, protocol, src, dst, src_port,
+                  dst_port, icmp_type, icmp_code, fragment) ==
+         std::tie(o.node, o.ifindex, o.direction, o.protocol, o.src, o.dst,
+                  o.src_port, o.dst_port, o.icmp_type, o.icmp_code, o.fragment);
+}
+
+void LiveTable::Add(const std::vector<store::FlowRecord>& flows) {
+  absl::MutexLock lock(&mu_);
+  for (const store::FlowRecord& flow : flows) {
+    Key key = Key::Of(flow);
+    auto it = table_.find(key);
+    if (it == table_.end()) {
+      if (table_.size() >= options_.max_connections) {
+        ++overflow_;
+        continue;
+      }
+      it = table_.emplace(std::move(key), Entry{}).first;
+      it->second.first_seen_unix_nano = flow.first_seen_unix_nano;
+    }
+    Entry& entry = it->second;
+    entry.ifname = flow.ifname;
+    entry.packets += flow.packets;
+    entry.bytes += flow.bytes;
+    entry.first_seen_unix_nano =
+        std::min(entry.first_seen_unix_nano, flow.first_seen_unix_nano);
+    entry.last_seen_unix_nano =
+        std::max(entry.last_seen_unix_nano, flow.last_seen_unix_nano);
+    entry.tcp_flags |= flow.tcp_flags;
+  }
+}
+
+void LiveTable::ExpireLocked(absl::Time now) {
+  // Sweeping costs a pass over the table; once a second is plenty.
+  if (now - last_expiry_ < absl::Seconds(1)) return;
+  last_expiry_ = now;
+  const int64_t cutoff = absl::ToUnixNanos(now - options_.connection_timeout);
+  absl::erase_if(table_, [cutoff](const auto& item) {
+    return static_cast<int64_t>(item.second.last_seen_unix_nano) < cutoff;
+  });
+}
+
+store::FlowRecord LiveTable::ToRecord(const Key& key, const Entry& entry) {
+  store::FlowRecord r;
+  r.node = key.node;
+  r.ifindex = key.ifindex;
+  r.ifname = entry.ifname;
+  r.direction = key.direction;
+  r.protocol = key.protocol;
+  r.src_addr = key.src;
+  r.dst_addr = key.dst;
+  r.src_port = key.src_port;
+  r.dst_port = key.dst_port;
+  r.icmp_type = key.icmp_type;
+  r.icmp_code = key.icmp_code;
+  r.fragment = key.fragment;
+  r.tcp_flags = entry.tcp_flags;
+  r.packets = entry.packets;
+  r.bytes = entry.bytes;
+  r.first_seen_unix_nano = entry.first_seen_unix_nano;
+  r.last_seen_unix_nano = entry.last_seen_unix_nano;
+  return r;
+}
+
+absl::StatusOr<weir::v1::ListConnectionsResponse> LiveTable::List(
+    const weir::v1::ListConnectionsRequest& request, absl::Time now) {
+  absl::StatusOr<query::FlowFilter> filter =
+      query::FlowFilter::Compile(request.filter(), "filter");
+  if (!filter.ok()) return filter.status();
+  if (request.limit() < 0 ||
+      static_cast<uint32_t>(request.limit()) > options_.max_limit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "limit: ", request.limit(), " is outside 0..", options_.max_limit,
+        " (0 means ", options_.default_limit, ")"));
+  }
+  if (!weir::v1::OrderBy_IsValid(request.order_by())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("order_by: unknown value ", request.order_by()));
+  }
+  const size_t limit =
+      request.limit() == 0 ? options_.default_limit : request.limit();
+  const int64_t cutoff = absl::ToUnixNanos(now - options_.connection_timeout);
+
+  std::vector<store::FlowRecord> matches;
+  {
+    absl::MutexLock lock(&mu_);
+    ExpireLocked(now);
+    for (const auto& [key, entry] : table_) {
+      if (static_cast<int64_t>(entry.last_seen_unix_nano) < cutoff) continue;
+      store::FlowRecord record = ToRecord(key, entry);
+      if (filter->Matches(record)) matches.push_back(std::move(record));
+    }
+  }
+
+  // Packets by default, as the seeds' /api/live. A connection is one flow,
+  // so ORDER_BY_FLOWS ranks like packets. Ties: newest, then key text.
+  const bool by_bytes = request.order_by() == weir::v1::ORDER_BY_BYTES;
+  auto better = [by_bytes](const store::FlowRecord& a,
+                           const store::FlowRecord& b) {
+    const uint64_t va = by_bytes ? a.bytes : a.packets;
+    const uint64_t vb = by_bytes ? b.bytes : b.packets;
+    if (va != vb) return va > vb;
+    if (a.last_seen_unix_nano != b.last_seen_unix_nano) {
+      return a.last_seen_unix_nano > b.last_seen_unix_nano;
+    }
+    return std::tie(a.node, a.ifindex, a.direction, a.protocol, a.src_addr,
+                    a.dst_addr, a.src_port, a.dst_port) <
+           std::tie(b.node, b.ifindex, b.direction, b.protocol, b.src_addr,
+                    b.dst_addr, b.src_port, b.dst_port);
+  };
+  const size_t shown = std::min(limit, matches.size());
+  std::partial_sort(matches.begin(), matches.begin() + shown, matches.end(),
+                    better);
+
+  weir::v1::ListConnectionsResponse response;
+  response.set_total(matches.size());
+  for (size_t i = 0; i < shown; ++i) {
+    *response.add_connections() = FlowToProto(matches[i]);
+  }
+  return response;
+}
+
+size_t LiveTable::Count(absl::Time now) {
+  const int64_t cutoff = absl::ToUnixNanos(now - options_.connection_timeout);
+  absl::MutexLock lock(&mu_);
+  ExpireLocked(now);
+  return std::count_if(
+      table_.begin(), table_.end(), [cutoff](const auto& item) {
+        return static_cast<int64_t>(item.second.last_seen_unix_nano) >= cutoff;
+      });
+}
+
+uint64_t LiveTable::overflow() const {
+  absl::MutexLock lock(&mu_);
+  return overflow_;
+}
+
+}  // namespace weir::queryd

@@ -1,0 +1,99 @@
+// Active connections: flows that saw a packet within the connection timeout,
+// with their totals since they were first seen (the seeds' /api/live).
+//
+// Fed with every stored batch; entries whose last packet is older than the
+// timeout are expired on access. Bounded: when full, new flows are counted
+// in overflow() instead of being added, so memory stays fixed under a scan.
+#ifndef WEIR_QUERYD_LIVE_TABLE_H_
+#define WEIR_QUERYD_LIVE_TABLE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "queryd/store/store_types.h"
+#include "weir/v1/ingest.pb.h"
+#include "weir/v1/query.pb.h"
+
+namespace weir::queryd {
+
+struct LiveTableOptions {
+  absl::Duration connection_timeout = absl::Seconds(60);
+  size_t max_connections = 1 << 20;
+  uint32_t default_limit = 50;
+  uint32_t max_limit = 1000;
+};
+
+class LiveTable {
+ public:
+  explicit LiveTable(LiveTableOptions options) : options_(options) {}
+
+  LiveTable(const LiveTable&) = delete;
+  LiveTable& operator=(const LiveTable&) = delete;
+
+  // Adds the flows of a stored batch (RecordsOf).
+  void Add(const std::vector<store::FlowRecord>& flows);
+
+  // ListConnections: validates the request (INVALID_ARGUMENT naming the
+  // field), then the matching active connections, best first.
+  absl::StatusOr<weir::v1::ListConnectionsResponse> List(
+      const weir::v1::ListConnectionsRequest& request, absl::Time now);
+
+  // Active connections at `now`.
+  size_t Count(absl::Time now);
+
+  // Flows not tracked because the table was full.
+  uint64_t overflow() const;
+
+ private:
+  // Everything of a FlowRecord that identifies its flow.
+  struct Key {
+    std::string node;
+    uint32_t ifindex;
+    weir::v1::Direction direction;
+    uint8_t protocol;
+    store::Address src;
+    store::Address dst;
+    uint16_t src_port;
+    uint16_t dst_port;
+    uint8_t icmp_type;
+    uint8_t icmp_code;
+    bool fragment;
+
+    static Key Of(const store::FlowRecord& record);
+    bool operator==(const Key& other) const;
+    template <typename H>
+    friend H AbslHashValue(H h, const Key& key) {
+      return H::combine(std::move(h), key.node, key.ifindex, key.direction,
+                        key.protocol, key.src, key.dst, key.src_port,
+                        key.dst_port, key.icmp_type, key.icmp_code,
+                        key.fragment);
+    }
+  };
+  struct Entry {
+    std::string ifname;
+    uint64_t packets = 0;
+    uint64_t bytes = 0;
+    uint64_t first_seen_unix_nano = 0;
+    uint64_t last_seen_unix_nano = 0;
+    uint8_t tcp_flags = 0;
+  };
+
+  void ExpireLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static store::FlowRecord ToRecord(const Key& key, const Entry& entry);
+
+  const LiveTableOptions options_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<Key, Entry> table_ ABSL_GUARDED_BY(mu_);
+  uint64_t overflow_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_expiry_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+};
+
+}  // namespace weir::queryd
+
+#endif  // WEIR_QUERYD_LIVE_TABLE_H_

@@ -1,0 +1,31 @@
+// weir-queryd's settings, from its flags.
+#ifndef WEIR_QUERYD_OPTIONS_H_
+#define WEIR_QUERYD_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+
+namespace weir::queryd {
+
+struct QuerydOptions {
+  std::string data_dir;
+  // host:port of the gRPC listener (ingest and queries).
+  std::string grpc_address;
+  // host:port of the HTTP listener (REST, streams, /metrics).
+  std::string http_address;
+  absl::Duration retention_raw = absl::Hours(24);
+  absl::Duration retention_1m = absl::Hours(24 * 7);
+  absl::Duration retention_1h = absl::Hours(24 * 90);
+  absl::Duration connection_timeout = absl::Seconds(60);
+  uint32_t metrics_top_k = 20;
+  uint32_t max_page_size = 1000;
+  // Largest gRPC message accepted (a FlowBatch of a busy node).
+  int max_message_bytes = 64 << 20;
+  bool allow_root = false;
+};
+
+}  // namespace weir::queryd
+
+#endif  // WEIR_QUERYD_OPTIONS_H_

@@ -1,0 +1,332 @@
+"""weir-queryd through gRPC from an outside client (Debian's python3-grpcio).
+
+Ingests known batches from two collectors, then checks every query's answer
+exactly; resends acked batches (stored once); restarts and kills queryd
+(nothing lost); checks validation, streams, health and reflection.
+"""
+import ipaddress
+import threading
+import time
+import unittest
+
+import grpc
+from google.protobuf import duration_pb2, timestamp_pb2
+from grpc_contracts import health_pb2, health_pb2_grpc
+from grpc_contracts import reflection_pb2, reflection_pb2_grpc
+from weir.v1 import flow_pb2, ingest_pb2, ingest_pb2_grpc, query_pb2, query_pb2_grpc
+
+import weir_testing as wt
+
+TCP, UDP, ICMP = 6, 17, 1
+
+
+def ingest(address, batches, timeout=20):
+    """Sends batches on one stream; returns the acks (or raises RpcError)."""
+    with grpc.insecure_channel(address) as channel:
+        stub = ingest_pb2_grpc.IngestServiceStub(channel)
+        return list(stub.Ingest(iter(batches), timeout=timeout))
+
+
+def dataset(now):
+    """Two nodes, three batches each; returns (batches by node, expected)."""
+    a = [
+        wt.batch("node-a", 1, [
+            wt.flow(protocol=TCP, src="192.0.2.1", dst="198.51.100.7", sport=40001, dport=443,
+                    packets=10, nbytes=15000, when=now - 30, tcp_flags=0x12),
+            wt.flow(protocol=UDP, src="192.0.2.1", dst="198.51.100.53", sport=40002, dport=53,
+                    packets=2, nbytes=180, when=now - 30),
+        ], when=now - 30),
+        wt.batch("node-a", 2, [
+            wt.flow(protocol=TCP, src="192.0.2.1", dst="198.51.100.7", sport=40001, dport=443,
+                    packets=5, nbytes=7000, when=now - 20, tcp_flags=0x10),
+        ], when=now - 20, losses=[(flow_pb2.LOSS_REASON_NON_IP, 3, 180)]),
+        wt.batch("node-a", 3, [
+            wt.flow(protocol=ICMP, src="192.0.2.1", dst="192.0.2.2", sport=0, dport=0,
+                    packets=4, nbytes=392, when=now - 10, icmp_type=8),
+        ], when=now - 10),
+    ]
+    b = [
+        wt.batch("node-b", 1, [
+            wt.flow(direction=flow_pb2.DIRECTION_INGRESS, protocol=TCP, src="2001:db8::1",
+                    dst="2001:db8::2", sport=50000, dport=22, packets=7, nbytes=900,
+                    when=now - 25, ifindex=2)
+        ], when=now - 25, interfaces=((2, "veth0"),)),
+        wt.batch("node-b", 2, [
+            wt.flow(direction=flow_pb2.DIRECTION_INGRESS, protocol=TCP, src="2001:db8::1",
+                    dst="2001:db8::2", sport=50000, dport=22, packets=1, nbytes=60,
+                    when=now - 15, ifindex=2)
+        ], when=now - 15, interfaces=((2, "veth0"),)),
+        wt.batch("node-b", 3, [
+            wt.flow(direction=flow_pb2.DIRECTION_EGRESS, protocol=UDP, src="2001:db8::2",
+                    dst="2001:db8::1", sport=53, dport=50001, packets=1, nbytes=120,
+                    when=now - 5, ifindex=2)
+        ], when=now - 5, interfaces=((2, "veth0"),)),
+    ]
+    return {"node-a": a, "node-b": b}
+
+
+def ts(seconds):
+    t = timestamp_pb2.Timestamp()
+    t.FromNanoseconds(int(seconds * 1e9))
+    return t
+
+
+class QuerydGrpcTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.queryd = wt.Queryd().start()
+        cls.now = time.time()
+        cls.batches = dataset(cls.now)
+        # Two collectors at once, each on its own stream.
+        results = {}
+        threads = [threading.Thread(target=lambda n=n, bs=bs: results.__setitem__(
+            n, ingest(cls.queryd.address, bs))) for n, bs in cls.batches.items()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        cls.acks = results
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.queryd.stop()
+
+    def stub(self):
+        channel = grpc.insecure_channel(self.queryd.address)
+        self.addCleanup(channel.close)
+        return query_pb2_grpc.QueryServiceStub(channel)
+
+    def window(self):
+        return query_pb2.TimeRange(start=ts(self.now - 600), end=ts(self.now + 1))
+
+    def all_flows(self, **filter_fields):
+        stub = self.stub()
+        flows, token = [], ""
+        for _ in range(100):
+            r = stub.ListFlows(query_pb2.ListFlowsRequest(
+                range=self.window(), filter=query_pb2.FlowFilter(**filter_fields),
+                page_size=2, page_token=token), timeout=10)
+            flows.extend(r.flows)
+            token = r.next_page_token
+            if not token:
+                return flows, r
+        self.fail("pagination did not end")
+
+    # --- ingest ---------------------------------------------------------
+
+    def test_every_batch_acked_in_order(self):
+        for node, acks in self.acks.items():
+            self.assertEqual([(a.epoch, a.seq, a.duplicate) for a in acks],
+                             [(1, 1, False), (1, 2, False), (1, 3, False)], node)
+
+    def test_resent_batches_are_acked_as_duplicates_and_stored_once(self):
+        acks = ingest(self.queryd.address, self.batches["node-a"])
+        self.assertEqual([a.duplicate for a in acks], [True, True, True])
+        flows, _ = self.all_flows(node=["node-a"])
+        self.assertEqual(sum(f.packets for f in flows), 10 + 2 + 5 + 4)
+
+    def test_malformed_batch_is_rejected_naming_the_field_and_not_stored(self):
+        bad = wt.batch("node-c", 1, [wt.flow()])
+        bad.flows[0].src_addr = b"\x01\x02\x03\x04\x05"
+        with self.assertRaises(grpc.RpcError) as caught:
+            ingest(self.queryd.address, [bad])
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("flows[0].src_addr", caught.exception.details())
+        nodes = self.stub().ListNodes(query_pb2.ListNodesRequest(), timeout=10).nodes
+        self.assertNotIn("node-c", [n.name for n in nodes])
+
+    # --- queries --------------------------------------------------------
+
+    def test_list_flows_exact_and_paginated_once_each(self):
+        flows, last = self.all_flows()
+        self.assertEqual(len(flows), 7)
+        self.assertEqual(sum(f.packets for f in flows), 30)
+        self.assertEqual(sum(f.bytes for f in flows), 15000 + 180 + 7000 + 392 + 900 + 60 + 120)
+        # Newest first.
+        seen = [f.last_seen.ToNanoseconds() for f in flows]
+        self.assertEqual(seen, sorted(seen, reverse=True))
+        self.assertEqual(last.source, "raw")
+        # Text addresses, classes and names.
+        icmp = [f for f in flows if f.key.protocol == ICMP][0]
+        self.assertEqual((icmp.key.src_addr, icmp.key.dst_addr), ("192.0.2.1", "192.0.2.2"))
+        self.assertEqual(icmp.key.icmp_type, 8)
+        self.assertEqual(icmp.key.ip_version, flow_pb2.IP_VERSION_4)
+        self.assertEqual(icmp.src_class, flow_pb2.ADDRESS_CLASS_DOCUMENTATION)
+        v6 = [f for f in flows if f.key.node == "node-b"]
+        self.assertEqual({f.key.ifname for f in v6}, {"veth0"})
+        self.assertEqual({f.key.src_addr for f in v6}, {"2001:db8::1", "2001:db8::2"})
+
+    def test_filters(self):
+        cases = [
+            (dict(node=["node-b"]), 9),
+            (dict(protocol=["udp"]), 3),
+            (dict(protocol=["tcp"], port=[443]), 15),
+            (dict(src_addr=["2001:db8::/126"]), 9),
+            (dict(src_addr=["2001:db8::/128"]), 0),
+            (dict(src_addr=["2001:db8::1/128"]), 8),
+            (dict(addr=["198.51.100.0/24"]), 17),
+            (dict(dst_port=[22]), 8),
+            (dict(direction=flow_pb2.DIRECTION_INGRESS), 8),
+            (dict(interface=["eth0"]), 21),
+            (dict(protocol=["icmp"], dst_addr=["192.0.2.2"]), 4),
+        ]
+        for fields, packets in cases:
+            flows, _ = self.all_flows(**fields)
+            self.assertEqual(sum(f.packets for f in flows), packets, fields)
+
+    def test_losses_reported_with_answers(self):
+        _, last = self.all_flows(node=["node-a"])
+        self.assertEqual(last.losses.packets, 3)
+        (node,) = last.losses.nodes
+        self.assertEqual(node.node, "node-a")
+        self.assertEqual([(l.reason, l.packets) for l in node.losses],
+                         [(flow_pb2.LOSS_REASON_NON_IP, 3)])
+        _, clean = self.all_flows(node=["node-b"])
+        self.assertEqual(clean.losses.packets, 0)
+
+    def test_top_talkers(self):
+        r = self.stub().TopTalkers(query_pb2.TopTalkersRequest(
+            range=self.window(), group_by=query_pb2.GROUP_BY_SRC, limit=10), timeout=10)
+        self.assertEqual([(t.src_addr, t.bytes, t.packets, t.flows) for t in r.talkers],
+                         [("192.0.2.1", 15000 + 180 + 7000 + 392, 21, 4),
+                          ("2001:db8::1", 960, 8, 2),
+                          ("2001:db8::2", 120, 1, 1)])
+        r = self.stub().TopTalkers(query_pb2.TopTalkersRequest(
+            range=self.window(), group_by=query_pb2.GROUP_BY_DST_PORT,
+            order_by=query_pb2.ORDER_BY_PACKETS, limit=2), timeout=10)
+        self.assertEqual([(t.port, t.protocol, t.packets) for t in r.talkers],
+                         [(443, TCP, 15), (22, TCP, 8)])
+        self.assertTrue(r.source)
+
+    def test_time_series_sums_to_totals(self):
+        r = self.stub().TimeSeries(query_pb2.TimeSeriesRequest(
+            range=self.window(), step=duration_pb2.Duration(seconds=10)), timeout=10)
+        (series,) = r.series
+        self.assertEqual(sum(p.packets for p in series.points), 30)
+        self.assertEqual(len(series.points), 61)
+        self.assertIn(0, [p.packets for p in series.points])
+
+    def test_connections_and_nodes_and_stats(self):
+        stub = self.stub()
+        c = stub.ListConnections(query_pb2.ListConnectionsRequest(), timeout=10)
+        self.assertEqual(c.total, 5)  # distinct flows, all within the timeout
+        self.assertEqual(c.connections[0].packets, 15)  # 10 + 5 on the same flow
+        self.assertEqual(c.connections[0].tcp_flags, 0x12 | 0x10)
+        nodes = {n.name: n for n in stub.ListNodes(query_pb2.ListNodesRequest(), timeout=10).nodes}
+        self.assertEqual(nodes["node-a"].last_seq, 3)
+        self.assertEqual(nodes["node-a"].counters.packets_seen, 24)
+        self.assertEqual(nodes["node-b"].counters.packets_exported, 9)
+        s = stub.GetStats(query_pb2.GetStatsRequest(), timeout=10)
+        self.assertEqual((s.total_packets, s.total_flows, s.nodes), (30, 7, 2))
+        self.assertEqual(s.lost_packets, 3)
+        h = stub.Health(query_pb2.HealthRequest(), timeout=10)
+        self.assertEqual(h.status, "ok")
+
+    def test_bad_requests_name_the_field(self):
+        stub = self.stub()
+        cases = [
+            (lambda: stub.ListFlows(query_pb2.ListFlowsRequest(page_size=-1)), "page_size"),
+            (lambda: stub.ListFlows(query_pb2.ListFlowsRequest(
+                filter=query_pb2.FlowFilter(src_addr=["10.0.0.0/33"]))), "filter.src_addr[0]"),
+            (lambda: stub.ListFlows(query_pb2.ListFlowsRequest(page_token="garbage")), "page_token"),
+            (lambda: stub.ListFlows(query_pb2.ListFlowsRequest(
+                range=query_pb2.TimeRange(start=ts(self.now), end=ts(self.now - 60)))), "range"),
+            (lambda: stub.TopTalkers(query_pb2.TopTalkersRequest()), "group_by"),
+            (lambda: stub.TopTalkers(query_pb2.TopTalkersRequest(
+                group_by=query_pb2.GROUP_BY_SRC, limit=100000)), "limit"),
+            (lambda: stub.TimeSeries(query_pb2.TimeSeriesRequest(
+                range=self.window(), step=duration_pb2.Duration(nanos=1000))), "step"),
+            (lambda: stub.ListConnections(query_pb2.ListConnectionsRequest(
+                filter=query_pb2.FlowFilter(port=[70000]))), "filter.port[0]"),
+            (lambda: list(stub.WatchStats(query_pb2.WatchStatsRequest(
+                interval=duration_pb2.Duration(nanos=1000)))), "interval"),
+        ]
+        for call, field in cases:
+            with self.assertRaises(grpc.RpcError, msg=field) as caught:
+                call()
+            self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT, field)
+            self.assertTrue(caught.exception.details().startswith(field),
+                            (field, caught.exception.details()))
+
+    # --- streams --------------------------------------------------------
+
+    def test_watch_flows_sees_new_matching_flows(self):
+        stub = self.stub()
+        stream = stub.WatchFlows(query_pb2.WatchFlowsRequest(
+            filter=query_pb2.FlowFilter(node=["node-w"])), timeout=20)
+        got = []
+        reader = threading.Thread(target=lambda: [got.append(m) for _, m in zip(range(3), stream)])
+        reader.start()
+        time.sleep(0.5)  # let the subscription register
+        now = time.time()
+        ingest(self.queryd.address, [
+            wt.batch("node-x", 1, [wt.flow(packets=99, when=now)], when=now),
+            wt.batch("node-w", 1, [wt.flow(packets=1, when=now), wt.flow(packets=2, dport=54, when=now)], when=now),
+        ])
+        ingest(self.queryd.address, [
+            wt.batch("node-w", 2, [wt.flow(packets=3, dport=55, when=now)], when=now)])
+        reader.join(20)
+        stream.cancel()
+        self.assertEqual([m.flow.packets for m in got], [1, 2, 3])
+        self.assertEqual({m.flow.key.node for m in got}, {"node-w"})
+        self.assertEqual([m.dropped for m in got], [0, 0, 0])
+
+    def test_watch_stats_streams_until_cancelled(self):
+        stream = self.stub().WatchStats(query_pb2.WatchStatsRequest(
+            interval=duration_pb2.Duration(nanos=200_000_000)), timeout=20)
+        start = time.monotonic()
+        messages = [m for _, m in zip(range(3), stream)]
+        stream.cancel()
+        self.assertEqual(len(messages), 3)
+        self.assertGreaterEqual(messages[-1].total_packets, 30)
+        self.assertGreater(time.monotonic() - start, 0.35)
+
+    # --- standard services ----------------------------------------------
+
+    def test_health_and_reflection(self):
+        with grpc.insecure_channel(self.queryd.address) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            r = health.Check(health_pb2.HealthCheckRequest(), timeout=10)
+            self.assertEqual(r.status, health_pb2.HealthCheckResponse.SERVING)
+            reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+            (listing,) = list(reflection.ServerReflectionInfo(
+                iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10))
+            names = {s.name for s in listing.list_services_response.service}
+            self.assertTrue({"weir.v1.QueryService", "weir.v1.IngestService",
+                             "grpc.health.v1.Health"} <= names, names)
+            (files,) = list(reflection.ServerReflectionInfo(
+                iter([reflection_pb2.ServerReflectionRequest(
+                    file_containing_symbol="weir.v1.QueryService")]), timeout=10))
+            self.assertTrue(files.file_descriptor_response.file_descriptor_proto)
+
+
+class QuerydRestartTest(unittest.TestCase):
+    def test_restart_and_kill_lose_nothing_and_store_nothing_twice(self):
+        queryd = wt.Queryd().start()
+        self.addCleanup(queryd.kill)
+        now = time.time()
+        batches = dataset(now)
+        ingest(queryd.address, batches["node-a"])
+        self.assertEqual(queryd.stop(), 0)
+
+        queryd = wt.Queryd(queryd.data_dir).start()
+        self.addCleanup(queryd.kill)
+        acks = ingest(queryd.address, batches["node-a"] + batches["node-b"])
+        self.assertEqual([a.duplicate for a in acks], [True] * 3 + [False] * 3)
+        queryd.kill()  # SIGKILL right after the acks: acked means durable
+
+        queryd = wt.Queryd(queryd.data_dir).start()
+        self.addCleanup(queryd.kill)
+        with grpc.insecure_channel(queryd.address) as channel:
+            stub = query_pb2_grpc.QueryServiceStub(channel)
+            s = stub.GetStats(query_pb2.GetStatsRequest(), timeout=10)
+            self.assertEqual((s.total_packets, s.total_flows), (30, 7))
+            r = stub.ListFlows(query_pb2.ListFlowsRequest(
+                range=query_pb2.TimeRange(start=ts(now - 600), end=ts(now + 1)), page_size=100),
+                timeout=10)
+            self.assertEqual(sum(f.packets for f in r.flows), 30)
+        self.assertEqual(queryd.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
