@@ -1,0 +1,354 @@
+#include "queryd/query/query_engine.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "common/status_util.h"
+#include "queryd/query/flow_filter.h"
+#include "queryd/query/grouping.h"
+#include "queryd/query/page_token.h"
+#include "queryd/query/proto_convert.h"
+#include "queryd/query/request_validation.h"
+#include "queryd/store/tier_chooser.h"
+
+namespace weir::query {
+namespace {
+
+using weir::v1::GroupBy;
+
+// Sums the loss counters of `choice` (its counters tier and range) per node
+// and reason. With a node filter, only those nodes: losses are per node, so
+// an interface or address filter still gets its nodes' whole losses.
+absl::Status FillLosses(
+    const store::Store& store, const store::TierChoice& choice,
+    const google::protobuf::RepeatedPtrField<std::string>& node_filter,
+    weir::v1::LossSummary* out) {
+  const absl::flat_hash_set<std::string> wanted(node_filter.begin(),
+                                                node_filter.end());
+  // Ordered, so nodes come by name and reasons ascending.
+  std::map<std::string, std::map<int, store::LossTotal>> by_node;
+  WEIR_RETURN_IF_ERROR(Annotate(
+      store.ScanNodeCounters(
+          choice.counters_tier, choice.counters_range,
+          [&](const store::NodeCountersEntry& entry) {
+            if (!wanted.empty() && !wanted.contains(entry.node)) return true;
+            for (const store::LossTotal& loss : entry.counters.losses) {
+              if (loss.packets == 0 && loss.bytes == 0) continue;
+              store::LossTotal& sum = by_node[entry.node][loss.reason];
+              sum.reason = loss.reason;
+              sum.packets += loss.packets;
+              sum.bytes += loss.bytes;
+            }
+            return true;
+          }),
+      "reading loss counters"));
+  uint64_t packets = 0;
+  for (const auto& [node, reasons] : by_node) {
+    weir::v1::NodeLoss* node_loss = out->add_nodes();
+    node_loss->set_node(node);
+    for (const auto& [reason, sum] : reasons) {
+      weir::v1::LossCount* count = node_loss->add_losses();
+      count->set_reason(sum.reason);
+      count->set_packets(sum.packets);
+      count->set_bytes(sum.bytes);
+      packets += sum.packets;
+    }
+  }
+  out->set_packets(packets);
+  return absl::OkStatus();
+}
+
+// Visits every flow of the chosen tier and view that matches `filter` as
+// visit(group key, time, totals): raw records one by one (one flow each, at
+// their last_seen), rollup entries with their bucket's start.
+template <typename Visit>
+absl::Status ScanGroups(const store::Store& store,
+                        const store::TierChoice& choice,
+                        const FlowFilter& filter, GroupBy group_by,
+                        Visit&& visit) {
+  if (choice.tier == store::Tier::kRaw) {
+    store::RawScan scan;
+    scan.range = choice.range;
+    scan.newest_first = false;
+    return Annotate(
+        store.ScanRaw(scan,
+                      [&](const store::FlowRecord& flow, absl::string_view) {
+                        if (filter.Matches(flow)) {
+                          visit(GroupKeyOf(group_by, flow),
+                                absl::FromUnixNanos(static_cast<int64_t>(
+                                    flow.last_seen_unix_nano)),
+                                GroupTotals{flow.bytes, flow.packets, 1});
+                        }
+                        return true;
+                      }),
+        "scanning raw flows");
+  }
+  return Annotate(store.ScanRollup(choice.tier, choice.view, choice.range,
+                                   [&](const store::RollupEntry& entry) {
+                                     if (filter.Matches(entry)) {
+                                       visit(GroupKeyOf(group_by, entry),
+                                             entry.bucket,
+                                             GroupTotals{entry.totals.bytes,
+                                                         entry.totals.packets,
+                                                         entry.totals.flows});
+                                     }
+                                     return true;
+                                   }),
+                  absl::StrCat("scanning ", choice.source));
+}
+
+void Add(const GroupTotals& totals, GroupTotals* sum) {
+  sum->bytes += totals.bytes;
+  sum->packets += totals.packets;
+  sum->flows += totals.flows;
+}
+
+// What a ListFlows page token is bound to: the request without the fields
+// that may change from page to page.
+uint64_t ListFlowsFingerprint(const weir::v1::ListFlowsRequest& request) {
+  weir::v1::ListFlowsRequest query = request;
+  query.clear_page_token();
+  query.clear_page_size();
+  query.clear_limit();
+  return QueryFingerprint(query);
+}
+
+}  // namespace
+
+QueryEngine::QueryEngine(const store::Store& store, QueryEngineOptions options)
+    : store_(store), options_(std::move(options)) {
+  options_.max_page_size = std::max(1, options_.max_page_size);
+  options_.default_page_size =
+      std::clamp(options_.default_page_size, 1, options_.max_page_size);
+}
+
+absl::Time QueryEngine::Now() const {
+  return options_.clock ? options_.clock() : absl::Now();
+}
+
+absl::StatusOr<weir::v1::ListFlowsResponse> QueryEngine::ListFlows(
+    const weir::v1::ListFlowsRequest& request) const {
+  const absl::Time now = Now();
+  WEIR_ASSIGN_OR_RETURN(const store::TimeRange range,
+                        ValidateTimeRange(request.range(), now));
+  WEIR_ASSIGN_OR_RETURN(const FlowFilter filter,
+                        FlowFilter::Compile(request.filter(), "filter"));
+  WEIR_ASSIGN_OR_RETURN(
+      const int page_size,
+      ValidatePageSize(request.page_size(), request.limit(),
+                       options_.default_page_size, options_.max_page_size));
+
+  const uint64_t fingerprint = ListFlowsFingerprint(request);
+  store::RawScan scan;
+  scan.range = range;
+  scan.newest_first = true;
+  if (!request.page_token().empty()) {
+    WEIR_ASSIGN_OR_RETURN(PageToken token,
+                          DecodePageToken(request.page_token()));
+    if (token.fingerprint != fingerprint) {
+      return absl::InvalidArgumentError(
+          "page_token: does not belong to this query; a token is only valid "
+          "with the range and filter of the request that returned it");
+    }
+    scan.range = token.range;
+    scan.cursor = std::move(token.cursor);
+  }
+
+  store::QueryNeeds needs;
+  needs.dimensions = store::kDimRecords | filter.Dimensions();
+  WEIR_ASSIGN_OR_RETURN(const store::TierChoice choice,
+                        store_.ChooseTier(scan.range, now, needs));
+
+  weir::v1::ListFlowsResponse response;
+  std::string last_cursor;
+  bool more = false;
+  const absl::Status scanned = store_.ScanRaw(
+      scan, [&](const store::FlowRecord& flow, absl::string_view cursor) {
+        if (!filter.Matches(flow)) return true;
+        // One matching flow beyond the page: there is a next page.
+        if (response.flows_size() == page_size) {
+          more = true;
+          return false;
+        }
+        FlowToProto(flow, response.add_flows());
+        last_cursor.assign(cursor.data(), cursor.size());
+        return true;
+      });
+  if (!scanned.ok()) {
+    // The store refuses only the cursor as an argument, and the cursor
+    // came from the client's token.
+    if (scanned.code() == absl::StatusCode::kInvalidArgument &&
+        !scan.cursor.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "page_token: not a token of this API (", scanned.message(), ")"));
+    }
+    return Annotate(scanned, "scanning raw flows");
+  }
+  if (more) {
+    response.set_next_page_token(
+        EncodePageToken({fingerprint, scan.range, std::move(last_cursor)}));
+  }
+  // Individual flows live in raw only, whatever else the chooser says.
+  response.set_source(std::string{store::TierName(store::Tier::kRaw)});
+  WEIR_RETURN_IF_ERROR(FillLosses(store_, choice, request.filter().node(),
+                                  response.mutable_losses()));
+  return response;
+}
+
+absl::StatusOr<weir::v1::TopTalkersResponse> QueryEngine::TopTalkers(
+    const weir::v1::TopTalkersRequest& request) const {
+  const absl::Time now = Now();
+  WEIR_ASSIGN_OR_RETURN(const store::TimeRange range,
+                        ValidateTimeRange(request.range(), now));
+  WEIR_ASSIGN_OR_RETURN(const FlowFilter filter,
+                        FlowFilter::Compile(request.filter(), "filter"));
+  WEIR_ASSIGN_OR_RETURN(
+      const GroupBy group_by,
+      ValidateGroupBy(request.group_by(), /*required=*/true, "group_by"));
+  WEIR_ASSIGN_OR_RETURN(const weir::v1::OrderBy order_by,
+                        ValidateOrderBy(request.order_by(), "order_by"));
+  WEIR_ASSIGN_OR_RETURN(const int limit,
+                        ValidateCount(request.limit(), kDefaultTopTalkers,
+                                      kMaxTopTalkers, "limit"));
+
+  store::QueryNeeds needs;
+  needs.dimensions = GroupDimensions(group_by) | filter.Dimensions();
+  WEIR_ASSIGN_OR_RETURN(const store::TierChoice choice,
+                        store_.ChooseTier(range, now, needs));
+
+  GroupMap groups;
+  WEIR_RETURN_IF_ERROR(
+      ScanGroups(store_, choice, filter, group_by,
+                 [&](GroupKey&& key, absl::Time, const GroupTotals& totals) {
+                   Add(totals, &groups[std::move(key)]);
+                 }));
+
+  weir::v1::TopTalkersResponse response;
+  for (const auto& [key, totals] : RankGroups(groups, order_by, limit)) {
+    weir::v1::Talker* talker = response.add_talkers();
+    SetGroupFields(group_by, key, talker);
+    talker->set_bytes(totals.bytes);
+    talker->set_packets(totals.packets);
+    talker->set_flows(totals.flows);
+  }
+  response.set_source(choice.source);
+  WEIR_RETURN_IF_ERROR(FillLosses(store_, choice, request.filter().node(),
+                                  response.mutable_losses()));
+  return response;
+}
+
+absl::StatusOr<weir::v1::TimeSeriesResponse> QueryEngine::TimeSeries(
+    const weir::v1::TimeSeriesRequest& request) const {
+  const absl::Time now = Now();
+  WEIR_ASSIGN_OR_RETURN(const store::TimeRange range,
+                        ValidateTimeRange(request.range(), now));
+  WEIR_ASSIGN_OR_RETURN(const FlowFilter filter,
+                        FlowFilter::Compile(request.filter(), "filter"));
+  WEIR_ASSIGN_OR_RETURN(
+      const absl::Duration step,
+      ValidateStep(request.has_step() ? &request.step() : nullptr,
+                   range.end - range.start));
+  WEIR_ASSIGN_OR_RETURN(
+      const GroupBy group_by,
+      ValidateGroupBy(request.group_by(), /*required=*/false, "group_by"));
+  const bool grouped = group_by != weir::v1::GROUP_BY_UNSPECIFIED;
+  if (!grouped && request.limit() != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit: ", request.limit(),
+                     " applies only with group_by, which is unset"));
+  }
+  WEIR_ASSIGN_OR_RETURN(
+      const int limit,
+      ValidateCount(request.limit(), kDefaultSeries, kMaxSeries, "limit"));
+
+  store::QueryNeeds needs;
+  needs.dimensions = GroupDimensions(group_by) | filter.Dimensions();
+  needs.step = step;
+  WEIR_ASSIGN_OR_RETURN(const store::TierChoice choice,
+                        store_.ChooseTier(range, now, needs));
+
+  // Which series each group feeds. Without grouping every flow has the
+  // empty key and feeds the one series. With grouping, a first pass ranks
+  // the groups by bytes over the window and a second fills the points of
+  // the `limit` largest only, so memory stays limit x points however many
+  // groups the window has. Groups beyond the limit are left out: the
+  // response has no field for an "other" series.
+  std::vector<GroupKey> keys;
+  if (grouped) {
+    GroupMap groups;
+    WEIR_RETURN_IF_ERROR(
+        ScanGroups(store_, choice, filter, group_by,
+                   [&](GroupKey&& key, absl::Time, const GroupTotals& totals) {
+                     Add(totals, &groups[std::move(key)]);
+                   }));
+    for (auto& [key, totals] :
+         RankGroups(groups, weir::v1::ORDER_BY_BYTES, limit)) {
+      keys.push_back(std::move(key));
+    }
+  } else {
+    keys.emplace_back();
+  }
+  absl::flat_hash_map<GroupKey, size_t> series_of;
+  for (size_t i = 0; i < keys.size(); ++i) series_of.emplace(keys[i], i);
+
+  const int64_t points = PointCount(range.end - range.start, step);
+  // A bucket or record before the window (a widened, inexact choice) counts
+  // in the first point, one at or after its end in the last.
+  const auto point_of = [&](absl::Time t) -> int64_t {
+    if (t <= range.start) return 0;
+    absl::Duration remainder;
+    return std::min(points - 1,
+                    absl::IDivDuration(t - range.start, step, &remainder));
+  };
+  std::vector<std::vector<GroupTotals>> sums(keys.size(),
+                                             std::vector<GroupTotals>(points));
+  if (!keys.empty()) {
+    WEIR_RETURN_IF_ERROR(ScanGroups(
+        store_, choice, filter, group_by,
+        [&](GroupKey&& key, absl::Time t, const GroupTotals& totals) {
+          const auto it = series_of.find(key);
+          if (it == series_of.end()) return;
+          Add(totals, &sums[it->second][point_of(t)]);
+        }));
+  }
+
+  weir::v1::TimeSeriesResponse response;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    weir::v1::Series* series = response.add_series();
+    SetGroupFields(group_by, keys[i], series->mutable_group());
+    series->mutable_points()->Reserve(static_cast<int>(points));
+    for (int64_t p = 0; p < points; ++p) {
+      weir::v1::Point* point = series->add_points();
+      TimeToProto(range.start + p * step, point->mutable_time());
+      point->set_bytes(sums[i][p].bytes);
+      point->set_packets(sums[i][p].packets);
+    }
+  }
+  DurationToProto(step, response.mutable_step());
+  response.set_source(choice.source);
+  WEIR_RETURN_IF_ERROR(FillLosses(store_, choice, request.filter().node(),
+                                  response.mutable_losses()));
+  return response;
+}
+
+absl::StatusOr<weir::v1::ListNodesResponse> QueryEngine::ListNodes(
+    const weir::v1::ListNodesRequest& /*request*/) const {
+  weir::v1::ListNodesResponse response;
+  for (const store::NodeInfo& node : store_.GetNodes()) {
+    const bool connected =
+        options_.is_connected && options_.is_connected(node.name);
+    NodeToProto(node, connected, response.add_nodes());
+  }
+  return response;
+}
+
+}  // namespace weir::query

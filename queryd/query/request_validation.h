@@ -1,0 +1,84 @@
+// Checks of the request fields every query shares: time ranges, counts,
+// enums and steps. Each check names the field first ("range.start: ...",
+// "page_size: ...") and fails with INVALID_ARGUMENT, so the gRPC handlers
+// pass the status on unchanged (DESIGN §5: bad input is never a silent
+// default).
+
+#ifndef WEIR_QUERYD_QUERY_REQUEST_VALIDATION_H_
+#define WEIR_QUERYD_QUERY_REQUEST_VALIDATION_H_
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "google/protobuf/duration.pb.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "queryd/store/store_types.h"
+#include "weir/v1/query.pb.h"
+
+namespace weir::query {
+
+// The latest time Weir can store: raw keys hold nanoseconds since the Unix
+// epoch in a signed 64-bit range (2262-04-11T23:47:16.854775807Z).
+absl::Time LatestStorableTime();
+
+// A Timestamp Weir can store: nanos in 0..999999999, not before the Unix
+// epoch, not after LatestStorableTime().
+absl::StatusOr<absl::Time> ValidateTimestamp(
+    const google::protobuf::Timestamp& timestamp, absl::string_view field);
+
+// Resolves a request's window: unset end means `now`, unset start means end
+// minus one hour (not before the Unix epoch); start must be before end.
+// `field` names the range in messages ("range.start: ...").
+absl::StatusOr<store::TimeRange> ValidateTimeRange(
+    const weir::v1::TimeRange& range, absl::Time now,
+    absl::string_view field = "range");
+
+// A count such as a limit: 0 means `default_value`; negative, or above
+// `max_value`, is INVALID_ARGUMENT.
+absl::StatusOr<int> ValidateCount(int32_t value, int default_value,
+                                  int max_value, absl::string_view field);
+
+// ListFlows' page_size and its alias limit (the seeds' /api/history?limit=N):
+// either may be set; both set to different values is INVALID_ARGUMENT.
+absl::StatusOr<int> ValidatePageSize(int32_t page_size, int32_t limit,
+                                     int default_value, int max_value);
+
+// A known GroupBy; GROUP_BY_UNSPECIFIED only when `required` is false.
+absl::StatusOr<weir::v1::GroupBy> ValidateGroupBy(int value, bool required,
+                                                  absl::string_view field);
+
+// A known OrderBy; ORDER_BY_UNSPECIFIED becomes ORDER_BY_BYTES.
+absl::StatusOr<weir::v1::OrderBy> ValidateOrderBy(int value,
+                                                  absl::string_view field);
+
+// A Duration within the proto's own bounds (seconds within ±10000 years,
+// nanos within ±999999999 and of the same sign as seconds).
+absl::StatusOr<absl::Duration> ValidateDuration(
+    const google::protobuf::Duration& duration, absl::string_view field);
+
+// Most points one time series may have.
+inline constexpr int64_t kMaxPointsPerSeries = 1000;
+// Points the default step aims for.
+inline constexpr int64_t kTargetPoints = 60;
+
+// The smallest "nice" step at or above `at_least`: 1s, 5s, 10s, 30s, 1m,
+// 5m, 10m, 30m, 1h, 3h, 6h, 12h, 1d, then whole days. Nice steps are
+// multiples of the rollup resolutions, so rollup tiers can answer them.
+absl::Duration NiceStep(absl::Duration at_least);
+
+// Points of width `step` that cover `window`, the last one possibly partial.
+int64_t PointCount(absl::Duration window, absl::Duration step);
+
+// TimeSeries' step over `window`: unset or zero gives the nice step for
+// about kTargetPoints points; a set step must be at least 1 s and give at
+// most kMaxPointsPerSeries points.
+absl::StatusOr<absl::Duration> ValidateStep(
+    const google::protobuf::Duration* step, absl::Duration window,
+    absl::string_view field = "step");
+
+}  // namespace weir::query
+
+#endif  // WEIR_QUERYD_QUERY_REQUEST_VALIDATION_H_

@@ -1,0 +1,223 @@
+#include "queryd/store/batch_validator.h"
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <tuple>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "queryd/store/store_types.h"
+#include "queryd/store/value_codec.h"
+#include "weir/v1/flow.pb.h"
+
+namespace weir::store {
+namespace {
+
+constexpr uint64_t kMaxUnixNano = std::numeric_limits<int64_t>::max();
+
+absl::Status Invalid(absl::string_view field, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
+}
+
+absl::Status CheckMax(absl::string_view field, uint64_t value, uint64_t max) {
+  if (value <= max) return absl::OkStatus();
+  return Invalid(field, absl::StrCat("must be at most ", max, ", got ", value));
+}
+
+absl::Status CheckTimestamp(absl::string_view field, uint64_t unix_nano) {
+  if (unix_nano == 0) return Invalid(field, "must be set");
+  if (unix_nano > kMaxUnixNano) {
+    return Invalid(field, absl::StrCat("out of range (", unix_nano,
+                                       " ns is after the year 2262)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckAddress(absl::string_view field, const std::string& bytes,
+                          Address* out) {
+  if (!AddressFromBytes(bytes, out)) {
+    return Invalid(field,
+                   absl::StrCat("must be 4 or 16 bytes, got ", bytes.size()));
+  }
+  return absl::OkStatus();
+}
+
+// a + b, false on overflow.
+bool AddChecked(uint64_t a, uint64_t b, uint64_t* sum) {
+  *sum = a + b;
+  return *sum >= a;
+}
+
+absl::Status ValidateFlow(
+    const weir::v1::IngestFlow& flow, absl::string_view prefix,
+    const absl::flat_hash_map<uint32_t, int>& interfaces) {
+  auto field = [&](absl::string_view name) {
+    return absl::StrCat(prefix, ".", name);
+  };
+  if (!interfaces.contains(flow.ifindex())) {
+    return Invalid(field("ifindex"),
+                   absl::StrCat(flow.ifindex(), " is not in interfaces"));
+  }
+  if (flow.direction() == weir::v1::DIRECTION_UNSPECIFIED) {
+    return Invalid(field("direction"), "must be set");
+  }
+  if (!weir::v1::Direction_IsValid(flow.direction())) {
+    return Invalid(field("direction"),
+                   absl::StrCat("unknown value ", flow.direction()));
+  }
+  if (absl::Status s = CheckMax(field("protocol"), flow.protocol(), 255);
+      !s.ok()) {
+    return s;
+  }
+  Address src, dst;
+  if (absl::Status s = CheckAddress(field("src_addr"), flow.src_addr(), &src);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckAddress(field("dst_addr"), flow.dst_addr(), &dst);
+      !s.ok()) {
+    return s;
+  }
+  if (IsV4Mapped(src) != IsV4Mapped(dst)) {
+    return Invalid(
+        field("dst_addr"),
+        absl::StrCat(IsV4Mapped(dst) ? "IPv4" : "IPv6", " but src_addr is ",
+                     IsV4Mapped(src) ? "IPv4" : "IPv6"));
+  }
+  for (const auto& [name, value, max] :
+       {std::make_tuple("src_port", flow.src_port(), 65535u),
+        std::make_tuple("dst_port", flow.dst_port(), 65535u),
+        std::make_tuple("icmp_type", flow.icmp_type(), 255u),
+        std::make_tuple("icmp_code", flow.icmp_code(), 255u),
+        std::make_tuple("tcp_flags", flow.tcp_flags(), 255u)}) {
+    if (absl::Status s = CheckMax(field(name), value, max); !s.ok()) return s;
+  }
+  if (flow.packets() == 0)
+    return Invalid(field("packets"), "must be at least 1");
+  if (absl::Status s = CheckTimestamp(field("first_seen_unix_nano"),
+                                      flow.first_seen_unix_nano());
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckTimestamp(field("last_seen_unix_nano"),
+                                      flow.last_seen_unix_nano());
+      !s.ok()) {
+    return s;
+  }
+  if (flow.last_seen_unix_nano() < flow.first_seen_unix_nano()) {
+    return Invalid(field("last_seen_unix_nano"),
+                   absl::StrCat(flow.last_seen_unix_nano(),
+                                " is before first_seen_unix_nano ",
+                                flow.first_seen_unix_nano()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateCounters(const weir::v1::Counters& counters,
+                              uint64_t flow_packets, uint64_t flow_bytes) {
+  if (counters.packets_exported() != flow_packets) {
+    return Invalid("counters.packets_exported",
+                   absl::StrCat(counters.packets_exported(),
+                                " but flows[].packets sum to ", flow_packets));
+  }
+  if (counters.bytes_exported() != flow_bytes) {
+    return Invalid("counters.bytes_exported",
+                   absl::StrCat(counters.bytes_exported(),
+                                " but flows[].bytes sum to ", flow_bytes));
+  }
+  absl::flat_hash_map<int, int> seen;
+  for (int i = 0; i < counters.losses_size(); ++i) {
+    const std::string field = absl::StrCat("counters.losses[", i, "].reason");
+    const int reason = counters.losses(i).reason();
+    if (reason == weir::v1::LOSS_REASON_UNSPECIFIED) {
+      return Invalid(field, "must be set");
+    }
+    if (!weir::v1::LossReason_IsValid(reason) ||
+        LossBytesSlot(reason) >= kMaxCounterSlots) {
+      return Invalid(field, absl::StrCat("unknown value ", reason));
+    }
+    auto [it, inserted] = seen.emplace(reason, i);
+    if (!inserted) {
+      return Invalid(
+          field, absl::StrCat(weir::v1::LossReason_Name(reason),
+                              " is also in counters.losses[", it->second, "]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateBatch(const weir::v1::FlowBatch& batch) {
+  if (batch.node().empty()) return Invalid("node", "must not be empty");
+  if (batch.node().size() > kMaxNodeNameSize) {
+    return Invalid("node", absl::StrCat("must be at most ", kMaxNodeNameSize,
+                                        " bytes, got ", batch.node().size()));
+  }
+  if (batch.seq() == 0) return Invalid("seq", "must be at least 1, got 0");
+  if (absl::Status s = CheckTimestamp("interval_start_unix_nano",
+                                      batch.interval_start_unix_nano());
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckTimestamp("interval_end_unix_nano",
+                                      batch.interval_end_unix_nano());
+      !s.ok()) {
+    return s;
+  }
+  if (batch.interval_end_unix_nano() < batch.interval_start_unix_nano()) {
+    return Invalid("interval_end_unix_nano",
+                   absl::StrCat(batch.interval_end_unix_nano(),
+                                " is before interval_start_unix_nano ",
+                                batch.interval_start_unix_nano()));
+  }
+  if (batch.collector_version().size() > kMaxCollectorVersionSize) {
+    return Invalid(
+        "collector_version",
+        absl::StrCat("must be at most ", kMaxCollectorVersionSize,
+                     " bytes, got ", batch.collector_version().size()));
+  }
+
+  absl::flat_hash_map<uint32_t, int> interfaces;
+  for (int i = 0; i < batch.interfaces_size(); ++i) {
+    const weir::v1::Interface& interface = batch.interfaces(i);
+    const std::string prefix = absl::StrCat("interfaces[", i, "]");
+    if (interface.name().empty()) {
+      return Invalid(absl::StrCat(prefix, ".name"), "must not be empty");
+    }
+    if (interface.name().size() > kMaxIfnameSize) {
+      return Invalid(absl::StrCat(prefix, ".name"),
+                     absl::StrCat("must be at most ", kMaxIfnameSize,
+                                  " bytes, got ", interface.name().size()));
+    }
+    auto [it, inserted] = interfaces.emplace(interface.ifindex(), i);
+    if (!inserted) {
+      return Invalid(absl::StrCat(prefix, ".ifindex"),
+                     absl::StrCat(interface.ifindex(),
+                                  " is also in interfaces[", it->second, "]"));
+    }
+  }
+
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+  for (int i = 0; i < batch.flows_size(); ++i) {
+    const std::string prefix = absl::StrCat("flows[", i, "]");
+    const weir::v1::IngestFlow& flow = batch.flows(i);
+    if (absl::Status s = ValidateFlow(flow, prefix, interfaces); !s.ok()) {
+      return s;
+    }
+    if (!AddChecked(packets, flow.packets(), &packets)) {
+      return Invalid(absl::StrCat(prefix, ".packets"),
+                     "the sum over flows overflows 64 bits");
+    }
+    if (!AddChecked(bytes, flow.bytes(), &bytes)) {
+      return Invalid(absl::StrCat(prefix, ".bytes"),
+                     "the sum over flows overflows 64 bits");
+    }
+  }
+  return ValidateCounters(batch.counters(), packets, bytes);
+}
+
+}  // namespace weir::store

@@ -1,0 +1,172 @@
+#include "queryd/store/key_codec.h"
+
+#include <cstring>
+#include <limits>
+
+#include "queryd/store/encoding.h"
+
+namespace weir::store {
+namespace {
+
+constexpr uint64_t kNanosPerSecond = 1000000000;
+
+void AppendAddress(const Address& address, std::string* out) {
+  out->append(reinterpret_cast<const char*>(address.data()), address.size());
+}
+
+bool GetAddress(Reader* reader, Address* out) {
+  absl::string_view bytes;
+  if (!reader->GetBytes(out->size(), &bytes)) return false;
+  std::memcpy(out->data(), bytes.data(), out->size());
+  return true;
+}
+
+}  // namespace
+
+void AppendRawKey(const RawKey& key, std::string* out) {
+  PutU64(out, key.last_seen_unix_nano);
+  PutU32(out, key.node_id);
+  PutU64(out, key.batch);
+  PutU32(out, key.index);
+}
+
+std::string EncodeRawKey(const RawKey& key) {
+  std::string out;
+  out.reserve(kRawKeySize);
+  AppendRawKey(key, &out);
+  return out;
+}
+
+bool DecodeRawKey(absl::string_view in, RawKey* out) {
+  if (in.size() != kRawKeySize) return false;
+  Reader reader(in);
+  return reader.GetU64(&out->last_seen_unix_nano) &&
+         reader.GetU32(&out->node_id) && reader.GetU64(&out->batch) &&
+         reader.GetU32(&out->index);
+}
+
+std::string RawTimeBound(uint64_t unix_nano) {
+  std::string out;
+  PutU64(&out, unix_nano);
+  return out;
+}
+
+void AppendRollupKey(const RollupKey& key, std::string* out) {
+  PutU64(out, key.bucket_start_sec);
+  PutU8(out, static_cast<uint8_t>(key.view));
+  switch (key.view) {
+    case View::kSrc:
+      AppendAddress(key.src_addr, out);
+      break;
+    case View::kDst:
+      AppendAddress(key.dst_addr, out);
+      break;
+    case View::kPair:
+      AppendAddress(key.src_addr, out);
+      AppendAddress(key.dst_addr, out);
+      break;
+    case View::kSrcPort:
+    case View::kDstPort:
+      PutU8(out, key.protocol);
+      PutU16(out, key.port);
+      break;
+    case View::kProtocol:
+      PutU8(out, key.protocol);
+      break;
+    case View::kNode:
+      PutU32(out, key.node_id);
+      PutU8(out, key.direction);
+      out->append(key.ifname);
+      break;
+    case View::kNodeCounters:
+      PutU32(out, key.node_id);
+      break;
+  }
+}
+
+std::string EncodeRollupKey(const RollupKey& key) {
+  std::string out;
+  AppendRollupKey(key, &out);
+  return out;
+}
+
+bool DecodeRollupKey(absl::string_view in, RollupKey* out) {
+  Reader reader(in);
+  uint8_t view;
+  if (!reader.GetU64(&out->bucket_start_sec) || !reader.GetU8(&view) ||
+      !IsKnownView(view)) {
+    return false;
+  }
+  out->view = static_cast<View>(view);
+  bool ok = false;
+  switch (out->view) {
+    case View::kSrc:
+      ok = GetAddress(&reader, &out->src_addr);
+      break;
+    case View::kDst:
+      ok = GetAddress(&reader, &out->dst_addr);
+      break;
+    case View::kPair:
+      ok = GetAddress(&reader, &out->src_addr) &&
+           GetAddress(&reader, &out->dst_addr);
+      break;
+    case View::kSrcPort:
+    case View::kDstPort:
+      ok = reader.GetU8(&out->protocol) && reader.GetU16(&out->port);
+      break;
+    case View::kProtocol:
+      ok = reader.GetU8(&out->protocol);
+      break;
+    case View::kNode: {
+      absl::string_view ifname;
+      ok = reader.GetU32(&out->node_id) && reader.GetU8(&out->direction) &&
+           reader.GetBytes(reader.remaining(), &ifname);
+      if (ok) out->ifname.assign(ifname.data(), ifname.size());
+      break;
+    }
+    case View::kNodeCounters:
+      ok = reader.GetU32(&out->node_id);
+      break;
+  }
+  return ok && reader.remaining() == 0;
+}
+
+std::string BucketPrefix(uint64_t bucket_start_sec) {
+  std::string out;
+  PutU64(&out, bucket_start_sec);
+  return out;
+}
+
+std::string ViewPrefix(uint64_t bucket_start_sec, View view) {
+  std::string out;
+  PutU64(&out, bucket_start_sec);
+  PutU8(&out, static_cast<uint8_t>(view));
+  return out;
+}
+
+bool DecodeBucket(absl::string_view key, uint64_t* bucket_start_sec) {
+  Reader reader(key);
+  return reader.GetU64(bucket_start_sec);
+}
+
+uint64_t BucketStartSec(uint64_t unix_nano, Tier tier) {
+  const uint64_t sec = unix_nano / kNanosPerSecond;
+  const uint64_t width =
+      static_cast<uint64_t>(absl::ToInt64Seconds(TierResolution(tier)));
+  return sec - sec % width;
+}
+
+uint64_t ToUnixNanosClamped(absl::Time t) {
+  if (t <= absl::UnixEpoch()) return 0;
+  // ToUnixNanos saturates at the int64 limits (including infinite times).
+  return static_cast<uint64_t>(absl::ToUnixNanos(t));
+}
+
+uint64_t CeilUnixSeconds(absl::Time t) {
+  if (t <= absl::UnixEpoch()) return 0;
+  const int64_t sec = absl::ToUnixSeconds(t);  // floor, saturating
+  if (sec == std::numeric_limits<int64_t>::max()) return sec;
+  return absl::FromUnixSeconds(sec) == t ? sec : sec + 1;
+}
+
+}  // namespace weir::store

@@ -1,0 +1,100 @@
+// Keys of every column family. Layouts are pinned: data directories hold
+// them. All integers are fixed-width big-endian, so the byte order of keys
+// (RocksDB's bytewise comparator) is time order.
+//
+// raw (one record per flow), 24 bytes:
+//   [0, 8)    last_seen of the flow, ns since the Unix epoch    u64 BE
+//   [8, 12)   node id (assigned by the store, kept in nodes)    u32 BE
+//   [12, 20)  batch number: the node's count of stored batches  u64 BE
+//             (unique across epochs, unlike seq)
+//   [20, 24)  index of the flow in its batch                    u32 BE
+//   Unique, because (node, batch, index) is; ordered by time to the ns.
+//   The raw key is also the opaque page cursor of ScanRaw.
+//
+// m1, h1 (rollups), 9 bytes + view key:
+//   [0, 8)    bucket start, seconds since the Unix epoch        u64 BE
+//             (a multiple of 60 for m1, of 3600 for h1)
+//   [8]       view id (schema.h View)                            u8
+//   [9, ...)  view key:
+//     kSrc, kDst        address, 16 bytes (IPv4 as IPv4-mapped IPv6)
+//     kPair             src address 16 bytes, dst address 16 bytes
+//     kSrcPort,kDstPort protocol u8, port u16 BE
+//     kProtocol         protocol u8
+//     kNode             node id u32 BE, direction u8, interface name
+//                       (the rest of the key, may be empty)
+//     kNodeCounters     node id u32 BE
+//   Flows are bucketed by last_seen (like raw keys); node counters by the
+//   batch's interval_start.
+//
+// nodes: the node name's bytes. meta: ASCII record names (schema.h).
+
+#ifndef WEIR_QUERYD_STORE_KEY_CODEC_H_
+#define WEIR_QUERYD_STORE_KEY_CODEC_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "queryd/store/schema.h"
+#include "queryd/store/store_types.h"
+
+namespace weir::store {
+
+inline constexpr size_t kRawKeySize = 24;
+inline constexpr size_t kBucketPrefixSize = 8;
+inline constexpr size_t kViewPrefixSize = 9;
+
+struct RawKey {
+  uint64_t last_seen_unix_nano = 0;
+  uint32_t node_id = 0;
+  uint64_t batch = 0;
+  uint32_t index = 0;
+};
+
+void AppendRawKey(const RawKey& key, std::string* out);
+std::string EncodeRawKey(const RawKey& key);
+// False unless `in` is exactly a raw key.
+bool DecodeRawKey(absl::string_view in, RawKey* out);
+
+// 8-byte prefix: every raw key with last_seen >= unix_nano sorts at or after
+// it, every earlier one before it. Use as a scan bound.
+std::string RawTimeBound(uint64_t unix_nano);
+
+struct RollupKey {
+  uint64_t bucket_start_sec = 0;
+  View view = View::kSrc;
+  Address src_addr{};     // kSrc, kPair
+  Address dst_addr{};     // kDst, kPair
+  uint8_t protocol = 0;   // kSrcPort, kDstPort, kProtocol
+  uint16_t port = 0;      // kSrcPort, kDstPort
+  uint32_t node_id = 0;   // kNode, kNodeCounters
+  uint8_t direction = 0;  // kNode (weir.v1.Direction)
+  std::string ifname;     // kNode
+};
+
+// Appends the key of `key.view`; fields of other views are ignored.
+void AppendRollupKey(const RollupKey& key, std::string* out);
+std::string EncodeRollupKey(const RollupKey& key);
+// False unless `in` is exactly a rollup key of a known view.
+bool DecodeRollupKey(absl::string_view in, RollupKey* out);
+
+// 8-byte bucket prefix of rollup keys.
+std::string BucketPrefix(uint64_t bucket_start_sec);
+// 9-byte prefix of one view in one bucket.
+std::string ViewPrefix(uint64_t bucket_start_sec, View view);
+// The bucket of a rollup key (its first 8 bytes); false if too short.
+bool DecodeBucket(absl::string_view key, uint64_t* bucket_start_sec);
+
+// Start, in Unix seconds, of the `tier` bucket holding `unix_nano`.
+uint64_t BucketStartSec(uint64_t unix_nano, Tier tier);
+
+// absl::Time to ns since the Unix epoch, clamped to [0, INT64_MAX].
+uint64_t ToUnixNanosClamped(absl::Time t);
+// Smallest whole Unix second at or after t, clamped to [0, INT64_MAX].
+uint64_t CeilUnixSeconds(absl::Time t);
+
+}  // namespace weir::store
+
+#endif  // WEIR_QUERYD_STORE_KEY_CODEC_H_

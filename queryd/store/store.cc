@@ -1,0 +1,929 @@
+#include "queryd/store/store.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "queryd/store/batch_validator.h"
+#include "queryd/store/encoding.h"
+#include "queryd/store/key_codec.h"
+#include "queryd/store/rocksdb_status.h"
+#include "queryd/store/rollup_merge_operator.h"
+#include "queryd/store/value_codec.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/convenience.h"
+#include "rocksdb/db.h"
+#include "rocksdb/env.h"
+#include "rocksdb/options.h"
+#include "rocksdb/table.h"
+#include "rocksdb/write_batch.h"
+
+namespace weir::store {
+namespace {
+
+constexpr Family kFamilies[] = {Family::kRaw, Family::kMinute, Family::kHour,
+                                Family::kNodes, Family::kMeta};
+constexpr Tier kRollupTiers[] = {Tier::kMinute, Tier::kHour};
+constexpr uint64_t kNanosPerSecond = 1000000000;
+
+// Options of every column family, in one place.
+rocksdb::ColumnFamilyOptions FamilyOptions(
+    Family family, const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions options;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  table.cache_index_and_filter_blocks = true;
+  table.format_version = 5;
+
+  switch (family) {
+    case Family::kRaw:
+      // Append-mostly by time, read by range scans: big blocks, cheap
+      // compression, zstd where data settles.
+      options.write_buffer_size = 64 << 20;
+      table.block_size = 16 << 10;
+      options.compression = rocksdb::kLZ4Compression;
+      options.bottommost_compression = rocksdb::kZSTD;
+      options.level_compaction_dynamic_level_bytes = true;
+      break;
+    case Family::kMinute:
+    case Family::kHour:
+      // Rollups: many merges per key; RocksDB folds operands in flushes and
+      // compactions (and on reads, through the same operator).
+      options.merge_operator = std::make_shared<RollupMergeOperator>();
+      options.write_buffer_size = 8 << 20;
+      table.block_size = 16 << 10;
+      options.compression = rocksdb::kLZ4Compression;
+      options.bottommost_compression = rocksdb::kZSTD;
+      options.level_compaction_dynamic_level_bytes = true;
+      break;
+    case Family::kNodes:
+    case Family::kMeta:
+      // A few small records, read at open.
+      options.write_buffer_size = 4 << 20;
+      options.compression = rocksdb::kNoCompression;
+      break;
+  }
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return options;
+}
+
+rocksdb::DBOptions DatabaseOptions() {
+  rocksdb::DBOptions options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  options.max_background_jobs = 4;
+  options.bytes_per_sync = 1 << 20;
+  options.max_log_file_size = 16 << 20;
+  options.keep_log_file_num = 4;
+  return options;
+}
+
+// Descriptors of every family to open: ours first, in Family order, then any
+// other found on disk (RocksDB opens all or nothing) with default options.
+std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(
+    const std::vector<std::string>& on_disk,
+    const std::shared_ptr<rocksdb::Cache>& cache) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (Family family : kFamilies) {
+    descriptors.emplace_back(std::string{FamilyName(family)},
+                             FamilyOptions(family, cache));
+  }
+  std::vector<std::string> names = on_disk;
+  names.push_back(rocksdb::kDefaultColumnFamilyName);
+  for (const std::string& name : names) {
+    const bool known =
+        std::any_of(descriptors.begin(), descriptors.end(),
+                    [&](const auto& d) { return d.name == name; });
+    if (!known) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  return descriptors;
+}
+
+absl::Status ValidateOptions(const StoreOptions& options) {
+  if (options.data_dir.empty()) {
+    return absl::InvalidArgumentError("data_dir: must not be empty");
+  }
+  for (Tier tier : kTiers) {
+    if (options.retention.For(tier) <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "retention of tier ", TierName(tier), ": must be positive, got ",
+          absl::FormatDuration(options.retention.For(tier))));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string DataDirIsNotAStore(const std::string& dir, absl::string_view why) {
+  return absl::StrCat("data directory ", dir, " is not a weir-queryd store (",
+                      why, ")");
+}
+
+// Reads the format version of an existing database without writing to it:
+// a directory of a newer version must be refused before anything (WAL
+// recovery, compaction) could change it.
+absl::Status CheckFormatVersion(const std::string& dir) {
+  std::vector<std::string> names;
+  if (absl::Status s = FromRocksDb(
+          rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &names),
+          absl::StrCat("listing the column families of ", dir));
+      !s.ok()) {
+    return s;
+  }
+  const std::string meta{FamilyName(Family::kMeta)};
+  const std::string nodes{FamilyName(Family::kNodes)};
+  if (std::find(names.begin(), names.end(), meta) == names.end()) {
+    return absl::FailedPreconditionError(
+        DataDirIsNotAStore(dir, "no meta column family"));
+  }
+  // Only families present (a read-only open creates none), with their real
+  // options so the WAL replays as it would in a read-write open.
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (rocksdb::ColumnFamilyDescriptor& d : Descriptors(names, nullptr)) {
+    if (std::find(names.begin(), names.end(), d.name) != names.end()) {
+      descriptors.push_back(std::move(d));
+    }
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw_db = nullptr;
+  if (absl::Status s = FromRocksDb(
+          rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), dir, descriptors,
+                                       &handles, &raw_db),
+          absl::StrCat("opening ", dir, " read-only"));
+      !s.ok()) {
+    return s;
+  }
+  std::unique_ptr<rocksdb::DB> db(raw_db);
+  rocksdb::ColumnFamilyHandle* meta_cf = nullptr;
+  rocksdb::ColumnFamilyHandle* nodes_cf = nullptr;
+  for (rocksdb::ColumnFamilyHandle* handle : handles) {
+    if (handle->GetName() == meta) meta_cf = handle;
+    if (handle->GetName() == nodes) nodes_cf = handle;
+  }
+
+  absl::Status result = absl::OkStatus();
+  std::string value;
+  rocksdb::Status get = db->Get(rocksdb::ReadOptions(), meta_cf,
+                                std::string{kFormatVersionKey}, &value);
+  if (get.IsNotFound()) {
+    // A store whose first open stopped before it wrote its version has no
+    // nodes: every stored batch writes one. Anything else is not ours.
+    bool empty = true;
+    if (nodes_cf != nullptr) {
+      std::unique_ptr<rocksdb::Iterator> it(
+          db->NewIterator(rocksdb::ReadOptions(), nodes_cf));
+      it->SeekToFirst();
+      empty = !it->Valid() && it->status().ok();
+    }
+    if (!empty) {
+      result = absl::FailedPreconditionError(
+          DataDirIsNotAStore(dir, "no format version record"));
+    }
+  } else if (!get.ok()) {
+    result =
+        FromRocksDb(get, absl::StrCat("reading the format version of ", dir));
+  } else {
+    Reader reader(value);
+    uint32_t version = 0;
+    if (value.size() != 4 || !reader.GetU32(&version) || version == 0) {
+      result = absl::DataLossError(absl::StrCat(
+          "data directory ", dir, " has a corrupt format version record"));
+    } else if (version > kFormatVersion) {
+      result = absl::FailedPreconditionError(absl::StrCat(
+          "data directory ", dir, " was written by format version ", version,
+          "; this weir-queryd reads up to ", kFormatVersion));
+    }
+  }
+  for (rocksdb::ColumnFamilyHandle* handle : handles) {
+    db->DestroyColumnFamilyHandle(handle);
+  }
+  return result;
+}
+
+NodeInfo ToNodeInfo(const std::string& name, const NodeState& state) {
+  NodeInfo info;
+  info.name = name;
+  info.version = state.version;
+  info.first_seen =
+      absl::FromUnixNanos(static_cast<int64_t>(state.first_seen_unix_nano));
+  info.last_seen =
+      absl::FromUnixNanos(static_cast<int64_t>(state.last_seen_unix_nano));
+  info.epoch = state.epoch;
+  info.last_seq = state.seq;
+  info.gaps = state.gaps;
+  info.stale_batches = state.stale_batches;
+  info.batches = state.batches;
+  info.flows = state.flows;
+  info.counters = CountersFromVector(state.counters);
+  return info;
+}
+
+class RocksStore final : public Store {
+ public:
+  static absl::StatusOr<std::unique_ptr<Store>> Open(
+      const StoreOptions& options);
+
+  ~RocksStore() override;
+
+  using Store::WriteBatch;
+  absl::StatusOr<IngestResult> WriteBatch(const weir::v1::FlowBatch& batch,
+                                          absl::Time received_at) override;
+  absl::Status ScanRaw(const RawScan& scan, RawVisitor visit) const override;
+  absl::Status ScanRollup(Tier tier, View view, const TimeRange& range,
+                          RollupVisitor visit) const override;
+  absl::Status ScanNodeCounters(Tier tier, const TimeRange& range,
+                                CountersVisitor visit) const override;
+  std::vector<NodeInfo> GetNodes() const override;
+  uint64_t ApproximateSize() const override;
+  absl::Status EnforceRetention(absl::Time now) override;
+  absl::Status Flush() override;
+  absl::Status Compact() override;
+  const StoreOptions& options() const override { return options_; }
+
+ private:
+  // One collector. Entries are never removed, so pointers to them stay
+  // valid for the store's life.
+  struct NodeEntry {
+    NodeEntry(std::string name, uint32_t id) : name(std::move(name)), id(id) {}
+    const std::string name;
+    const uint32_t id;
+    // Serializes WriteBatch of this node: the duplicate check and the write
+    // of the new high-water are one step.
+    absl::Mutex mu;
+    // What is on disk for this node (after the last successful write).
+    NodeState state ABSL_GUARDED_BY(mu);
+    // False until the node's first batch is on disk.
+    bool persisted ABSL_GUARDED_BY(mu) = false;
+  };
+  using NodeNames = std::vector<std::string>;  // by node id; [0] unused
+
+  RocksStore(StoreOptions options, std::unique_ptr<rocksdb::DB> db,
+             std::vector<rocksdb::ColumnFamilyHandle*> handles);
+
+  rocksdb::ColumnFamilyHandle* cf(Family family) const {
+    return handles_[static_cast<int>(family)];
+  }
+  absl::Status LoadNodes();
+  NodeEntry* FindOrAddNode(const std::string& name);
+  std::shared_ptr<const NodeNames> node_names() const;
+  // The first bucket (Unix seconds) of `tier` kept at `now`.
+  uint64_t RetentionCutoffSec(Tier tier, absl::Time now) const;
+  // Adds the batch's flows and rollups to `out`; returns the flows stored.
+  uint64_t AddBatch(const weir::v1::FlowBatch& batch, uint32_t node_id,
+                    uint64_t batch_number, absl::Time received_at,
+                    rocksdb::WriteBatch* out) const
+      ABSL_SHARED_LOCKS_REQUIRED(retention_mu_);
+  // Visits the entries of one view of a rollup tier, bucket by bucket.
+  absl::Status ScanView(Tier tier, View view, const TimeRange& range,
+                        absl::FunctionRef<absl::Status(
+                            const RollupKey& key, absl::string_view value,
+                            const NodeNames& names, bool* more)>
+                            visit) const;
+
+  const StoreOptions options_;
+  const std::unique_ptr<rocksdb::DB> db_;
+  // Indexed by Family; then any other family found on disk.
+  const std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::WriteOptions write_options_;
+
+  mutable absl::Mutex nodes_mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<NodeEntry>> nodes_
+      ABSL_GUARDED_BY(nodes_mu_);
+  // Replaced (copy on write) when a node is added, so scans read names
+  // without holding the lock.
+  std::shared_ptr<const NodeNames> node_names_ ABSL_GUARDED_BY(nodes_mu_);
+
+  // Writers hold it shared, EnforceRetention exclusively: no write can land
+  // below a cutoff once its DeleteRange is written.
+  mutable absl::Mutex retention_mu_;
+  // Per tier, the first bucket (Unix seconds) not yet deleted; 0 until the
+  // first EnforceRetention of this process.
+  std::array<uint64_t, 3> retained_from_sec_ ABSL_GUARDED_BY(retention_mu_) = {
+      0, 0, 0};
+};
+
+RocksStore::RocksStore(StoreOptions options, std::unique_ptr<rocksdb::DB> db,
+                       std::vector<rocksdb::ColumnFamilyHandle*> handles)
+    : options_(std::move(options)),
+      db_(std::move(db)),
+      handles_(std::move(handles)),
+      node_names_(std::make_shared<NodeNames>(1)) {
+  write_options_.sync = options_.sync_writes;
+}
+
+RocksStore::~RocksStore() {
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    db_->DestroyColumnFamilyHandle(handle);
+  }
+  db_->Close().PermitUncheckedError();
+}
+
+absl::StatusOr<std::unique_ptr<Store>> RocksStore::Open(
+    const StoreOptions& options) {
+  if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
+  const std::string& dir = options.data_dir;
+  const bool exists =
+      rocksdb::Env::Default()->FileExists(dir + "/CURRENT").ok();
+  if (!exists) {
+    if (!options.create_if_missing) {
+      return absl::NotFoundError(
+          absl::StrCat("data directory ", dir,
+                       " holds no store and create_if_missing is false"));
+    }
+    std::error_code error;
+    std::filesystem::create_directories(dir, error);
+    if (error) {
+      return absl::UnavailableError(
+          absl::StrCat("creating data directory ", dir, ": ", error.message()));
+    }
+  } else if (absl::Status s = CheckFormatVersion(dir); !s.ok()) {
+    return s;
+  }
+
+  std::vector<std::string> names;
+  if (exists) {
+    if (absl::Status s = FromRocksDb(
+            rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &names),
+            absl::StrCat("listing the column families of ", dir));
+        !s.ok()) {
+      return s;
+    }
+  }
+  const std::vector<rocksdb::ColumnFamilyDescriptor> descriptors =
+      Descriptors(names, rocksdb::NewLRUCache(options.block_cache_bytes));
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw_db = nullptr;
+  if (absl::Status s =
+          FromRocksDb(rocksdb::DB::Open(DatabaseOptions(), dir, descriptors,
+                                        &handles, &raw_db),
+                      absl::StrCat("opening data directory ", dir));
+      !s.ok()) {
+    return s;
+  }
+  std::unique_ptr<RocksStore> store(new RocksStore(
+      options, std::unique_ptr<rocksdb::DB>(raw_db), std::move(handles)));
+
+  std::string version;
+  PutU32(&version, kFormatVersion);
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  if (absl::Status s =
+          FromRocksDb(store->db_->Put(sync, store->cf(Family::kMeta),
+                                      std::string{kFormatVersionKey}, version),
+                      absl::StrCat("writing the format version to ", dir));
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = store->LoadNodes(); !s.ok()) return s;
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+absl::Status RocksStore::LoadNodes() {
+  absl::MutexLock lock(&nodes_mu_);
+  auto names = std::make_shared<NodeNames>(1);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cf(Family::kNodes)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string name = it->key().ToString();
+    NodeState state;
+    if (!DecodeNodeState(
+            absl::string_view(it->value().data(), it->value().size()),
+            &state) ||
+        state.id == 0) {
+      return absl::DataLossError(
+          absl::StrCat("the stored state of node \"", name, "\" is corrupt"));
+    }
+    if (state.id < names->size() && !(*names)[state.id].empty()) {
+      return absl::DataLossError(
+          absl::StrCat("nodes \"", (*names)[state.id], "\" and \"", name,
+                       "\" have the same id ", state.id));
+    }
+    if (state.id >= names->size()) names->resize(state.id + 1);
+    (*names)[state.id] = name;
+    auto entry = std::make_unique<NodeEntry>(name, state.id);
+    {
+      absl::MutexLock entry_lock(&entry->mu);
+      entry->state = std::move(state);
+      entry->persisted = true;
+    }
+    nodes_.emplace(name, std::move(entry));
+  }
+  if (absl::Status s = FromRocksDb(it->status(), "loading node states");
+      !s.ok()) {
+    return s;
+  }
+  node_names_ = std::move(names);
+  return absl::OkStatus();
+}
+
+RocksStore::NodeEntry* RocksStore::FindOrAddNode(const std::string& name) {
+  absl::MutexLock lock(&nodes_mu_);
+  auto it = nodes_.find(name);
+  if (it != nodes_.end()) return it->second.get();
+  // Ids are dense from 1. An id is taken here, before the node's first
+  // write; if that write fails the entry (unpersisted) keeps it for the next
+  // attempt.
+  const uint32_t id = static_cast<uint32_t>(node_names_->size());
+  auto names = std::make_shared<NodeNames>(*node_names_);
+  names->push_back(name);
+  node_names_ = std::move(names);
+  auto entry = std::make_unique<NodeEntry>(name, id);
+  NodeEntry* result = entry.get();
+  nodes_.emplace(name, std::move(entry));
+  return result;
+}
+
+std::shared_ptr<const RocksStore::NodeNames> RocksStore::node_names() const {
+  absl::MutexLock lock(&nodes_mu_);
+  return node_names_;
+}
+
+uint64_t RocksStore::RetentionCutoffSec(Tier tier, absl::Time now) const {
+  const uint64_t cutoff_ns =
+      ToUnixNanosClamped(now - options_.retention.For(tier));
+  return BucketStartSec(cutoff_ns, tier);
+}
+
+absl::StatusOr<IngestResult> RocksStore::WriteBatch(
+    const weir::v1::FlowBatch& batch, absl::Time received_at) {
+  if (absl::Status s = ValidateBatch(batch); !s.ok()) return s;
+  NodeEntry* node = FindOrAddNode(batch.node());
+  absl::MutexLock lock(&node->mu);
+
+  IngestResult result;
+  result.epoch = batch.epoch();
+  result.seq = batch.seq();
+  NodeState next = node->state;
+  if (!node->persisted) {
+    next.id = node->id;
+    next.first_seen_unix_nano = ToUnixNanosClamped(received_at);
+  } else if (batch.epoch() < next.epoch) {
+    result.outcome = IngestResult::Outcome::kStaleEpoch;
+    next.stale_batches += 1;
+  } else if (batch.epoch() == next.epoch && batch.seq() <= next.seq) {
+    result.outcome = IngestResult::Outcome::kDuplicate;
+    return result;
+  } else if (batch.epoch() == next.epoch) {
+    result.skipped_seqs = batch.seq() - next.seq - 1;
+  } else {
+    // A new epoch restarts seq at 1.
+    result.skipped_seqs = batch.seq() - 1;
+  }
+
+  rocksdb::WriteBatch write;
+  absl::ReaderMutexLock retention_lock(&retention_mu_);
+  if (result.outcome == IngestResult::Outcome::kStored) {
+    next.epoch = batch.epoch();
+    next.seq = batch.seq();
+    next.gaps += result.skipped_seqs;
+    next.batches += 1;
+    next.last_seen_unix_nano = ToUnixNanosClamped(received_at);
+    next.version = batch.collector_version();
+    AddCounters(CountersFromProto(batch.counters()), &next.counters);
+    result.flows = AddBatch(batch, node->id, next.batches, received_at, &write);
+    next.flows += result.flows;
+  }
+  std::string state;
+  AppendNodeState(next, &state);
+  write.Put(cf(Family::kNodes), node->name, state);
+
+  if (absl::Status s = FromRocksDb(
+          db_->Write(write_options_, &write),
+          absl::StrCat("storing batch (epoch ", batch.epoch(), ", seq ",
+                       batch.seq(), ") of node \"", node->name, "\""));
+      !s.ok()) {
+    return s;
+  }
+  node->state = std::move(next);
+  node->persisted = true;
+  return result;
+}
+
+uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
+                              uint32_t node_id, uint64_t batch_number,
+                              absl::Time received_at,
+                              rocksdb::WriteBatch* out) const {
+  // Nothing goes below a tier's retention cutoff: it would never be read,
+  // and retention has already passed it.
+  std::array<uint64_t, 3> cutoff_sec;
+  for (Tier tier : kTiers) {
+    const int i = static_cast<int>(tier);
+    cutoff_sec[i] =
+        std::max(RetentionCutoffSec(tier, received_at), retained_from_sec_[i]);
+  }
+  const uint64_t raw_cutoff_ns =
+      cutoff_sec[static_cast<int>(Tier::kRaw)] * kNanosPerSecond;
+
+  absl::flat_hash_map<uint32_t, absl::string_view> ifnames;
+  for (const weir::v1::Interface& interface : batch.interfaces()) {
+    ifnames.emplace(interface.ifindex(), interface.name());
+  }
+
+  // Raw records are written in key order, and totals are summed per rollup
+  // key within the batch first (one merge per distinct key and tier, not
+  // one per flow), then written in key order too: a memtable insert right
+  // after its predecessor is much cheaper than one at a random place.
+  std::vector<std::pair<std::string, std::string>> raw;
+  raw.reserve(batch.flows_size());
+  std::array<absl::flat_hash_map<std::string, Totals>, 2> rollups;
+  FlowRecord flow;
+  RollupKey rollup;
+  std::string key;
+  std::string value;
+  uint64_t stored = 0;
+  for (int i = 0; i < batch.flows_size(); ++i) {
+    const weir::v1::IngestFlow& in = batch.flows(i);
+    flow.ifindex = in.ifindex();
+    const absl::string_view ifname = ifnames[in.ifindex()];
+    flow.ifname.assign(ifname.data(), ifname.size());
+    flow.direction = in.direction();
+    flow.protocol = static_cast<uint8_t>(in.protocol());
+    AddressFromBytes(in.src_addr(), &flow.src_addr);
+    AddressFromBytes(in.dst_addr(), &flow.dst_addr);
+    flow.src_port = static_cast<uint16_t>(in.src_port());
+    flow.dst_port = static_cast<uint16_t>(in.dst_port());
+    flow.icmp_type = static_cast<uint8_t>(in.icmp_type());
+    flow.icmp_code = static_cast<uint8_t>(in.icmp_code());
+    flow.fragment = in.fragment();
+    flow.tcp_flags = static_cast<uint8_t>(in.tcp_flags());
+    flow.packets = in.packets();
+    flow.bytes = in.bytes();
+    flow.first_seen_unix_nano = in.first_seen_unix_nano();
+    flow.last_seen_unix_nano = in.last_seen_unix_nano();
+
+    bool kept = false;
+    if (flow.last_seen_unix_nano >= raw_cutoff_ns) {
+      raw.emplace_back();
+      AppendRawKey({flow.last_seen_unix_nano, node_id, batch_number,
+                    static_cast<uint32_t>(i)},
+                   &raw.back().first);
+      AppendRawValue(flow, &raw.back().second);
+      kept = true;
+    }
+
+    const Totals totals = {flow.bytes,
+                           flow.packets,
+                           1,
+                           flow.first_seen_unix_nano,
+                           flow.last_seen_unix_nano,
+                           false};
+    rollup.src_addr = flow.src_addr;
+    rollup.dst_addr = flow.dst_addr;
+    rollup.node_id = node_id;
+    rollup.direction = static_cast<uint8_t>(flow.direction);
+    rollup.ifname = flow.ifname;
+    for (Tier tier : kRollupTiers) {
+      rollup.bucket_start_sec = BucketStartSec(flow.last_seen_unix_nano, tier);
+      if (rollup.bucket_start_sec < cutoff_sec[static_cast<int>(tier)]) {
+        continue;
+      }
+      kept = true;
+      auto& sums = rollups[tier == Tier::kMinute ? 0 : 1];
+      for (View view : kFlowViews) {
+        rollup.view = view;
+        rollup.protocol = flow.protocol;
+        rollup.port = view == View::kSrcPort   ? flow.src_port
+                      : view == View::kDstPort ? flow.dst_port
+                                               : 0;
+        key.clear();
+        AppendRollupKey(rollup, &key);
+        sums[key] += totals;
+      }
+    }
+    if (kept) ++stored;
+  }
+
+  std::sort(raw.begin(), raw.end());
+  for (const auto& [raw_key, raw_value] : raw) {
+    out->Put(cf(Family::kRaw), raw_key, raw_value);
+  }
+  std::vector<const std::pair<const std::string, Totals>*> sorted;
+  for (Tier tier : kRollupTiers) {
+    const auto& sums = rollups[tier == Tier::kMinute ? 0 : 1];
+    sorted.clear();
+    sorted.reserve(sums.size());
+    for (const auto& entry : sums) sorted.push_back(&entry);
+    std::sort(sorted.begin(), sorted.end(),
+              [](const auto* a, const auto* b) { return a->first < b->first; });
+    for (const auto* entry : sorted) {
+      value.clear();
+      AppendTotalsValue(entry->second, &value);
+      out->Merge(cf(TierFamily(tier)), entry->first, value);
+    }
+  }
+
+  // The batch's accounting, per node and bucket of its interval start.
+  const CounterVector counters = CountersFromProto(batch.counters());
+  value.clear();
+  AppendCountersValue(counters, /*damaged=*/false, &value);
+  for (Tier tier : kRollupTiers) {
+    RollupKey counters_key;
+    counters_key.bucket_start_sec =
+        BucketStartSec(batch.interval_start_unix_nano(), tier);
+    if (counters_key.bucket_start_sec < cutoff_sec[static_cast<int>(tier)]) {
+      continue;
+    }
+    counters_key.view = View::kNodeCounters;
+    counters_key.node_id = node_id;
+    key.clear();
+    AppendRollupKey(counters_key, &key);
+    out->Merge(cf(TierFamily(tier)), key, value);
+  }
+  return stored;
+}
+
+absl::Status RocksStore::ScanRaw(const RawScan& scan, RawVisitor visit) const {
+  std::string lower = RawTimeBound(ToUnixNanosClamped(scan.range.start));
+  std::string upper = RawTimeBound(ToUnixNanosClamped(scan.range.end));
+  if (!scan.cursor.empty()) {
+    RawKey cursor;
+    if (!DecodeRawKey(scan.cursor, &cursor)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cursor: not a flow cursor (", scan.cursor.size(), " bytes)"));
+    }
+    if (scan.newest_first) {
+      upper = std::min(upper, scan.cursor);
+    } else {
+      // The smallest key after the cursor.
+      lower = std::max(lower, scan.cursor + std::string(1, '\0'));
+    }
+  }
+  if (lower >= upper) return absl::OkStatus();
+
+  const rocksdb::Slice lower_bound(lower);
+  const rocksdb::Slice upper_bound(upper);
+  rocksdb::ReadOptions read;
+  read.iterate_lower_bound = &lower_bound;
+  read.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(read, cf(Family::kRaw)));
+  // Names after the iterator: a node gets its id before its first write, so
+  // every node of a flow the iterator sees is named.
+  const std::shared_ptr<const NodeNames> names = node_names();
+  FlowRecord flow;
+  RawKey key;
+  for (scan.newest_first ? it->SeekToLast() : it->SeekToFirst(); it->Valid();
+       scan.newest_first ? it->Prev() : it->Next()) {
+    const absl::string_view k(it->key().data(), it->key().size());
+    if (!DecodeRawKey(k, &key) || key.node_id >= names->size() ||
+        !DecodeRawValue(
+            absl::string_view(it->value().data(), it->value().size()), &flow)) {
+      return absl::DataLossError(absl::StrCat(
+          "undecodable raw flow record, key ", it->key().ToString(true)));
+    }
+    flow.node = (*names)[key.node_id];
+    flow.last_seen_unix_nano = key.last_seen_unix_nano;
+    if (!visit(flow, k)) break;
+  }
+  return FromRocksDb(it->status(), "scanning raw flows");
+}
+
+absl::Status RocksStore::ScanView(
+    Tier tier, View view, const TimeRange& range,
+    absl::FunctionRef<absl::Status(const RollupKey& key,
+                                   absl::string_view value,
+                                   const NodeNames& names, bool* more)>
+        visit) const {
+  if (tier == Tier::kRaw) {
+    return absl::InvalidArgumentError(
+        "tier: raw has no rollup views; use ScanRaw");
+  }
+  const uint64_t first = CeilUnixSeconds(range.start);
+  const uint64_t end = CeilUnixSeconds(range.end);
+  if (first >= end) return absl::OkStatus();
+  const std::string lower = BucketPrefix(first);
+  const std::string upper = BucketPrefix(end);
+  const rocksdb::Slice lower_bound(lower);
+  const rocksdb::Slice upper_bound(upper);
+  rocksdb::ReadOptions read;
+  read.iterate_lower_bound = &lower_bound;
+  read.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(read, cf(TierFamily(tier))));
+  // As in ScanRaw: names after the iterator.
+  const std::shared_ptr<const NodeNames> names = node_names();
+
+  // Keys are [bucket][view][view key]: read this view's run in a bucket,
+  // then seek straight to the same view of the next bucket present.
+  const uint8_t wanted = static_cast<uint8_t>(view);
+  RollupKey key;
+  bool more = true;
+  it->Seek(ViewPrefix(first, view));
+  while (more && it->Valid()) {
+    const absl::string_view k(it->key().data(), it->key().size());
+    uint64_t bucket = 0;
+    if (k.size() < kViewPrefixSize || !DecodeBucket(k, &bucket)) {
+      return absl::DataLossError(
+          absl::StrCat("undecodable rollup key ", it->key().ToString(true)));
+    }
+    const uint8_t id = static_cast<uint8_t>(k[kBucketPrefixSize]);
+    if (id < wanted) {
+      it->Seek(ViewPrefix(bucket, view));
+      continue;
+    }
+    if (id > wanted) {
+      if (bucket + 1 >= end) break;
+      it->Seek(ViewPrefix(bucket + 1, view));
+      continue;
+    }
+    if (!DecodeRollupKey(k, &key)) {
+      return absl::DataLossError(
+          absl::StrCat("undecodable rollup key ", it->key().ToString(true)));
+    }
+    if (absl::Status s = visit(
+            key, absl::string_view(it->value().data(), it->value().size()),
+            *names, &more);
+        !s.ok()) {
+      return s;
+    }
+    it->Next();
+  }
+  return FromRocksDb(
+      it->status(),
+      absl::StrCat("scanning rollups ", TierName(tier), "/", ViewName(view)));
+}
+
+absl::Status RocksStore::ScanRollup(Tier tier, View view,
+                                    const TimeRange& range,
+                                    RollupVisitor visit) const {
+  if (view == View::kNodeCounters) {
+    return absl::InvalidArgumentError(
+        "view: node_counters is not a flow view; use ScanNodeCounters");
+  }
+  RollupEntry entry;
+  return ScanView(tier, view, range,
+                  [&](const RollupKey& key, absl::string_view value,
+                      const NodeNames& names, bool* more) -> absl::Status {
+                    if (!DecodeTotalsValue(value, &entry.totals) ||
+                        (view == View::kNode && key.node_id >= names.size())) {
+                      return absl::DataLossError(absl::StrCat(
+                          "undecodable rollup entry in ", TierName(tier), "/",
+                          ViewName(view), " at bucket ", key.bucket_start_sec));
+                    }
+                    entry.bucket = absl::FromUnixSeconds(key.bucket_start_sec);
+                    entry.view = view;
+                    entry.src_addr = key.src_addr;
+                    entry.dst_addr = key.dst_addr;
+                    entry.protocol = key.protocol;
+                    entry.port = key.port;
+                    if (view == View::kNode) {
+                      entry.node = names[key.node_id];
+                      entry.direction =
+                          static_cast<weir::v1::Direction>(key.direction);
+                      entry.ifname = key.ifname;
+                    }
+                    *more = visit(entry);
+                    return absl::OkStatus();
+                  });
+}
+
+absl::Status RocksStore::ScanNodeCounters(Tier tier, const TimeRange& range,
+                                          CountersVisitor visit) const {
+  NodeCountersEntry entry;
+  CounterVector counters;
+  return ScanView(
+      tier, View::kNodeCounters, range,
+      [&](const RollupKey& key, absl::string_view value, const NodeNames& names,
+          bool* more) -> absl::Status {
+        if (!DecodeCountersValue(value, &counters, &entry.damaged) ||
+            key.node_id >= names.size()) {
+          return absl::DataLossError(
+              absl::StrCat("undecodable node counters in ", TierName(tier),
+                           " at bucket ", key.bucket_start_sec));
+        }
+        entry.bucket = absl::FromUnixSeconds(key.bucket_start_sec);
+        entry.node = names[key.node_id];
+        entry.counters = CountersFromVector(counters);
+        *more = visit(entry);
+        return absl::OkStatus();
+      });
+}
+
+std::vector<NodeInfo> RocksStore::GetNodes() const {
+  // Entries are collected under nodes_mu_ but read under their own lock
+  // only, so a slow (synced) write of one node holds up nobody else.
+  std::vector<NodeEntry*> entries;
+  {
+    absl::MutexLock lock(&nodes_mu_);
+    entries.reserve(nodes_.size());
+    for (const auto& [name, entry] : nodes_) entries.push_back(entry.get());
+  }
+  std::vector<NodeInfo> nodes;
+  nodes.reserve(entries.size());
+  for (NodeEntry* entry : entries) {
+    absl::MutexLock lock(&entry->mu);
+    if (entry->persisted)
+      nodes.push_back(ToNodeInfo(entry->name, entry->state));
+  }
+  std::sort(
+      nodes.begin(), nodes.end(),
+      [](const NodeInfo& a, const NodeInfo& b) { return a.name < b.name; });
+  return nodes;
+}
+
+uint64_t RocksStore::ApproximateSize() const {
+  uint64_t sst = 0;
+  uint64_t memtables = 0;
+  db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize,
+                                &sst);
+  db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kSizeAllMemTables,
+                                &memtables);
+  return sst + memtables;
+}
+
+absl::Status RocksStore::EnforceRetention(absl::Time now) {
+  struct Expired {
+    Family family;
+    std::string begin;
+    std::string end;
+  };
+  std::vector<Expired> expired;
+  {
+    absl::MutexLock lock(&retention_mu_);
+    std::array<uint64_t, 3> cutoff_sec = retained_from_sec_;
+    rocksdb::WriteBatch write;
+    for (Tier tier : kTiers) {
+      const int i = static_cast<int>(tier);
+      cutoff_sec[i] = RetentionCutoffSec(tier, now);
+      if (cutoff_sec[i] <= retained_from_sec_[i]) continue;
+      // After a restart (retained_from_sec_ 0), from the very first key.
+      Expired range;
+      range.family = TierFamily(tier);
+      if (tier == Tier::kRaw) {
+        range.begin =
+            retained_from_sec_[i] == 0
+                ? std::string()
+                : RawTimeBound(retained_from_sec_[i] * kNanosPerSecond);
+        range.end = RawTimeBound(cutoff_sec[i] * kNanosPerSecond);
+      } else {
+        range.begin = retained_from_sec_[i] == 0
+                          ? std::string()
+                          : BucketPrefix(retained_from_sec_[i]);
+        range.end = BucketPrefix(cutoff_sec[i]);
+      }
+      write.DeleteRange(cf(range.family), range.begin, range.end);
+      expired.push_back(std::move(range));
+    }
+    if (expired.empty()) return absl::OkStatus();
+    if (absl::Status s = FromRocksDb(db_->Write(write_options_, &write),
+                                     "deleting expired buckets");
+        !s.ok()) {
+      return s;
+    }
+    retained_from_sec_ = cutoff_sec;
+  }
+  // The data is already deleted; dropping whole SST files in the range
+  // returns the space now instead of at the next compaction.
+  for (const Expired& range : expired) {
+    const rocksdb::Slice begin(range.begin);
+    const rocksdb::Slice end(range.end);
+    if (absl::Status s = FromRocksDb(
+            rocksdb::DeleteFilesInRange(db_.get(), cf(range.family), &begin,
+                                        &end, /*include_end=*/false),
+            absl::StrCat("dropping expired files of ",
+                         FamilyName(range.family)));
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RocksStore::Flush() {
+  std::vector<rocksdb::ColumnFamilyHandle*> families(
+      handles_.begin(), handles_.begin() + kFamilyCount);
+  return FromRocksDb(db_->Flush(rocksdb::FlushOptions(), families),
+                     "flushing memtables");
+}
+
+absl::Status RocksStore::Compact() {
+  rocksdb::CompactRangeOptions compact;
+  compact.bottommost_level_compaction =
+      rocksdb::BottommostLevelCompaction::kForce;
+  for (Family family : kFamilies) {
+    if (absl::Status s = FromRocksDb(
+            db_->CompactRange(compact, cf(family), nullptr, nullptr),
+            absl::StrCat("compacting ", FamilyName(family)));
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(
+    const StoreOptions& options) {
+  return RocksStore::Open(options);
+}
+
+}  // namespace weir::store

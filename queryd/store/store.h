@@ -1,0 +1,141 @@
+// weir-queryd's storage: every flow batch, its rollups and the collectors'
+// state, in one embedded RocksDB (DESIGN §2.4, §2.5, §6). This interface is
+// the only way in: the query and ingest layers never see RocksDB types.
+//
+// Column families (schema.h): raw flows keyed by time, 1-minute (m1) and
+// 1-hour (h1) rollups of reduced keys kept with a merge operator, per-node
+// state (nodes) and the format version (meta). Key and value layouts are in
+// key_codec.h and value_codec.h.
+
+#ifndef WEIR_QUERYD_STORE_STORE_H_
+#define WEIR_QUERYD_STORE_STORE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "queryd/store/schema.h"
+#include "queryd/store/store_types.h"
+#include "queryd/store/tier_chooser.h"
+#include "weir/v1/ingest.pb.h"
+
+namespace weir::store {
+
+struct StoreOptions {
+  // Directory of the RocksDB database; created (with its parents) when
+  // missing and create_if_missing is set.
+  std::string data_dir;
+  // How long each tier keeps its buckets (EnforceRetention).
+  Retention retention;
+  // LRU block cache shared by every column family.
+  size_t block_cache_bytes = size_t{256} << 20;
+  bool create_if_missing = true;
+  // fsync the write-ahead log before WriteBatch returns, so an acked batch
+  // survives a power loss. Without it the WAL is still written before
+  // WriteBatch returns, which survives a crash of queryd but not of the
+  // machine.
+  bool sync_writes = true;
+};
+
+// A page of raw flows.
+struct RawScan {
+  TimeRange range;
+  // Newest first (ListFlows' order), or oldest first.
+  bool newest_first = true;
+  // The cursor of the last flow of the previous page: the scan resumes
+  // strictly after it, in scan order. Empty for the first page. Opaque to
+  // callers (it is the flow's raw key); one that is not a cursor is
+  // INVALID_ARGUMENT.
+  std::string cursor;
+};
+
+class Store {
+ public:
+  // Opens (or creates) the store in options.data_dir. FAILED_PRECONDITION
+  // when the directory was written by a newer format version ("data
+  // directory /x was written by format version 3; this weir-queryd reads up
+  // to 1") or is not a Weir store; NOT_FOUND when it holds no store and
+  // create_if_missing is false; INVALID_ARGUMENT for bad options.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(
+      const StoreOptions& options);
+
+  virtual ~Store() = default;
+
+  // Validates the batch (batch_validator.h; INVALID_ARGUMENT, nothing
+  // written), then stores it exactly once: in one durable RocksDB write, its
+  // flows (raw), their totals in every view of m1 and h1 (merges, no
+  // read-modify-write), its counters per node and bucket in m1 and h1, and
+  // the node's new state (epoch, high-water seq, gaps, counters). Per node:
+  // - (epoch, seq) at or below the high-water of the node's epoch: nothing
+  //   is written, the result says kDuplicate;
+  // - an older epoch: only the node's stale_batches count is written,
+  //   the result says kStaleEpoch;
+  // - a higher epoch restarts the high-water; seqs skipped (in the epoch,
+  //   and seqs before the first one of a new epoch) add to the node's gaps.
+  // Writers of one node are serialized, so check and write are atomic.
+  // Flows and counters older than a tier's retention (at received_at) are
+  // left out of that tier. received_at becomes the node's last_seen.
+  virtual absl::StatusOr<IngestResult> WriteBatch(
+      const weir::v1::FlowBatch& batch, absl::Time received_at) = 0;
+  absl::StatusOr<IngestResult> WriteBatch(const weir::v1::FlowBatch& batch) {
+    return WriteBatch(batch, absl::Now());
+  }
+
+  // Flows whose last_seen lies in scan.range, in scan order, until `visit`
+  // returns false. `cursor` resumes after that flow (RawScan::cursor) and is
+  // valid only during the call.
+  using RawVisitor =
+      absl::FunctionRef<bool(const FlowRecord& flow, absl::string_view cursor)>;
+  virtual absl::Status ScanRaw(const RawScan& scan, RawVisitor visit) const = 0;
+
+  // Entries of one flow view of a rollup tier (kMinute or kHour) whose
+  // bucket starts in range, bucket by bucket in time order, until `visit`
+  // returns false. Within a bucket, entries come in key order.
+  using RollupVisitor = absl::FunctionRef<bool(const RollupEntry& entry)>;
+  virtual absl::Status ScanRollup(Tier tier, View view, const TimeRange& range,
+                                  RollupVisitor visit) const = 0;
+
+  // The nodes' counters (losses) of a rollup tier (kMinute or kHour), per
+  // node and bucket starting in range. TierChoice::counters_tier and
+  // counters_range say which to read for an answer.
+  using CountersVisitor =
+      absl::FunctionRef<bool(const NodeCountersEntry& entry)>;
+  virtual absl::Status ScanNodeCounters(Tier tier, const TimeRange& range,
+                                        CountersVisitor visit) const = 0;
+
+  // Every node that has a stored batch, by name.
+  virtual std::vector<NodeInfo> GetNodes() const = 0;
+
+  // Bytes on disk (SST files) plus memtables, all column families.
+  virtual uint64_t ApproximateSize() const = 0;
+
+  // Deletes, per tier, every bucket that ended before now - retention, with
+  // DeleteRange (and drops whole SST files in that range). The daemon calls
+  // it periodically, e.g. through RetentionTimer.
+  virtual absl::Status EnforceRetention(absl::Time now) = 0;
+
+  // Flushes memtables to SST files.
+  virtual absl::Status Flush() = 0;
+  // Compacts every column family fully (merges are folded into values).
+  // For tests and maintenance; slow on a big store.
+  virtual absl::Status Compact() = 0;
+
+  virtual const StoreOptions& options() const = 0;
+
+  // ChooseTier (tier_chooser.h) with this store's retention.
+  absl::StatusOr<TierChoice> ChooseTier(const TimeRange& range, absl::Time now,
+                                        const QueryNeeds& needs) const {
+    return weir::store::ChooseTier(range, now, needs, options().retention);
+  }
+};
+
+}  // namespace weir::store
+
+#endif  // WEIR_QUERYD_STORE_STORE_H_

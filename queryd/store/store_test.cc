@@ -1,0 +1,898 @@
+#include "queryd/store/store.h"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "queryd/store/encoding.h"
+#include "queryd/store/key_codec.h"
+#include "queryd/store/rollup_merge_operator.h"
+#include "queryd/store/store_test_util.h"
+#include "rocksdb/db.h"
+#include "weir/v1/ingest.pb.h"
+
+namespace weir::store {
+namespace {
+
+constexpr uint64_t kSecond = kNanosPerSecondForTests;
+// 2023-11-14 22:00:00 UTC: a whole hour.
+constexpr uint64_t kHourSec = 1699999200;
+constexpr uint64_t kHourNs = kHourSec * kSecond;
+
+const TimeRange kAllTime = {absl::InfinitePast(), absl::InfiniteFuture()};
+
+absl::Time AtNanos(uint64_t unix_nano) {
+  return absl::FromUnixNanos(static_cast<int64_t>(unix_nano));
+}
+
+// A batch of one flow seen at exactly `last_seen`, with the interval
+// starting there too.
+weir::v1::FlowBatch OneFlowBatch(uint64_t seq, uint64_t last_seen,
+                                 uint64_t packets = 1,
+                                 const std::string& node = "node-a") {
+  BatchSpec spec;
+  spec.node = node;
+  spec.seq = seq;
+  spec.flows = 1;
+  spec.seed = seq;
+  weir::v1::FlowBatch batch = MakeBatch(spec);
+  batch.set_interval_start_unix_nano(last_seen);
+  batch.set_interval_end_unix_nano(last_seen + kSecond);
+  weir::v1::IngestFlow* flow = batch.mutable_flows(0);
+  flow->set_first_seen_unix_nano(last_seen);
+  flow->set_last_seen_unix_nano(last_seen);
+  flow->set_packets(packets);
+  flow->set_bytes(packets * 100);
+  weir::v1::Counters* counters = batch.mutable_counters();
+  counters->set_packets_exported(packets);
+  counters->set_bytes_exported(packets * 100);
+  counters->set_packets_seen(packets);
+  counters->set_bytes_seen(packets * 100);
+  return batch;
+}
+
+std::string AddressKey(const Address& a) {
+  return std::string(reinterpret_cast<const char*>(a.data()), a.size());
+}
+
+// The key of a flow in `view`, comparable with ViewKey(RollupEntry).
+std::string ViewKey(View view, const FlowRecord& f) {
+  switch (view) {
+    case View::kSrc:
+      return AddressKey(f.src_addr);
+    case View::kDst:
+      return AddressKey(f.dst_addr);
+    case View::kPair:
+      return AddressKey(f.src_addr) + AddressKey(f.dst_addr);
+    case View::kSrcPort:
+      return absl::StrCat(f.protocol, "/", f.src_port);
+    case View::kDstPort:
+      return absl::StrCat(f.protocol, "/", f.dst_port);
+    case View::kProtocol:
+      return absl::StrCat(f.protocol);
+    case View::kNode:
+      return absl::StrCat(f.node, "/", f.direction, "/", f.ifname);
+    case View::kNodeCounters:
+      break;
+  }
+  return "?";
+}
+
+std::string ViewKey(const RollupEntry& e) {
+  switch (e.view) {
+    case View::kSrc:
+      return AddressKey(e.src_addr);
+    case View::kDst:
+      return AddressKey(e.dst_addr);
+    case View::kPair:
+      return AddressKey(e.src_addr) + AddressKey(e.dst_addr);
+    case View::kSrcPort:
+    case View::kDstPort:
+      return absl::StrCat(e.protocol, "/", e.port);
+    case View::kProtocol:
+      return absl::StrCat(e.protocol);
+    case View::kNode:
+      return absl::StrCat(e.node, "/", e.direction, "/", e.ifname);
+    case View::kNodeCounters:
+      break;
+  }
+  return "?";
+}
+
+using TotalsByKey = std::map<std::pair<int64_t, std::string>, Totals>;
+
+bool SameTotals(const Totals& a, const Totals& b) {
+  return a.bytes == b.bytes && a.packets == b.packets && a.flows == b.flows &&
+         a.first_seen_unix_nano == b.first_seen_unix_nano &&
+         a.last_seen_unix_nano == b.last_seen_unix_nano &&
+         a.damaged == b.damaged;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_.data_dir = ScratchDir(
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    // The WAL is still written; tests need not wait for fsync.
+    options_.sync_writes = false;
+    store_ = Open();
+  }
+
+  std::unique_ptr<Store> Open() {
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options_);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? std::move(*store) : nullptr;
+  }
+
+  void Reopen() {
+    store_.reset();
+    store_ = Open();
+    ASSERT_NE(store_, nullptr);
+  }
+
+  IngestResult Write(const weir::v1::FlowBatch& batch, absl::Time at) {
+    absl::StatusOr<IngestResult> result = store_->WriteBatch(batch, at);
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? *result : IngestResult();
+  }
+
+  // Received right after the batch's interval.
+  IngestResult Write(const weir::v1::FlowBatch& batch) {
+    return Write(batch, AtNanos(batch.interval_end_unix_nano()));
+  }
+
+  std::vector<FlowRecord> Raw(const TimeRange& range = kAllTime,
+                              bool newest_first = false) {
+    std::vector<FlowRecord> flows;
+    RawScan scan;
+    scan.range = range;
+    scan.newest_first = newest_first;
+    EXPECT_TRUE(store_
+                    ->ScanRaw(scan,
+                              [&](const FlowRecord& flow, absl::string_view) {
+                                flows.push_back(flow);
+                                return true;
+                              })
+                    .ok());
+    return flows;
+  }
+
+  TotalsByKey Rollup(Tier tier, View view, const TimeRange& range = kAllTime) {
+    TotalsByKey totals;
+    const absl::Status status =
+        store_->ScanRollup(tier, view, range, [&](const RollupEntry& e) {
+          EXPECT_EQ(e.view, view);
+          totals[{absl::ToUnixSeconds(e.bucket), ViewKey(e)}] += e.totals;
+          return true;
+        });
+    EXPECT_TRUE(status.ok()) << status;
+    return totals;
+  }
+
+  // What every rollup entry should hold, from the raw records.
+  static TotalsByKey Expected(const std::vector<FlowRecord>& flows, Tier tier,
+                              View view) {
+    TotalsByKey totals;
+    for (const FlowRecord& f : flows) {
+      const int64_t bucket = BucketStartSec(f.last_seen_unix_nano, tier);
+      totals[{bucket, ViewKey(view, f)}] += Totals{
+          f.bytes, f.packets, 1, f.first_seen_unix_nano, f.last_seen_unix_nano,
+          false};
+    }
+    return totals;
+  }
+
+  std::map<std::pair<int64_t, std::string>, NodeCounters> Counters(
+      Tier tier, const TimeRange& range = kAllTime) {
+    std::map<std::pair<int64_t, std::string>, NodeCounters> out;
+    EXPECT_TRUE(
+        store_
+            ->ScanNodeCounters(
+                tier, range,
+                [&](const NodeCountersEntry& e) {
+                  EXPECT_FALSE(e.damaged);
+                  out[{absl::ToUnixSeconds(e.bucket), e.node}] = e.counters;
+                  return true;
+                })
+            .ok());
+    return out;
+  }
+
+  StoreOptions options_;
+  std::unique_ptr<Store> store_;
+};
+
+void ExpectSameRollups(const TotalsByKey& got, const TotalsByKey& expected,
+                       absl::string_view what) {
+  EXPECT_EQ(got.size(), expected.size()) << what;
+  for (const auto& [key, totals] : expected) {
+    auto it = got.find(key);
+    if (it == got.end()) {
+      ADD_FAILURE() << what << ": missing entry at bucket " << key.first;
+      continue;
+    }
+    EXPECT_TRUE(SameTotals(it->second, totals))
+        << what << " at bucket " << key.first << ": bytes " << it->second.bytes
+        << " vs " << totals.bytes << ", packets " << it->second.packets
+        << " vs " << totals.packets << ", flows " << it->second.flows << " vs "
+        << totals.flows;
+  }
+}
+
+TEST_F(StoreTest, StoresABatchAndReadsItBack) {
+  ASSERT_NE(store_, nullptr);
+  BatchSpec spec;
+  spec.flows = 50;
+  const weir::v1::FlowBatch batch = MakeBatch(spec);
+  const IngestResult result = Write(batch);
+  EXPECT_EQ(result.outcome, IngestResult::Outcome::kStored);
+  EXPECT_FALSE(result.duplicate());
+  EXPECT_EQ(result.flows, 50u);
+
+  const std::vector<FlowRecord> flows = Raw();
+  ASSERT_EQ(flows.size(), 50u);
+  // Every ingested flow comes back, field by field.
+  std::multiset<std::tuple<uint64_t, uint64_t, uint64_t, uint32_t>> want, got;
+  for (const weir::v1::IngestFlow& f : batch.flows()) {
+    want.emplace(f.last_seen_unix_nano(), f.packets(), f.bytes(), f.src_port());
+  }
+  for (size_t i = 0; i < flows.size(); ++i) {
+    const FlowRecord& f = flows[i];
+    got.emplace(f.last_seen_unix_nano, f.packets, f.bytes, f.src_port);
+    EXPECT_EQ(f.node, "node-a");
+    EXPECT_TRUE(f.ifname == "eth0" || f.ifname == "veth1a2b") << f.ifname;
+    EXPECT_EQ(f.ifname == "eth0", f.ifindex == 2);
+    if (i > 0) {
+      EXPECT_LE(flows[i - 1].last_seen_unix_nano, f.last_seen_unix_nano);
+    }
+  }
+  EXPECT_EQ(got, want);
+
+  // A specific flow, all fields.
+  const weir::v1::IngestFlow& in = batch.flows(0);
+  auto it = std::find_if(flows.begin(), flows.end(), [&](const FlowRecord& f) {
+    return f.last_seen_unix_nano == in.last_seen_unix_nano() &&
+           f.packets == in.packets() && f.bytes == in.bytes();
+  });
+  ASSERT_NE(it, flows.end());
+  Address src;
+  AddressFromBytes(in.src_addr(), &src);
+  EXPECT_EQ(it->src_addr, src);
+  EXPECT_EQ(it->ipv4(), in.src_addr().size() == 4);
+  EXPECT_EQ(it->protocol, in.protocol());
+  EXPECT_EQ(it->dst_port, in.dst_port());
+  EXPECT_EQ(it->direction, in.direction());
+  EXPECT_EQ(it->icmp_type, in.icmp_type());
+  EXPECT_EQ(it->tcp_flags, in.tcp_flags());
+  EXPECT_EQ(it->first_seen_unix_nano, in.first_seen_unix_nano());
+}
+
+TEST_F(StoreTest, ResendOfTheSameSeqStoresNothingTwice) {
+  const weir::v1::FlowBatch batch = MakeBatch({});
+  EXPECT_EQ(Write(batch).outcome, IngestResult::Outcome::kStored);
+  const TotalsByKey rollup = Rollup(Tier::kMinute, View::kProtocol);
+
+  const IngestResult again = Write(batch);
+  EXPECT_EQ(again.outcome, IngestResult::Outcome::kDuplicate);
+  EXPECT_TRUE(again.duplicate());
+  EXPECT_EQ(again.flows, 0u);
+  EXPECT_EQ(Raw().size(), 10u);
+  ExpectSameRollups(Rollup(Tier::kMinute, View::kProtocol), rollup, "1m");
+
+  // An older seq of the same epoch is a duplicate too.
+  BatchSpec spec;
+  spec.seq = 5;
+  EXPECT_EQ(Write(MakeBatch(spec)).outcome, IngestResult::Outcome::kStored);
+  spec.seq = 4;
+  EXPECT_EQ(Write(MakeBatch(spec)).outcome, IngestResult::Outcome::kDuplicate);
+  EXPECT_EQ(Raw().size(), 20u);
+
+  const std::vector<NodeInfo> nodes = store_->GetNodes();
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0].last_seq, 5u);
+  EXPECT_EQ(nodes[0].batches, 2u);
+  EXPECT_EQ(nodes[0].flows, 20u);
+}
+
+TEST_F(StoreTest, ANewEpochIsAcceptedAndAnOldOneIsStale) {
+  BatchSpec spec;
+  spec.epoch = 1;
+  spec.seq = 40;
+  EXPECT_EQ(Write(MakeBatch(spec)).outcome, IngestResult::Outcome::kStored);
+  spec.epoch = 2;
+  spec.seq = 1;
+  const IngestResult restarted = Write(MakeBatch(spec));
+  EXPECT_EQ(restarted.outcome, IngestResult::Outcome::kStored);
+  EXPECT_EQ(restarted.skipped_seqs, 0u);
+  EXPECT_EQ(Write(MakeBatch(spec)).outcome, IngestResult::Outcome::kDuplicate);
+
+  spec.epoch = 1;
+  spec.seq = 41;
+  const IngestResult stale = Write(MakeBatch(spec));
+  EXPECT_EQ(stale.outcome, IngestResult::Outcome::kStaleEpoch);
+  EXPECT_TRUE(stale.duplicate());
+  EXPECT_EQ(Raw().size(), 20u);
+
+  const std::vector<NodeInfo> nodes = store_->GetNodes();
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0].epoch, 2u);
+  EXPECT_EQ(nodes[0].last_seq, 1u);
+  EXPECT_EQ(nodes[0].stale_batches, 1u);
+  EXPECT_EQ(nodes[0].gaps, 0u);
+}
+
+TEST_F(StoreTest, ASeqGapIsAcceptedAndRecorded) {
+  BatchSpec spec;
+  spec.seq = 1;
+  Write(MakeBatch(spec));
+  spec.seq = 4;
+  const IngestResult gap = Write(MakeBatch(spec));
+  EXPECT_EQ(gap.outcome, IngestResult::Outcome::kStored);
+  EXPECT_EQ(gap.skipped_seqs, 2u);
+  // A new epoch whose first batch is seq 3 skipped seqs 1 and 2.
+  spec.epoch = 2;
+  spec.seq = 3;
+  EXPECT_EQ(Write(MakeBatch(spec)).skipped_seqs, 2u);
+
+  std::vector<NodeInfo> nodes = store_->GetNodes();
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0].gaps, 4u);
+  EXPECT_EQ(Raw().size(), 30u);
+
+  Reopen();
+  nodes = store_->GetNodes();
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0].gaps, 4u);
+}
+
+TEST_F(StoreTest, AFirstBatchAfterSeqOneIsNoGap) {
+  BatchSpec spec;
+  spec.seq = 1000;
+  EXPECT_EQ(Write(MakeBatch(spec)).skipped_seqs, 0u);
+  EXPECT_EQ(store_->GetNodes()[0].gaps, 0u);
+}
+
+TEST_F(StoreTest, AnInvalidBatchWritesNothing) {
+  weir::v1::FlowBatch batch = MakeBatch({});
+  batch.mutable_flows(3)->set_src_addr("12345");
+  const absl::StatusOr<IngestResult> result = store_->WriteBatch(batch);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(result.status().message(),
+            "flows[3].src_addr: must be 4 or 16 bytes, got 5");
+  EXPECT_TRUE(Raw().empty());
+  EXPECT_TRUE(Rollup(Tier::kMinute, View::kSrc).empty());
+  EXPECT_TRUE(store_->GetNodes().empty());
+  // The same seq, fixed, is then stored.
+  EXPECT_EQ(Write(MakeBatch({})).outcome, IngestResult::Outcome::kStored);
+}
+
+TEST_F(StoreTest, EverythingIsStillThereAfterReopening) {
+  BatchSpec spec;
+  spec.map_full_packets = 3;
+  for (uint64_t seq = 1; seq <= 5; ++seq) {
+    spec.seq = seq;
+    spec.seed = seq;
+    spec.interval_start_unix_nano = kHourNs + seq * 20 * kSecond;
+    Write(MakeBatch(spec));
+  }
+  spec.node = "node-b";
+  spec.seq = 9;
+  Write(MakeBatch(spec));
+
+  const std::vector<FlowRecord> raw = Raw();
+  const TotalsByKey pair = Rollup(Tier::kMinute, View::kPair);
+  const TotalsByKey node = Rollup(Tier::kHour, View::kNode);
+  const auto counters = Counters(Tier::kMinute);
+  ASSERT_EQ(raw.size(), 60u);
+
+  Reopen();
+  EXPECT_EQ(Raw().size(), raw.size());
+  ExpectSameRollups(Rollup(Tier::kMinute, View::kPair), pair, "1m/pair");
+  ExpectSameRollups(Rollup(Tier::kHour, View::kNode), node, "1h/node");
+  EXPECT_EQ(Counters(Tier::kMinute).size(), counters.size());
+  const std::vector<NodeInfo> nodes = store_->GetNodes();
+  ASSERT_EQ(nodes.size(), 2u);
+  EXPECT_EQ(nodes[0].name, "node-a");
+  EXPECT_EQ(nodes[0].last_seq, 5u);
+  EXPECT_EQ(nodes[0].version, "test-1.0");
+  EXPECT_EQ(nodes[0].counters.losses.size(), 1u);
+  EXPECT_EQ(nodes[0].counters.lost_packets(), 15u);
+  EXPECT_EQ(nodes[1].name, "node-b");
+
+  // Exactly-once holds across the restart.
+  spec.node = "node-a";
+  spec.seq = 5;
+  EXPECT_EQ(Write(MakeBatch(spec)).outcome, IngestResult::Outcome::kDuplicate);
+  spec.seq = 6;
+  EXPECT_EQ(Write(MakeBatch(spec)).outcome, IngestResult::Outcome::kStored);
+  // A node added after the restart gets a fresh id.
+  spec.node = "node-c";
+  Write(MakeBatch(spec));
+  std::set<std::string> names;
+  for (const FlowRecord& f : Raw()) names.insert(f.node);
+  EXPECT_EQ(names, (std::set<std::string>{"node-a", "node-b", "node-c"}));
+
+  // And after a flush and a full compaction (merges folded into values).
+  ASSERT_TRUE(store_->Flush().ok());
+  ASSERT_TRUE(store_->Compact().ok());
+  Reopen();
+  EXPECT_EQ(Raw().size(), 80u);
+  EXPECT_GT(store_->ApproximateSize(), 0u);
+}
+
+TEST_F(StoreTest, RollupTotalsEqualRawTotals) {
+  // Three nodes, 40 batches each, spread over three hours.
+  for (const std::string node : {"node-a", "node-b", "node-c"}) {
+    for (uint64_t seq = 1; seq <= 40; ++seq) {
+      BatchSpec spec;
+      spec.node = node;
+      spec.seq = seq;
+      spec.seed = seq * 31 + node.back();
+      spec.flows = 25;
+      spec.address_pool = 6;
+      spec.map_full_packets = seq % 3;
+      spec.non_ip_packets = seq % 2;
+      spec.interval_start_unix_nano =
+          kHourNs + seq * 271 * kSecond + node.back() * kSecond;
+      Write(MakeBatch(spec));
+    }
+  }
+  // Flush half-way through a second round so merges meet SST values too.
+  ASSERT_TRUE(store_->Flush().ok());
+  for (uint64_t seq = 41; seq <= 60; ++seq) {
+    BatchSpec spec;
+    spec.node = "node-a";
+    spec.seq = seq;
+    spec.seed = seq;
+    spec.interval_start_unix_nano = kHourNs + seq * 113 * kSecond;
+    Write(MakeBatch(spec));
+  }
+
+  const std::vector<FlowRecord> raw = Raw();
+  ASSERT_EQ(raw.size(), 3u * 40 * 25 + 20 * 10);
+  auto check = [&](absl::string_view when) {
+    for (Tier tier : {Tier::kMinute, Tier::kHour}) {
+      for (View view : kFlowViews) {
+        ExpectSameRollups(
+            Rollup(tier, view), Expected(raw, tier, view),
+            absl::StrCat(when, " ", TierName(tier), "/", ViewName(view)));
+      }
+    }
+  };
+  check("before compaction");
+  ASSERT_TRUE(store_->Compact().ok());
+  check("after compaction");
+
+  // A window of whole hours: 1h/protocol totals equal raw totals exactly.
+  const TimeRange window = {absl::FromUnixSeconds(kHourSec + 3600),
+                            absl::FromUnixSeconds(kHourSec + 3 * 3600)};
+  Totals from_raw, from_rollup;
+  for (const FlowRecord& f : Raw(window)) {
+    from_raw +=
+        {f.bytes, f.packets, 1, f.first_seen_unix_nano, f.last_seen_unix_nano,
+         false};
+  }
+  for (const auto& [key, totals] :
+       Rollup(Tier::kHour, View::kProtocol, window)) {
+    from_rollup += totals;
+  }
+  EXPECT_GT(from_raw.flows, 0u);
+  EXPECT_TRUE(SameTotals(from_raw, from_rollup));
+
+  // Node counters add up to the nodes' totals, in both tiers.
+  for (Tier tier : {Tier::kMinute, Tier::kHour}) {
+    std::map<std::string, NodeCounters> sums;
+    for (const auto& [key, counters] : Counters(tier)) {
+      NodeCounters& sum = sums[key.second];
+      sum.packets_seen += counters.packets_seen;
+      sum.packets_exported += counters.packets_exported;
+      sum.bytes_exported += counters.bytes_exported;
+      for (const LossTotal& loss : counters.losses) {
+        sum.losses.push_back(loss);
+      }
+    }
+    for (const NodeInfo& node : store_->GetNodes()) {
+      EXPECT_EQ(sums[node.name].packets_seen, node.counters.packets_seen);
+      EXPECT_EQ(sums[node.name].packets_exported,
+                node.counters.packets_exported);
+      EXPECT_EQ(sums[node.name].bytes_exported, node.counters.bytes_exported);
+      EXPECT_EQ(sums[node.name].lost_packets(), node.counters.lost_packets());
+    }
+  }
+}
+
+TEST_F(StoreTest, ConcurrentResendsStoreEachBatchOnce) {
+  constexpr int kBatches = 30;
+  constexpr int kThreads = 4;
+  std::vector<weir::v1::FlowBatch> batches;
+  for (int seq = 1; seq <= kBatches; ++seq) {
+    BatchSpec spec;
+    spec.seq = seq;
+    spec.seed = seq;
+    spec.interval_start_unix_nano = kHourNs + seq * kSecond;
+    batches.push_back(MakeBatch(spec));
+  }
+  std::atomic<int> stored{0};
+  std::vector<std::thread> threads;
+  threads.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (const weir::v1::FlowBatch& batch : batches) {
+        absl::StatusOr<IngestResult> result =
+            store_->WriteBatch(batch, AtNanos(kHourNs + 3600 * kSecond));
+        EXPECT_TRUE(result.ok()) << result.status();
+        if (result.ok() && !result->duplicate()) ++stored;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(stored.load(), kBatches);
+  const std::vector<FlowRecord> raw = Raw();
+  EXPECT_EQ(raw.size(), kBatches * 10u);
+  ExpectSameRollups(Rollup(Tier::kMinute, View::kSrc),
+                    Expected(raw, Tier::kMinute, View::kSrc), "1m/src");
+  const std::vector<NodeInfo> nodes = store_->GetNodes();
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0].last_seq, static_cast<uint64_t>(kBatches));
+  EXPECT_EQ(nodes[0].gaps, 0u);
+}
+
+TEST_F(StoreTest, ScanRawPagesWithCursors) {
+  BatchSpec spec;
+  spec.flows = 25;
+  Write(MakeBatch(spec));
+  for (bool newest_first : {true, false}) {
+    std::vector<std::string> cursors;
+    std::vector<uint64_t> times;
+    RawScan scan;
+    scan.range = kAllTime;
+    scan.newest_first = newest_first;
+    for (int page = 0; page < 10; ++page) {
+      int taken = 0;
+      std::string last;
+      ASSERT_TRUE(store_
+                      ->ScanRaw(scan,
+                                [&](const FlowRecord& f, absl::string_view c) {
+                                  times.push_back(f.last_seen_unix_nano);
+                                  cursors.emplace_back(c);
+                                  last = std::string{c};
+                                  return ++taken < 10;
+                                })
+                      .ok());
+      if (taken == 0) break;
+      scan.cursor = last;
+    }
+    EXPECT_EQ(times.size(), 25u);
+    std::set<std::string> unique(cursors.begin(), cursors.end());
+    EXPECT_EQ(unique.size(), 25u);
+    std::vector<std::string> sorted = cursors;
+    std::sort(sorted.begin(), sorted.end());
+    if (newest_first) std::reverse(sorted.begin(), sorted.end());
+    EXPECT_EQ(sorted, cursors) << "newest_first " << newest_first;
+  }
+
+  RawScan bad;
+  bad.range = kAllTime;
+  bad.cursor = "not a cursor";
+  EXPECT_EQ(store_
+                ->ScanRaw(bad, [](const FlowRecord&,
+                                  absl::string_view) { return true; })
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(StoreTest, ScanRawHonoursTheRange) {
+  for (uint64_t seq = 1; seq <= 5; ++seq) {
+    Write(OneFlowBatch(seq, kHourNs + seq * kSecond));
+  }
+  // [2 s, 4 s): the flows at 2 s and 3 s.
+  const std::vector<FlowRecord> flows =
+      Raw({AtNanos(kHourNs + 2 * kSecond), AtNanos(kHourNs + 4 * kSecond)},
+          /*newest_first=*/true);
+  ASSERT_EQ(flows.size(), 2u);
+  EXPECT_EQ(flows[0].last_seen_unix_nano, kHourNs + 3 * kSecond);
+  EXPECT_EQ(flows[1].last_seen_unix_nano, kHourNs + 2 * kSecond);
+  EXPECT_TRUE(
+      Raw({AtNanos(kHourNs + 4 * kSecond), AtNanos(kHourNs + 4 * kSecond)})
+          .empty());
+}
+
+TEST_F(StoreTest, ScanRollupReadsOnlyBucketsInTheRange) {
+  for (uint64_t seq = 1; seq <= 6; ++seq) {
+    Write(OneFlowBatch(seq, kHourNs + seq * 60 * kSecond + 5, seq));
+  }
+  // Buckets starting at minutes 2, 3 and 4.
+  const TotalsByKey totals = Rollup(Tier::kMinute, View::kProtocol,
+                                    {absl::FromUnixSeconds(kHourSec + 120),
+                                     absl::FromUnixSeconds(kHourSec + 300)});
+  uint64_t packets = 0;
+  for (const auto& [key, t] : totals) {
+    EXPECT_GE(key.first, static_cast<int64_t>(kHourSec + 120));
+    EXPECT_LT(key.first, static_cast<int64_t>(kHourSec + 300));
+    packets += t.packets;
+  }
+  EXPECT_EQ(packets, 2u + 3 + 4);
+  EXPECT_EQ(store_
+                ->ScanRollup(Tier::kRaw, View::kSrc, kAllTime,
+                             [](const RollupEntry&) { return true; })
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_
+                ->ScanRollup(Tier::kMinute, View::kNodeCounters, kAllTime,
+                             [](const RollupEntry&) { return true; })
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(StoreTest, NodeCountersReportLossesPerBucket) {
+  BatchSpec spec;
+  spec.map_full_packets = 7;
+  spec.interval_start_unix_nano = kHourNs + 10 * kSecond;
+  Write(MakeBatch(spec));
+  spec.seq = 2;
+  spec.map_full_packets = 0;
+  spec.non_ip_packets = 4;
+  spec.interval_start_unix_nano = kHourNs + 70 * kSecond;
+  Write(MakeBatch(spec));
+
+  const auto minute = Counters(Tier::kMinute);
+  ASSERT_EQ(minute.size(), 2u);
+  const NodeCounters& first = minute.at({kHourSec, "node-a"});
+  ASSERT_EQ(first.losses.size(), 1u);
+  EXPECT_EQ(first.losses[0].reason, weir::v1::LOSS_REASON_MAP_FULL);
+  EXPECT_EQ(first.losses[0].packets, 7u);
+  const NodeCounters& second = minute.at({kHourSec + 60, "node-a"});
+  ASSERT_EQ(second.losses.size(), 1u);
+  EXPECT_EQ(second.losses[0].reason, weir::v1::LOSS_REASON_NON_IP);
+
+  const auto hour = Counters(Tier::kHour);
+  ASSERT_EQ(hour.size(), 1u);
+  EXPECT_EQ(hour.at({kHourSec, "node-a"}).lost_packets(), 11u);
+  EXPECT_EQ(hour.at({kHourSec, "node-a"}).losses.size(), 2u);
+}
+
+TEST_F(StoreTest, RetentionDropsExactlyTheOldBuckets) {
+  options_.retention.raw = absl::Hours(1);
+  options_.retention.minute = absl::Hours(3);
+  options_.retention.hour = absl::Hours(10);
+  Reopen();
+  const uint64_t now_ns = kHourNs + (30 * 60 + 10) * kSecond;
+  // Cutoffs: the first bucket each tier keeps.
+  const uint64_t raw_cutoff = now_ns - 3600 * kSecond;  // whole second
+  const uint64_t m1_cutoff =
+      kHourNs - 150 * 60 * kSecond;  // now - 3 h, floored
+  const uint64_t h1_cutoff = kHourNs - 10 * 3600 * kSecond;
+  const std::vector<uint64_t> times = {
+      h1_cutoff - 1,  h1_cutoff,  m1_cutoff - 1,    m1_cutoff,
+      raw_cutoff - 1, raw_cutoff, now_ns - kSecond,
+  };
+  uint64_t seq = 0;
+  for (uint64_t t : times) Write(OneFlowBatch(++seq, t), AtNanos(t));
+
+  ASSERT_TRUE(store_->EnforceRetention(AtNanos(now_ns)).ok());
+  std::vector<uint64_t> raw_times;
+  for (const FlowRecord& f : Raw()) raw_times.push_back(f.last_seen_unix_nano);
+  EXPECT_EQ(raw_times, (std::vector<uint64_t>{raw_cutoff, now_ns - kSecond}));
+
+  auto buckets = [&](Tier tier) {
+    std::set<int64_t> out;
+    for (const auto& [key, totals] : Rollup(tier, View::kProtocol)) {
+      out.insert(key.first);
+    }
+    return out;
+  };
+  auto counter_buckets = [&](Tier tier) {
+    std::set<int64_t> out;
+    for (const auto& [key, counters] : Counters(tier)) out.insert(key.first);
+    return out;
+  };
+  const int64_t m1 = m1_cutoff / kSecond;
+  const int64_t h1 = h1_cutoff / kSecond;
+  const int64_t raw_minute = raw_cutoff / kSecond / 60 * 60;
+  const int64_t raw_hour = raw_cutoff / kSecond / 3600 * 3600;
+  const int64_t now_minute = (now_ns - kSecond) / kSecond / 60 * 60;
+  EXPECT_EQ(buckets(Tier::kMinute),
+            (std::set<int64_t>{m1, raw_minute, now_minute}));
+  EXPECT_EQ(counter_buckets(Tier::kMinute), buckets(Tier::kMinute));
+  EXPECT_EQ(buckets(Tier::kHour),
+            (std::set<int64_t>{h1, m1 / 3600 * 3600, raw_hour,
+                               static_cast<int64_t>(kHourSec)}));
+  EXPECT_EQ(counter_buckets(Tier::kHour), buckets(Tier::kHour));
+
+  // Again at the same time: nothing more goes.
+  ASSERT_TRUE(store_->EnforceRetention(AtNanos(now_ns)).ok());
+  EXPECT_EQ(Raw().size(), 2u);
+
+  // A late batch older than the raw cutoff lands only in the tiers that
+  // still keep its time.
+  const IngestResult late =
+      Write(OneFlowBatch(++seq, raw_cutoff - 10 * kSecond), AtNanos(now_ns));
+  EXPECT_EQ(late.flows, 1u);
+  EXPECT_EQ(Raw().size(), 2u);
+  EXPECT_EQ(buckets(Tier::kMinute).size(), 3u);
+
+  // After a restart retention starts from the first key again.
+  Reopen();
+  ASSERT_TRUE(store_->EnforceRetention(AtNanos(now_ns + 3600 * kSecond)).ok());
+  raw_times.clear();
+  for (const FlowRecord& f : Raw()) raw_times.push_back(f.last_seen_unix_nano);
+  EXPECT_TRUE(raw_times.empty());
+  EXPECT_EQ(*buckets(Tier::kHour).begin(), m1 / 3600 * 3600);
+}
+
+TEST_F(StoreTest, ChoosesTiersWithItsRetention) {
+  options_.retention.raw = absl::Hours(2);
+  Reopen();
+  const absl::Time now = absl::FromUnixSeconds(kHourSec) + absl::Minutes(1);
+  QueryNeeds needs;
+  needs.dimensions = kDimSrcAddr;
+  absl::StatusOr<TierChoice> choice = store_->ChooseTier(
+      {now - absl::Hours(3) + absl::Seconds(1), now}, now, needs);
+  ASSERT_TRUE(choice.ok());
+  EXPECT_EQ(choice->source, "1m/src");
+  EXPECT_FALSE(choice->exact);
+}
+
+TEST_F(StoreTest, ANewerFormatVersionIsRefused) {
+  store_.reset();
+  {
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(),
+                                                options_.data_dir, &names)
+                    .ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    descriptors.reserve(names.size());
+    for (const std::string& name : names)
+      descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), options_.data_dir,
+                                  descriptors, &handles, &db)
+                    .ok());
+    std::string version;
+    PutU32(&version, 3);
+    for (rocksdb::ColumnFamilyHandle* handle : handles) {
+      if (handle->GetName() == "meta") {
+        ASSERT_TRUE(
+            db->Put(rocksdb::WriteOptions(), handle, "format_version", version)
+                .ok());
+      }
+      db->DestroyColumnFamilyHandle(handle);
+    }
+    delete db;
+  }
+  const absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options_);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store.status().message(),
+            absl::StrCat("data directory ", options_.data_dir,
+                         " was written by format version 3; this "
+                         "weir-queryd reads up to 1"));
+  // Refused without writing: the record is untouched.
+  const absl::StatusOr<std::unique_ptr<Store>> again = Store::Open(options_);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(StoreTest, AnUndecodableMergeOperandIsFlaggedNotFatal) {
+  Write(MakeBatch({}));
+  const TotalsByKey before = Rollup(Tier::kMinute, View::kProtocol);
+  ASSERT_FALSE(before.empty());
+  store_.reset();
+  {
+    // Append a junk operand to the first 1m/protocol entry, as a bug or a
+    // bad disk might.
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(),
+                                                options_.data_dir, &names)
+                    .ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const std::string& name : names) {
+      rocksdb::ColumnFamilyOptions cf_options;
+      cf_options.merge_operator = std::make_shared<RollupMergeOperator>();
+      descriptors.emplace_back(name, cf_options);
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), options_.data_dir,
+                                  descriptors, &handles, &db)
+                    .ok());
+    for (rocksdb::ColumnFamilyHandle* handle : handles) {
+      if (handle->GetName() == "m1") {
+        std::unique_ptr<rocksdb::Iterator> it(
+            db->NewIterator(rocksdb::ReadOptions(), handle));
+        for (it->SeekToFirst(); it->Valid(); it->Next()) {
+          if (it->key()[kBucketPrefixSize] ==
+              static_cast<char>(View::kProtocol)) {
+            break;
+          }
+        }
+        ASSERT_TRUE(it->Valid());
+        ASSERT_TRUE(
+            db->Merge(rocksdb::WriteOptions(), handle, it->key(), "junk").ok());
+      }
+      db->DestroyColumnFamilyHandle(handle);
+    }
+    delete db;
+  }
+  Reopen();
+  auto check = [&](absl::string_view when) {
+    const TotalsByKey after = Rollup(Tier::kMinute, View::kProtocol);
+    ASSERT_EQ(after.size(), before.size()) << when;
+    int damaged = 0;
+    for (const auto& [key, totals] : after) {
+      const Totals& was = before.at(key);
+      EXPECT_EQ(totals.bytes, was.bytes) << when;
+      EXPECT_EQ(totals.flows, was.flows) << when;
+      damaged += totals.damaged;
+    }
+    EXPECT_EQ(damaged, 1) << when;
+  };
+  check("on read");
+  // Compaction folds the operand away without failing (a failed compaction
+  // would stop every write); the flag stays.
+  ASSERT_TRUE(store_->Flush().ok());
+  ASSERT_TRUE(store_->Compact().ok());
+  check("after compaction");
+  BatchSpec spec;
+  spec.seq = 2;
+  EXPECT_EQ(Write(MakeBatch(spec)).outcome, IngestResult::Outcome::kStored);
+}
+
+TEST_F(StoreTest, ADirectoryThatIsNoStoreIsRefused) {
+  store_.reset();
+  const std::string dir = ScratchDir("not_a_store");
+  {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, dir, &db).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "hello", "world").ok());
+    delete db;
+  }
+  options_.data_dir = dir;
+  const absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options_);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store.status().message(),
+            absl::StrCat("data directory ", dir,
+                         " is not a weir-queryd store (no meta column "
+                         "family)"));
+}
+
+TEST_F(StoreTest, OpenChecksItsOptionsAndDirectory) {
+  StoreOptions options = options_;
+  options.data_dir = ScratchDir("missing") + "/deeper/store";
+  options.create_if_missing = false;
+  EXPECT_EQ(Store::Open(options).status().code(), absl::StatusCode::kNotFound);
+  options.create_if_missing = true;
+  EXPECT_TRUE(Store::Open(options).ok());
+
+  options.data_dir = "";
+  EXPECT_EQ(Store::Open(options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options = options_;
+  options.retention.minute = absl::ZeroDuration();
+  EXPECT_EQ(Store::Open(options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // Already open in this process: RocksDB's lock refuses a second open.
+  EXPECT_FALSE(Store::Open(options_).ok());
+}
+
+TEST_F(StoreTest, SyncedWritesWork) {
+  options_.sync_writes = true;
+  Reopen();
+  EXPECT_EQ(Write(MakeBatch({})).outcome, IngestResult::Outcome::kStored);
+  Reopen();
+  EXPECT_EQ(Raw().size(), 10u);
+}
+
+}  // namespace
+}  // namespace weir::store
