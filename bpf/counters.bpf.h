@@ -9,7 +9,7 @@
  * User space sums the CPUs. */
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, WEIR_FLOW_SLOTS * WEIR_COUNTER_MAX);
+  __uint(max_entries, WEIR_FLOW_SLOTS *WEIR_COUNTER_MAX);
   __type(key, __u32);
   __type(value, struct weir_counter);
 } weir_counters SEC(".maps");
@@ -19,8 +19,8 @@ struct {
  * CPU's, and TC programs run with bottom halves disabled, so no other
  * program on this CPU can interleave with the update.
  */
-static __always_inline void weir_count(__u32 slot, __u32 index,
-                                       __u64 packets, __u64 bytes) {
+static __always_inline void weir_count(__u32 slot, __u32 index, __u64 packets,
+                                       __u64 bytes) {
   __u32 key = (slot & 1) * WEIR_COUNTER_MAX + index;
   struct weir_counter *c = bpf_map_lookup_elem(&weir_counters, &key);
 
