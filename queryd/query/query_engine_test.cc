@@ -359,6 +359,13 @@ std::string ErrorOf(const absl::StatusOr<T>& result) {
   return std::string{result.status().message()};
 }
 
+// Options whose clock always says `now`.
+QueryEngineOptions ClockAt(absl::Time now) {
+  QueryEngineOptions options;
+  options.clock = [now] { return now; };
+  return options;
+}
+
 // Every flow of a ListFlows walk, page by page, following next_page_token.
 struct Walk {
   std::vector<std::string> lines;
@@ -476,7 +483,7 @@ TEST_F(QueryEngineTest, ListFlowsDefaultsToTheLastHourAndAHundredFlows) {
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(response->flows_size(), 9);
 
-  response = Engine({.clock = [] { return At(4 * 3600); }}).ListFlows(request);
+  response = Engine(ClockAt(At(4 * 3600))).ListFlows(request);
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(response->flows_size(), 0);
 
@@ -486,7 +493,9 @@ TEST_F(QueryEngineTest, ListFlowsDefaultsToTheLastHourAndAHundredFlows) {
   EXPECT_EQ(response->flows_size(), 100);
   EXPECT_NE(response->next_page_token(), "");
 
-  response = Engine({.default_page_size = 3}).ListFlows(request);
+  QueryEngineOptions small_pages;
+  small_pages.default_page_size = 3;
+  response = Engine(small_pages).ListFlows(request);
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(response->flows_size(), 3);
 }
@@ -682,7 +691,9 @@ TEST(QueryEnginePagingTest, PageTokenPinsTheWindow) {
     data.Write(MakeBatch(spec));
   }
   absl::Time now = now0;
-  QueryEngine engine(*store, {.clock = [&now] { return now; }});
+  QueryEngineOptions options;
+  options.clock = [&now] { return now; };
+  QueryEngine engine(*store, options);
 
   weir::v1::ListFlowsRequest request;  // the last hour
   request.set_page_size(4);
@@ -752,7 +763,7 @@ TEST(QueryEngineFlowTest, ShowsEveryFieldOfAFlow) {
       )pb",
       &batch));
   ASSERT_TRUE(store->WriteBatch(batch, At(2)).ok());
-  QueryEngine engine(*store, {.clock = [] { return At(60); }});
+  QueryEngine engine(*store, ClockAt(At(60)));
   absl::StatusOr<weir::v1::ListFlowsResponse> response =
       engine.ListFlows(weir::v1::ListFlowsRequest());
   ASSERT_TRUE(response.ok()) << response.status();
@@ -1127,7 +1138,7 @@ TEST(QueryEngineTalkersTest, RanksHandMadeFlowsExactly) {
       )pb",
       &batch));
   ASSERT_TRUE(store->WriteBatch(batch, At(20)).ok());
-  QueryEngine engine(*store, {.clock = [] { return At(7200); }});
+  QueryEngine engine(*store, ClockAt(At(7200)));
 
   weir::v1::TopTalkersRequest request;
   *request.mutable_range() = Range(kStart, At(3600));
@@ -1260,7 +1271,7 @@ TEST_F(QueryEngineTest, TimeSeriesDefaultStepIsNice) {
 
   // The default window, the last hour: one-minute steps.
   request.clear_range();
-  response = Engine({.clock = [] { return At(3600); }}).TimeSeries(request);
+  response = Engine(ClockAt(At(3600))).TimeSeries(request);
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(response->step().ShortDebugString(), "seconds: 60");
   ASSERT_EQ(response->series_size(), 1);
@@ -1392,7 +1403,7 @@ TEST(QueryEngineWidenedTest, WindowsBeyondRawRetentionCountWholeBuckets) {
     spec.flows = 5;
     data.Write(MakeBatch(spec));
   }
-  QueryEngine engine(**store, {.clock = [] { return At(3 * 3600); }});
+  QueryEngine engine(**store, ClockAt(At(3 * 3600)));
 
   weir::v1::TimeSeriesRequest request;
   *request.mutable_range() = Range(At(30), At(3600));
@@ -1509,7 +1520,7 @@ TEST(QueryEngineLossTest, NoLossesGiveAnEmptySummary) {
     spec.interval_start = At(seq * 600);
     data.Write(MakeBatch(spec));
   }
-  QueryEngine engine(*store, {.clock = [] { return At(7200); }});
+  QueryEngine engine(*store, ClockAt(At(7200)));
   weir::v1::TopTalkersRequest request;
   *request.mutable_range() = Range(kStart, At(3600));
   request.set_group_by(weir::v1::GROUP_BY_NODE);
@@ -1524,9 +1535,11 @@ TEST(QueryEngineLossTest, NoLossesGiveAnEmptySummary) {
 // --- ListNodes --------------------------------------------------------------
 
 TEST_F(QueryEngineTest, ListNodesReportsStateAndConnection) {
-  QueryEngine engine = Engine({.is_connected = [](const std::string& node) {
+  QueryEngineOptions options;
+  options.is_connected = [](const std::string& node) {
     return node == "node-b";
-  }});
+  };
+  QueryEngine engine = Engine(options);
   absl::StatusOr<weir::v1::ListNodesResponse> response =
       engine.ListNodes(weir::v1::ListNodesRequest());
   ASSERT_TRUE(response.ok()) << response.status();
@@ -1614,9 +1627,10 @@ TEST_F(QueryEngineTest, ListFlowsNamesTheBadField) {
         << text;
   }
   // A smaller configured maximum.
-  EXPECT_THAT(
-      ErrorOf(Engine({.max_page_size = 50}).ListFlows(request("limit: 51"))),
-      StartsWith("limit: 51 is above the maximum 50"));
+  QueryEngineOptions small_maximum;
+  small_maximum.max_page_size = 50;
+  EXPECT_THAT(ErrorOf(Engine(small_maximum).ListFlows(request("limit: 51"))),
+              StartsWith("limit: 51 is above the maximum 50"));
 }
 
 TEST_F(QueryEngineTest, TopTalkersNamesTheBadField) {
