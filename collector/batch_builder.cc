@@ -1,5 +1,6 @@
 #include "collector/batch_builder.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/container/flat_hash_set.h"
@@ -38,6 +39,13 @@ weir::v1::FlowBatch BuildBatch(
   batch.set_interval_end_unix_nano(UnixNanos(header.interval_end));
   batch.set_collector_version(header.collector_version);
 
+  // One clock offset for the whole batch: converting each timestamp on its
+  // own would let the offset move between calls, and a one-packet flow could
+  // come out with first_seen after last_seen.
+  const absl::Time boot = to_wall(0);
+  auto wall = [boot](uint64_t ns) {
+    return boot + absl::Nanoseconds(static_cast<int64_t>(ns));
+  };
   absl::flat_hash_set<uint32_t> interfaces;
   uint64_t packets = 0;
   uint64_t bytes = 0;
@@ -62,9 +70,11 @@ weir::v1::FlowBatch BuildBatch(
     // A flow that started on another CPU's copy may have first_seen 0 on
     // this one; FlowTable merges the earliest non-zero.
     const uint64_t first =
-        value.first_seen_ns != 0 ? value.first_seen_ns : value.last_seen_ns;
-    flow->set_first_seen_unix_nano(UnixNanos(to_wall(first)));
-    flow->set_last_seen_unix_nano(UnixNanos(to_wall(value.last_seen_ns)));
+        value.first_seen_ns != 0
+            ? std::min(value.first_seen_ns, value.last_seen_ns)
+            : value.last_seen_ns;
+    flow->set_first_seen_unix_nano(UnixNanos(wall(first)));
+    flow->set_last_seen_unix_nano(UnixNanos(wall(value.last_seen_ns)));
     flow->set_tcp_flags(value.tcp_flags & 0xff);
     packets += value.packets;
     bytes += value.bytes;

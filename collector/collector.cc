@@ -195,6 +195,8 @@ absl::Status Run(const CollectorOptions& options) {
   header.collector_version = kWeirVersion;
   header.interval_start = absl::Now();
 
+  bool connected = false;
+  uint64_t rejected = 0;
   auto collect = [&]() -> absl::Status {
     const absl::Time began = absl::Now();
     absl::StatusOr<bpf::FlowTable::Interval> interval = table.SwapAndCollect();
@@ -205,7 +207,23 @@ absl::Status Run(const CollectorOptions& options) {
         BuildBatch(header, *interval, [&](uint32_t i) { return names(i); });
     (*metrics)->RecordBatch(batch, absl::Now() - began);
     shipper.Enqueue(std::move(batch));
-    (*metrics)->RecordShipper(shipper.stats());
+    const ShipperStats stats = shipper.stats();
+    (*metrics)->RecordShipper(stats);
+    if (stats.batches_rejected != rejected) {
+      Log(absl::StrCat("queryd refused ", stats.batches_rejected - rejected,
+                       " batch(es) as malformed, counted as rejected loss: ",
+                       stats.last_error));
+      rejected = stats.batches_rejected;
+    }
+    if (stats.connected != connected) {
+      connected = stats.connected;
+      Log(connected
+              ? absl::StrCat("connected to ", options.queryd_address)
+              : absl::StrCat("lost ", options.queryd_address, " (",
+                             stats.last_error.empty() ? "no error yet"
+                                                      : stats.last_error,
+                             "); ", stats.unacked, " batches wait for it"));
+    }
     header.interval_start = header.interval_end;
     return absl::OkStatus();
   };

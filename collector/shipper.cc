@@ -53,18 +53,15 @@ Shipper::~Shipper() {
 void Shipper::Enqueue(weir::v1::FlowBatch batch) {
   absl::MutexLock lock(&mu_);
   if (unacked_.size() >= options_.max_unacked) {
-    const weir::v1::FlowBatch& oldest = unacked_.front().batch;
-    AddCounters(oldest.counters(), &carried_);
     ++stats_.batches_dropped;
-    stats_.packets_dropped += oldest.counters().packets_exported();
-    unacked_.pop_front();
-    // The stream may be part-way through the queue; keep its place.
-    if (next_to_send_ > 0) --next_to_send_;
+    stats_.packets_dropped +=
+        unacked_.front().batch.counters().packets_exported();
+    DropOldestLocked(weir::v1::LOSS_REASON_UNACKED_BOUND);
   }
   if (carried_.packets_seen() != 0 || carried_.bytes_seen() != 0 ||
       carried_.losses_size() != 0) {
-    // The dropped batches' flows are not exported: what they saw, and their
-    // own losses, become this batch's, and their exported traffic is loss.
+    // Dropped batches' flows are not exported: what they saw, their own
+    // losses and their flows' traffic (as a loss) become this batch's.
     weir::v1::Counters* counters = batch.mutable_counters();
     counters->set_packets_seen(counters->packets_seen() +
                                carried_.packets_seen());
@@ -72,8 +69,6 @@ void Shipper::Enqueue(weir::v1::FlowBatch batch) {
     for (const weir::v1::LossCount& loss : carried_.losses()) {
       AddLoss(loss.reason(), loss.packets(), loss.bytes(), counters);
     }
-    AddLoss(weir::v1::LOSS_REASON_UNACKED_BOUND, carried_.packets_exported(),
-            carried_.bytes_exported(), counters);
     carried_.Clear();
   }
   unacked_.push_back(Entry{std::move(batch), false});
@@ -99,8 +94,20 @@ ShipperStats Shipper::stats() const {
 void Shipper::Run() {
   absl::BitGen bitgen;
   absl::Duration backoff = options_.min_backoff;
+  // gRPC's own reconnect backoff starts at 1 s and grows to 120 s; keep
+  // it within ours so a queryd that comes back is found within max_backoff.
+  grpc::ChannelArguments args;
+  args.SetInt(
+      GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(options_.min_backoff)));
+  args.SetInt(
+      GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(options_.min_backoff)));
+  args.SetInt(
+      GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(options_.max_backoff)));
   std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(options_.address, credentials_);
+      grpc::CreateCustomChannel(options_.address, credentials_, args);
   auto stub = weir::v1::IngestService::NewStub(channel);
   while (true) {
     {
@@ -170,18 +177,44 @@ void Shipper::Session(weir::v1::IngestService::Stub& stub) {
     ++stats_.batches_sent;
     if (resend) ++stats_.batches_resent;
   }
+  bool server_ended;
   {
     absl::MutexLock lock(&mu_);
     context_ = nullptr;
+    server_ended = reader_done_;
   }
-  context.TryCancel();
+  // Cancel only a stream the server has not ended: cancelling would mask
+  // the status it sent.
+  if (!server_ended) context.TryCancel();
   reader.join();
   const grpc::Status status = stream->Finish();
   absl::MutexLock lock(&mu_);
+  reader_done_ = false;
   if (!status.ok()) {
     stats_.last_error =
         absl::StrCat(status.error_code(), ": ", status.error_message());
   }
+  if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
+      !unacked_.empty()) {
+    // queryd refused the oldest unacknowledged batch as malformed (it
+    // handles batches in order): resending it would be refused forever and
+    // hold up every batch behind it. Drop it; its traffic is a named loss.
+    ++stats_.batches_rejected;
+    DropOldestLocked(weir::v1::LOSS_REASON_REJECTED);
+  }
+}
+
+void Shipper::DropOldestLocked(weir::v1::LossReason reason) {
+  const weir::v1::Counters& c = unacked_.front().batch.counters();
+  carried_.set_packets_seen(carried_.packets_seen() + c.packets_seen());
+  carried_.set_bytes_seen(carried_.bytes_seen() + c.bytes_seen());
+  for (const weir::v1::LossCount& loss : c.losses()) {
+    AddLoss(loss.reason(), loss.packets(), loss.bytes(), &carried_);
+  }
+  AddLoss(reason, c.packets_exported(), c.bytes_exported(), &carried_);
+  unacked_.pop_front();
+  // The stream may be part-way through the queue; keep its place.
+  if (next_to_send_ > 0) --next_to_send_;
 }
 
 void Shipper::ReadAcks(
@@ -210,6 +243,7 @@ void Shipper::ReadAcks(
   }
   absl::MutexLock lock(&mu_);
   stream_broken_ = true;
+  reader_done_ = true;
 }
 
 }  // namespace weir::collector

@@ -37,7 +37,7 @@ struct ShipperOptions {
   // of outage are bridged in memory).
   size_t max_unacked = 600;
   absl::Duration min_backoff = absl::Milliseconds(100);
-  absl::Duration max_backoff = absl::Seconds(10);
+  absl::Duration max_backoff = absl::Seconds(2);
 };
 
 struct ShipperStats {
@@ -48,6 +48,7 @@ struct ShipperStats {
   uint64_t batches_acked = 0;
   uint64_t batches_duplicate = 0;  // acked as already stored
   uint64_t batches_dropped = 0;    // dropped at the bound
+  uint64_t batches_rejected = 0;   // refused by queryd as malformed
   uint64_t packets_dropped = 0;    // in those batches
   uint64_t reconnects = 0;
   size_t unacked = 0;
@@ -78,6 +79,10 @@ class Shipper {
   void Run();
   // One connection: sends and reads acks until the stream breaks or Stop.
   void Session(weir::v1::IngestService::Stub& stub);
+  // Drops the oldest queued batch; its accounting is carried into the next
+  // batch enqueued, its exported traffic as a loss under `reason`.
+  void DropOldestLocked(weir::v1::LossReason reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReadAcks(
       grpc::ClientReaderWriter<weir::v1::FlowBatch, weir::v1::Ack>* stream);
 
@@ -95,6 +100,8 @@ class Shipper {
   // Index into unacked_ of the next batch to send on this stream.
   size_t next_to_send_ ABSL_GUARDED_BY(mu_) = 0;
   bool stream_broken_ ABSL_GUARDED_BY(mu_) = false;
+  // The ack reader saw the stream end (the server finished it).
+  bool reader_done_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // Accounting of batches dropped at the bound, waiting for the next batch.
   weir::v1::Counters carried_ ABSL_GUARDED_BY(mu_);

@@ -126,8 +126,22 @@ TEST(ShipperTest, DeliversInOrderAndDropsAcked) {
                                    11, 12, 13, 14, 15, 16, 17, 18, 19, 20}));
   const ShipperStats stats = shipper.stats();
   EXPECT_EQ(stats.batches_acked, 20u);
+  EXPECT_TRUE(stats.connected);
   EXPECT_EQ(stats.unacked, 0u);
   EXPECT_EQ(stats.batches_dropped, 0u);
+}
+
+TEST(ShipperTest, OneStreamCarriesBatchesEnqueuedOverTime) {
+  Server server;
+  Shipper shipper(Options(server.address()),
+                  grpc::InsecureChannelCredentials());
+  for (uint64_t seq = 1; seq <= 5; ++seq) {
+    shipper.Enqueue(Batch(seq, 1));
+    absl::SleepFor(absl::Milliseconds(150));
+  }
+  ASSERT_TRUE(shipper.Flush(absl::Seconds(10)));
+  EXPECT_EQ(shipper.stats().reconnects, 0u);
+  EXPECT_TRUE(shipper.stats().connected);
 }
 
 TEST(ShipperTest, QueuesWhileQuerydIsDownAndDeliversWhenItComes) {
@@ -146,6 +160,22 @@ TEST(ShipperTest, QueuesWhileQuerydIsDownAndDeliversWhenItComes) {
   ASSERT_TRUE(shipper.Flush(absl::Seconds(10)));
   EXPECT_EQ(Seqs(server.service().stored()),
             (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+}
+
+TEST(ShipperTest, ReconnectsWhenQuerydComesBackOnTheSamePort) {
+  auto first = std::make_unique<Server>();
+  const int port = first->port();
+  ShipperOptions options = Options(first->address());
+  options.max_backoff = absl::Seconds(2);
+  Shipper shipper(options, grpc::InsecureChannelCredentials());
+  shipper.Enqueue(Batch(1, 1));
+  ASSERT_TRUE(shipper.Flush(absl::Seconds(10)));
+  first.reset();  // queryd goes away
+  for (uint64_t seq = 2; seq <= 4; ++seq) shipper.Enqueue(Batch(seq, 1));
+  absl::SleepFor(absl::Seconds(1));
+  Server second(port);
+  ASSERT_TRUE(shipper.Flush(absl::Seconds(15))) << shipper.stats().last_error;
+  EXPECT_EQ(Seqs(second.service().stored()), (std::vector<uint64_t>{2, 3, 4}));
 }
 
 TEST(ShipperTest, ResendsUnackedAfterABrokenStreamAndStoresOnce) {
