@@ -1,0 +1,477 @@
+"""The weir Helm chart, rendered by tools/helm-render with its default values
+and with every tests/helm/values-*.yaml: each object is validated against the
+Kubernetes API schemas (k8s_schema), the objects must fit together (selectors,
+named ports, volumes, accounts), the collector may have no privilege beyond
+CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON, and queryd may never run as root.
+Values the chart refuses must fail the render with a message that says why.
+"""
+
+import glob
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import yaml
+
+import k8s_schema
+
+CHART = "helm/weir"
+RENDER = "tools/helm-render/render"
+VALUES_FILES = sorted(glob.glob("tests/helm/values-*.yaml"))
+# Values files that need an extra API: the ServiceMonitor's.
+API_VERSIONS = ["monitoring.coreos.com/v1"]
+
+COLLECTOR_CAPS = {"BPF", "NET_ADMIN", "PERFMON"}
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")
+
+
+def render(*args, notes=False):
+    """Renders the chart; returns (exit status, stdout, stderr)."""
+    cmd = [RENDER, "weir", CHART, "--namespace", "weir"]
+    for api in API_VERSIONS:
+        cmd += ["--api-versions", api]
+    cmd += list(args)
+    if notes:
+        cmd.append("--notes")
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+def render_objects(*args):
+    rc, out, err = render(*args)
+    if rc != 0:
+        raise AssertionError(f"render {args} failed ({rc}):\n{err}")
+    objects = [o for o in yaml.safe_load_all(out) if o is not None]
+    if not objects:
+        raise AssertionError(f"render {args} gave no objects")
+    return objects
+
+
+def by_kind(objects, kind):
+    return [o for o in objects if o["kind"] == kind]
+
+
+def pod_templates(objects):
+    """(owner, pod template) of every workload."""
+    return [(o, o["spec"]["template"]) for o in objects
+            if o["kind"] in ("DaemonSet", "StatefulSet", "Deployment")]
+
+
+def matches(selector, labels):
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+class ChartTest(unittest.TestCase):
+    maxDiff = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.renders = {"defaults": render_objects()}
+        for f in VALUES_FILES:
+            cls.renders[os.path.basename(f)] = render_objects("-f", f)
+
+    def each_render(self):
+        for name, objects in self.renders.items():
+            with self.subTest(values=name):
+                yield name, objects
+
+    def test_values_files_exist(self):
+        self.assertGreaterEqual(len(VALUES_FILES), 4, VALUES_FILES)
+
+    def test_every_object_matches_the_kubernetes_schema(self):
+        for name, objects in self.each_render():
+            for obj in objects:
+                try:
+                    k8s_schema.validate(obj)
+                except k8s_schema.SchemaError as e:
+                    self.fail(f"{name}: {e}")
+
+    def test_the_validator_catches_mistakes(self):
+        # The validator itself: a misspelt field, a wrong type, a missing
+        # required field, an unknown kind.
+        ds = next(o for o in self.renders["defaults"] if o["kind"] == "DaemonSet")
+        container = ds["spec"]["template"]["spec"]["containers"][0]
+        for mutate, expect in [
+            (lambda c: c.__setitem__("imagePullPolicyy", "Always"), "unknown field 'imagePullPolicyy'"),
+            (lambda c: c["ports"][0].__setitem__("containerPort", "9101"), "want an integer"),
+            (lambda c: c["securityContext"].__setitem__("privileged", "false"), "want true or false"),
+            (lambda c: c.pop("name"), "`name`, must not be `None`"),
+        ]:
+            broken = yaml.safe_load(yaml.safe_dump(ds))
+            mutate(broken["spec"]["template"]["spec"]["containers"][0])
+            with self.assertRaises(k8s_schema.SchemaError) as caught:
+                k8s_schema.validate(broken)
+            self.assertIn(expect, str(caught.exception))
+        with self.assertRaises(k8s_schema.SchemaError):
+            k8s_schema.validate({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "x"}})
+        self.assertEqual(container["name"], "collector")
+
+    def test_names_and_labels_are_valid(self):
+        for name, objects in self.each_render():
+            seen = set()
+            for obj in objects:
+                meta = obj["metadata"]
+                key = (obj["kind"], meta.get("namespace"), meta["name"])
+                self.assertNotIn(key, seen, f"{name}: duplicate object {key}")
+                seen.add(key)
+                self.assertRegex(meta["name"], DNS1123_SUBDOMAIN)
+                if obj["kind"] in ("Service", "DaemonSet", "StatefulSet"):
+                    self.assertRegex(meta["name"], DNS1123_LABEL)
+                    self.assertLessEqual(len(meta["name"]), 63 if obj["kind"] != "StatefulSet" else 52)
+                self.assertEqual(meta.get("namespace"), "weir" if obj["kind"] != "ServiceMonitor"
+                                 else meta.get("namespace"))
+                labels = dict(meta.get("labels", {}))
+                for _, tmpl in pod_templates([obj]):
+                    labels.update(tmpl["metadata"].get("labels", {}))
+                for k, v in labels.items():
+                    self.assertIsInstance(v, str, f"{name}: label {k}")
+                    self.assertLessEqual(len(v), 63, f"{name}: label {k}={v}")
+                    self.assertRegex(v, LABEL_VALUE, f"{name}: label {k}={v}")
+
+    def test_objects_fit_together(self):
+        for name, objects in self.each_render():
+            workloads = pod_templates(objects)
+            accounts = {o["metadata"]["name"] for o in by_kind(objects, "ServiceAccount")}
+            services = {o["metadata"]["name"]: o for o in by_kind(objects, "Service")}
+            for owner, tmpl in workloads:
+                where = f"{name}: {owner['kind']} {owner['metadata']['name']}"
+                labels = tmpl["metadata"]["labels"]
+                self.assertTrue(matches(owner["spec"]["selector"]["matchLabels"], labels),
+                                f"{where}: selector does not match the pod template")
+                spec = tmpl["spec"]
+                sa = spec.get("serviceAccountName", "default")
+                self.assertTrue(sa in accounts or sa == "default" or "serviceaccount" in name,
+                                f"{where}: ServiceAccount {sa} is not rendered")
+                self.assertIs(spec.get("automountServiceAccountToken"), False,
+                              f"{where}: the API token is mounted, and neither binary uses it")
+                volumes = {v["name"] for v in spec.get("volumes", [])}
+                volumes |= {c["metadata"]["name"] for c in owner["spec"].get("volumeClaimTemplates", [])}
+                for c in spec["containers"]:
+                    port_names = {p["name"] for p in c.get("ports", [])}
+                    for p in c.get("ports", []):
+                        self.assertRegex(p["name"], IANA_SVC_NAME, f"{where}: port name")
+                    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+                        get = c.get(probe, {}).get("httpGet")
+                        if get and isinstance(get["port"], str):
+                            self.assertIn(get["port"], port_names, f"{where}: {probe} port")
+                    for m in c.get("volumeMounts", []):
+                        self.assertIn(m["name"], volumes, f"{where}: volumeMount {m['name']}")
+                    env = {e["name"] for e in c.get("env", [])}
+                    for arg in c.get("args", []):
+                        for ref in re.findall(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", arg):
+                            self.assertIn(ref, env, f"{where}: argument {arg} uses an unset variable")
+                if owner["kind"] == "StatefulSet":
+                    governing = services.get(owner["spec"]["serviceName"])
+                    self.assertIsNotNone(governing, f"{where}: serviceName has no Service")
+                    self.assertEqual(governing["spec"].get("clusterIP"), "None")
+            for svc in services.values():
+                where = f"{name}: Service {svc['metadata']['name']}"
+                pods = [t for _, t in workloads if matches(svc["spec"]["selector"], t["metadata"]["labels"])]
+                self.assertTrue(pods, f"{where}: selects no pod")
+                for port in svc["spec"]["ports"]:
+                    target = port.get("targetPort", port["port"])
+                    if isinstance(target, str):
+                        self.assertTrue(any(target in {p["name"] for c in t["spec"]["containers"]
+                                                       for p in c.get("ports", [])} for t in pods),
+                                        f"{where}: targetPort {target} is no container port")
+            for np in by_kind(objects, "NetworkPolicy"):
+                pods = [t for _, t in workloads
+                        if matches(np["spec"]["podSelector"]["matchLabels"], t["metadata"]["labels"])]
+                self.assertTrue(pods, f"{name}: NetworkPolicy selects no pod")
+                names = {p["name"] for t in pods for c in t["spec"]["containers"] for p in c.get("ports", [])}
+                for rule in np["spec"]["ingress"]:
+                    for p in rule["ports"]:
+                        self.assertIn(p["port"], names, f"{name}: NetworkPolicy port")
+            for sm in by_kind(objects, "ServiceMonitor"):
+                targets = [s for s in services.values()
+                           if matches(sm["spec"]["selector"]["matchLabels"], s["metadata"]["labels"])]
+                self.assertEqual(len(targets), 1, f"{name}: ServiceMonitor {sm['metadata']['name']} services")
+                port_names = {p["name"] for p in targets[0]["spec"]["ports"]}
+                for ep in sm["spec"]["endpoints"]:
+                    self.assertIn(ep["port"], port_names)
+                    component = sm["metadata"]["labels"]["app.kubernetes.io/component"]
+                    self.assertIn({"targetLabel": "job", "replacement": "weir-" + component},
+                                  ep["relabelings"], "the job label the alerts expect")
+
+    def test_no_rbac(self):
+        for name, objects in self.each_render():
+            kinds = {o["kind"] for o in objects}
+            self.assertFalse(kinds & {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"},
+                             f"{name}: neither binary calls the Kubernetes API; no RBAC is needed")
+
+    def test_collector_has_exactly_three_capabilities(self):
+        for name, objects in self.each_render():
+            daemonsets = by_kind(objects, "DaemonSet")
+            if not daemonsets:
+                continue
+            (ds,) = daemonsets
+            pod = ds["spec"]["template"]["spec"]
+            self.assertTrue(pod.get("hostNetwork"), f"{name}: the collector observes the host's interfaces")
+            self.assertEqual(pod.get("dnsPolicy"), "ClusterFirstWithHostNet")
+            for field in ("hostPID", "hostIPC"):
+                self.assertFalse(pod.get(field, False), f"{name}: {field}")
+            self.assertFalse(pod.get("initContainers"), f"{name}: init containers would need checking too")
+            pod_sc = pod.get("securityContext") or {}
+            self.assertNotIn("sysctls", pod_sc)
+            (c,) = pod["containers"]
+            sc = c["securityContext"]
+            self.assertIs(sc.get("privileged"), False, f"{name}: privileged must be explicitly false")
+            self.assertIs(sc.get("allowPrivilegeEscalation"), False, f"{name}: allowPrivilegeEscalation")
+            self.assertIs(sc.get("readOnlyRootFilesystem"), True, f"{name}: readOnlyRootFilesystem")
+            caps = sc["capabilities"]
+            self.assertEqual(caps.get("drop"), ["ALL"], f"{name}: drop ALL")
+            self.assertEqual(set(caps.get("add", [])), COLLECTOR_CAPS, f"{name}: capabilities added")
+            self.assertEqual(len(caps["add"]), 3)
+            self.assertNotIn("SYS_ADMIN", caps["add"])
+            self.assertNotIn(sc.get("seccompProfile", {}).get("type"), ("Unconfined",),
+                             f"{name}: seccomp left unconfined")
+            # The only host paths: the bpffs (read-write, for pins) and the
+            # kernel BTF (read-only).
+            host_paths = {v["name"]: v["hostPath"] for v in pod["volumes"] if "hostPath" in v}
+            self.assertEqual(set(host_paths), {"bpffs", "btf"}, f"{name}: host paths")
+            self.assertEqual(host_paths["btf"]["type"], "File")
+            mounts = {m["name"]: m for m in c["volumeMounts"]}
+            self.assertTrue(mounts["btf"].get("readOnly"), f"{name}: BTF must be read-only")
+            self.assertTrue(host_paths["bpffs"]["path"].startswith("/sys/fs/bpf"))
+            self.assertNotIn("mountPropagation", mounts["bpffs"],
+                             f"{name}: Bidirectional propagation needs a privileged container")
+            # Node name from the downward API; pins inside the bpffs.
+            env = {e["name"]: e for e in c["env"]}
+            self.assertEqual(env["NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"], "spec.nodeName")
+            self.assertIn("--node=$(NODE_NAME)", c["args"])
+            pin = next(a for a in c["args"] if a.startswith("--pin-path="))
+            self.assertTrue(pin.split("=", 1)[1].startswith(mounts["bpffs"]["mountPath"] + "/"))
+            self.assertTrue(any(a.startswith("--queryd=") for a in c["args"]))
+            self.assertEqual(c["command"], ["/usr/bin/weir-collector"])
+
+    def test_collector_runs_everywhere_by_default(self):
+        ds = by_kind(self.renders["defaults"], "DaemonSet")[0]
+        self.assertEqual(ds["spec"]["template"]["spec"]["tolerations"], [{"operator": "Exists"}])
+        self.assertIn("--keep-attached", ds["spec"]["template"]["spec"]["containers"][0]["args"])
+
+    def test_queryd_never_runs_as_root(self):
+        for name, objects in self.each_render():
+            statefulsets = by_kind(objects, "StatefulSet")
+            if not statefulsets:
+                continue
+            (sts,) = statefulsets
+            self.assertEqual(sts["spec"]["replicas"], 1, f"{name}: queryd is one instance")
+            pod = sts["spec"]["template"]["spec"]
+            psc = pod["securityContext"]
+            self.assertIs(psc.get("runAsNonRoot"), True, f"{name}: pod runAsNonRoot")
+            self.assertIsInstance(psc.get("runAsUser"), int)
+            self.assertNotEqual(psc["runAsUser"], 0, f"{name}: pod runAsUser")
+            for c in pod["containers"] + pod.get("initContainers", []):
+                sc = c["securityContext"]
+                self.assertNotEqual(sc.get("runAsNonRoot"), False, f"{name}: {c['name']} runAsNonRoot")
+                self.assertNotEqual(sc.get("runAsUser", psc["runAsUser"]), 0, f"{name}: {c['name']} runAsUser")
+                self.assertIs(sc.get("readOnlyRootFilesystem"), True, f"{name}: readOnlyRootFilesystem")
+                self.assertIs(sc.get("allowPrivilegeEscalation"), False)
+                self.assertIs(sc.get("privileged", False), False)
+                self.assertEqual(sc["capabilities"].get("drop"), ["ALL"])
+                self.assertFalse(sc["capabilities"].get("add"), f"{name}: queryd adds capabilities")
+                self.assertNotIn("--allow-root", " ".join(c.get("args", [])))
+                for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+                    self.assertEqual(c[probe]["httpGet"]["path"], "/v1/health", f"{name}: {probe}")
+                    self.assertEqual(c[probe]["httpGet"]["port"], "http", f"{name}: {probe}")
+            self.assertFalse(pod.get("hostNetwork", False))
+            self.assertFalse(any("hostPath" in v for v in pod.get("volumes", [])))
+
+    def test_queryd_store_on_a_claim(self):
+        sts = by_kind(self.renders["defaults"], "StatefulSet")[0]
+        (claim,) = sts["spec"]["volumeClaimTemplates"]
+        self.assertEqual(claim["metadata"]["name"], "data")
+        self.assertEqual(claim["spec"]["resources"]["requests"]["storage"], "20Gi")
+        mounts = {m["name"]: m["mountPath"] for m in sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
+        self.assertEqual(mounts["data"], "/var/lib/weir")
+        self.assertIn("--data-dir=/var/lib/weir", sts["spec"]["template"]["spec"]["containers"][0]["args"])
+
+    def test_services_and_scrape_annotations(self):
+        objects = self.renders["defaults"]
+        services = {o["metadata"]["name"]: o for o in by_kind(objects, "Service")}
+        self.assertEqual({p["name"]: p["port"] for p in services["weir-queryd"]["spec"]["ports"]},
+                         {"grpc-query": 7701, "http": 7700})
+        self.assertEqual({p["name"]: p["port"] for p in services["weir-queryd-ingest"]["spec"]["ports"]},
+                         {"grpc-ingest": 7701})
+        self.assertEqual({p["name"]: p["port"] for p in services["weir-collector-metrics"]["spec"]["ports"]},
+                         {"metrics": 9101})
+        ds = by_kind(objects, "DaemonSet")[0]
+        args = ds["spec"]["template"]["spec"]["containers"][0]["args"]
+        self.assertIn("--queryd=weir-queryd-ingest.weir.svc:7701", args)
+        for workload, port in ((ds, "9101"), (by_kind(objects, "StatefulSet")[0], "7700")):
+            ann = workload["spec"]["template"]["metadata"]["annotations"]
+            self.assertEqual(ann, {"prometheus.io/scrape": "true", "prometheus.io/port": port,
+                                   "prometheus.io/path": "/metrics"})
+        self.assertFalse(by_kind(objects, "ServiceMonitor"))
+        self.assertFalse(by_kind(objects, "NetworkPolicy"))
+
+    def test_service_monitor_values(self):
+        objects = self.renders["values-servicemonitor.yaml"]
+        sms = {o["metadata"]["name"]: o for o in by_kind(objects, "ServiceMonitor")}
+        self.assertEqual(set(sms), {"weir-queryd", "weir-collector"})
+        for sm in sms.values():
+            self.assertEqual(sm["metadata"]["namespace"], "monitoring")
+            self.assertEqual(sm["metadata"]["labels"]["release"], "prometheus")
+            self.assertEqual(sm["spec"]["namespaceSelector"], {"matchNames": ["weir"]})
+            self.assertEqual(sm["spec"]["endpoints"][0]["interval"], "15s")
+
+    def test_network_policy_admits_only_collectors_to_grpc(self):
+        objects = self.renders["values-networkpolicy.yaml"]
+        (np,) = by_kind(objects, "NetworkPolicy")
+        grpc_rule, http_rule = np["spec"]["ingress"]
+        self.assertEqual(grpc_rule["ports"], [{"port": "grpc", "protocol": "TCP"}])
+        peers = grpc_rule["from"]
+        self.assertIn({"ipBlock": {"cidr": "198.51.100.0/24"}}, peers)
+        self.assertIn({"ipBlock": {"cidr": "2001:db8::/64"}}, peers)
+        self.assertIn({"podSelector": {"matchLabels": {
+            "app.kubernetes.io/name": "weir", "app.kubernetes.io/instance": "weir",
+            "app.kubernetes.io/component": "collector"}}}, peers)
+        self.assertEqual(len(peers), 3, "only the collectors reach ingest")
+        self.assertEqual(http_rule["ports"], [{"port": "http", "protocol": "TCP"}])
+        self.assertEqual(len(http_rule["from"]), 1)
+        self.assertEqual(np["spec"]["policyTypes"], ["Ingress"])
+
+    def test_custom_resources_and_placement(self):
+        objects = self.renders["values-resources.yaml"]
+        ds = by_kind(objects, "DaemonSet")[0]
+        c = ds["spec"]["template"]["spec"]["containers"][0]
+        self.assertEqual(c["resources"], {"requests": {"cpu": "100m", "memory": "128Mi"},
+                                          "limits": {"cpu": 2, "memory": "1Gi"}})
+        self.assertIn("--map-size=262144", c["args"])
+        sts = by_kind(objects, "StatefulSet")[0]
+        claim = sts["spec"]["volumeClaimTemplates"][0]["spec"]
+        self.assertEqual(claim["storageClassName"], "fast-ssd")
+        self.assertEqual(claim["resources"]["requests"]["storage"], "200Gi")
+        args = sts["spec"]["template"]["spec"]["containers"][0]["args"]
+        self.assertIn("--retention-raw=72h", args)
+        self.assertIn("--metrics-top-k=1000000", args)
+
+        objects = self.renders["values-nodeselector.yaml"]
+        for _, tmpl in pod_templates(objects):
+            spec = tmpl["spec"]
+            self.assertEqual(spec["nodeSelector"]["weir.example/monitored"], "true")
+            self.assertEqual(spec["imagePullSecrets"], [{"name": "registry"}])
+            self.assertEqual(spec["containers"][0]["image"],
+                             "registry.example/weir@sha256:" + "0" * 64)
+        ds = by_kind(objects, "DaemonSet")[0]
+        self.assertEqual(ds["spec"]["template"]["spec"]["priorityClassName"], "system-node-critical")
+        self.assertEqual(ds["spec"]["template"]["spec"]["tolerations"],
+                         [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
+                           "effect": "NoSchedule"}])
+        self.assertNotIn("annotations", ds["spec"]["template"]["metadata"])
+
+    def test_collector_only_and_ipv6(self):
+        objects = self.renders["values-external-queryd.yaml"]
+        self.assertEqual({o["kind"] for o in objects}, {"DaemonSet", "Service"})
+        args = by_kind(objects, "DaemonSet")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+        self.assertIn("--queryd=queryd.example.internal:7701", args)
+        self.assertIn("--metrics-address=[::]:9101", args)
+        self.assertIn("--interfaces=eth0,eth1", args)
+        self.assertEqual(by_kind(objects, "DaemonSet")[0]["spec"]["template"]["spec"]["serviceAccountName"],
+                         "default")
+
+    def test_notes(self):
+        rc, notes, err = render(notes=True)
+        self.assertEqual(rc, 0, err)
+        for want in ("kubectl -n weir port-forward svc/weir-queryd 7700:7700 7701:7701",
+                     "curl -s http://127.0.0.1:7700/v1/health",
+                     "/v1/top?group_by=GROUP_BY_PAIR",
+                     "rollout status daemonset/weir-collector"):
+            self.assertIn(want, notes)
+        rc, notes, err = render("--set", "queryd.persistence.enabled=false", notes=True)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("WARNING: queryd.persistence.enabled is false", notes)
+
+    def test_refused_values_fail_with_a_reason(self):
+        cases = [
+            (["--set", "queryd.runAsUser=0"], "queryd-statefulset.yaml", "never runs as root"),
+            (["--set", "queryd.runAsUser=root"], "queryd-statefulset.yaml", "non-zero user ID"),
+            (["--set", "queryd.extraArgs={--allow-root}"], "queryd-statefulset.yaml", "--allow-root is refused"),
+            (["--set", "networkPolicy.enabled=true"], "networkpolicy.yaml", "collectorCIDRs"),
+            (["--set", "networkPolicy.enabled=true", "--set", "networkPolicy.collectorCIDRs={10.0.0.0}"],
+             "networkpolicy.yaml", "not a CIDR"),
+            (["--set", "queryd.enabled=false"], "weir.collector.querydAddress", "collector.querydAddress is required"),
+            (["--set", "collector.pinPath=/var/lib/weir"], "collector-daemonset.yaml", "must be inside"),
+            (["--set", "collector.metrics.port=70000"], "collector-daemonset.yaml", "1..65535"),
+            (["--set", "queryd.httpPort=7701"], "queryd-statefulset.yaml", "must differ"),
+            (["--set", "image.digest=abc"], "image.digest", "sha256:"),
+            (["--set", "collector.interfaces=eth0 eth1"], "collector-daemonset.yaml", "no spaces"),
+            (["--set", "image.repository="], "image.repository is required", "required"),
+        ]
+        for args, where, why in cases:
+            with self.subTest(args=args):
+                rc, out, err = render(*args)
+                self.assertNotEqual(rc, 0, f"{args} rendered:\n{out}")
+                self.assertIn(where, err)
+                self.assertIn(why, err)
+        # The ServiceMonitor needs the Prometheus Operator's API.
+        p = subprocess.run([RENDER, "weir", CHART, "--set", "serviceMonitor.enabled=true"],
+                           capture_output=True, text=True, timeout=300)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("servicemonitor.yaml", p.stderr)
+        self.assertIn("monitoring.coreos.com/v1", p.stderr)
+        # The chart needs Kubernetes 1.25 or newer.
+        p = subprocess.run([RENDER, "weir", CHART, "--kube-version", "1.24.0"],
+                           capture_output=True, text=True, timeout=300)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(">=1.25.0-0", p.stderr)
+
+    def test_values_are_documented(self):
+        """Every value in values.yaml sits under a "# --" description (its
+        own or an ancestor's, helm-docs style), and the chart README's table
+        has a row for each described value with the same description."""
+        with open(f"{CHART}/values.yaml") as f:
+            lines = f.read().splitlines()
+        described = {}  # path -> description
+        undescribed = []
+        stack = []  # (indent, key, described)
+        doc = None
+        for i, line in enumerate(lines):
+            stripped = line.strip()
+            if stripped.startswith("# --"):
+                doc = [stripped[4:].strip()]
+                continue
+            if stripped.startswith("#"):
+                if doc is not None:
+                    doc.append(stripped[1:].strip())
+                continue
+            m = re.match(r"^( *)([A-Za-z0-9_.]+):( .*)?$", line)
+            if not m:
+                continue  # list items belong to a described value
+            indent, key = len(m.group(1)), m.group(2)
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            if stack and stack[-1][2]:
+                doc = None
+                continue  # inside a described value
+            path = ".".join([k for _, k, _ in stack] + [key])
+            if doc is not None:
+                described[path] = " ".join(doc)
+            else:
+                following = next((l for l in lines[i + 1:] if l.strip() and not l.strip().startswith("#")), "")
+                is_table = not (m.group(3) or "").strip() and \
+                    len(following) - len(following.lstrip()) > indent
+                if not is_table:
+                    undescribed.append(path)
+            stack.append((indent, key, doc is not None))
+            doc = None
+        self.assertFalse(undescribed, f"values without a '# --' description: {undescribed}")
+        self.assertGreater(len(described), 60)
+        with open(f"{CHART}/README.md") as f:
+            rows = {m.group(1): m.group(2) for m in
+                    re.finditer(r"^\| `([^`]+)` \| .*? \| (.*) \|$", f.read(), re.M)}
+        for path, text in described.items():
+            self.assertIn(path, rows, f"{path} is missing from the chart README's table")
+            self.assertEqual(rows[path], text, f"{path}: README and values.yaml differ")
+        self.assertEqual(set(rows) - set(described), set(), "README rows for values that do not exist")
+
+if __name__ == "__main__":
+    cache = os.environ.get("TEST_TMPDIR") or tempfile.mkdtemp()
+    os.environ.setdefault("WEIR_HELM_RENDER_CACHE", os.path.join(cache, "helm-render"))
+    unittest.main(argv=[sys.argv[0], "-v"])
