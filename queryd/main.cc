@@ -21,6 +21,11 @@ ABSL_FLAG(std::string, grpc_address, "127.0.0.1:7701",
           "Where the gRPC IngestService and QueryService listen.");
 ABSL_FLAG(std::string, http_address, "127.0.0.1:7700",
           "Where REST, NDJSON/WebSocket streams and /metrics listen.");
+ABSL_FLAG(uint64_t, http_max_body_bytes, 1 << 20,
+          "Largest HTTP request body accepted; larger ones get 413.");
+ABSL_FLAG(absl::Duration, http_read_timeout, absl::Seconds(30),
+          "Time an HTTP client has to send a request (head and body), and "
+          "how long an idle keep-alive connection is kept.");
 ABSL_FLAG(absl::Duration, retention_raw, absl::Hours(24),
           "How long raw flow records are kept.");
 ABSL_FLAG(absl::Duration, retention_1m, absl::Hours(24 * 7),
@@ -72,6 +77,9 @@ int main(int argc, char** argv) {
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
   options.http_address = absl::GetFlag(FLAGS_http_address);
+  options.http_max_body_bytes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_http_max_body_bytes));
+  options.http_read_timeout = absl::GetFlag(FLAGS_http_read_timeout);
   options.retention_raw = absl::GetFlag(FLAGS_retention_raw);
   options.retention_1m = absl::GetFlag(FLAGS_retention_1m);
   options.retention_1h = absl::GetFlag(FLAGS_retention_1h);

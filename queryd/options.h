@@ -2,6 +2,7 @@
 #ifndef WEIR_QUERYD_OPTIONS_H_
 #define WEIR_QUERYD_OPTIONS_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -15,6 +16,11 @@ struct QuerydOptions {
   std::string grpc_address;
   // host:port of the HTTP listener (REST, streams, /metrics).
   std::string http_address;
+  // Largest HTTP request body; larger ones get 413.
+  size_t http_max_body_bytes = size_t{1} << 20;
+  // Time a client has to send one HTTP request (head and body), and how
+  // long an idle keep-alive connection is kept.
+  absl::Duration http_read_timeout = absl::Seconds(30);
   absl::Duration retention_raw = absl::Hours(24);
   absl::Duration retention_1m = absl::Hours(24 * 7);
   absl::Duration retention_1h = absl::Hours(24 * 90);

@@ -51,6 +51,14 @@ absl::Status ValidateOptions(const QuerydOptions& options) {
   if (options.connection_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--connection-timeout: must be positive");
   }
+  if (options.http_read_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--http-read-timeout: must be positive");
+  }
+  if (options.http_max_body_bytes < 1024) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--http-max-body-bytes: ", options.http_max_body_bytes,
+                     " is below 1024"));
+  }
   if (options.max_page_size == 0 || options.max_page_size > 100000) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--max-page-size: ", options.max_page_size, " is outside 1..100000"));
@@ -84,11 +92,15 @@ absl::Status Run(const QuerydOptions& options) {
   // With port 0 the kernel picked one; say which (tests read this line).
   const std::string host =
       options.grpc_address.substr(0, options.grpc_address.rfind(':'));
+  const std::string http_host =
+      options.http_address.substr(0, options.http_address.rfind(':'));
   std::fprintf(stderr,
                "weir-queryd %s: data in %s; gRPC (ingest, queries, "
-               "reflection, health) on %s:%d\n",
+               "reflection, health) on %s:%d; HTTP (REST, streams, /metrics) "
+               "on %s:%d\n",
                kWeirVersion, options.data_dir.c_str(), host.c_str(),
-               (*server)->grpc_port());
+               (*server)->grpc_port(), http_host.c_str(),
+               (*server)->http_port());
 
   int signal = 0;
   sigwait(&stop, &signal);

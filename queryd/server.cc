@@ -28,8 +28,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   live_options.connection_timeout = options.connection_timeout;
   server->live_ = std::make_unique<LiveTable>(live_options);
   server->watchers_ = std::make_unique<WatchHub>();
+  http::MetricsSources sources{server->store_.get(), server->stats_.get(),
+                               server->live_.get(), nullptr};
+  server->metrics_ =
+      std::make_unique<http::QuerydMetrics>(sources, options.metrics_top_k);
   server->ingest_ = std::make_unique<IngestServiceImpl>(
-      *server->store_, *server->live_, *server->watchers_, *server->stats_);
+      *server->store_, *server->live_, *server->watchers_, *server->stats_,
+      server->metrics_.get());
+  sources.ingest = server->ingest_.get();
+  server->metrics_->set_sources(sources);
   query::QueryEngineOptions engine_options;
   engine_options.max_page_size = static_cast<int>(options.max_page_size);
   engine_options.is_connected =
@@ -58,6 +65,31 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
                      " (in use, or not a local address?)"));
   }
 
+  // The HTTP front calls QueryService through the in-process channel, so
+  // its routes come from the service's annotations and its calls pass the
+  // same validation as gRPC clients'.
+  const google::protobuf::ServiceDescriptor* query_service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          weir::v1::QueryService::service_full_name());
+  if (query_service == nullptr) {
+    return absl::InternalError("weir.v1.QueryService is not linked in");
+  }
+  http::GatewayOptions gateway_options;
+  gateway_options.services = {query_service};
+  absl::StatusOr<std::unique_ptr<http::Gateway>> gateway =
+      http::Gateway::Create(server->InProcessChannel(), gateway_options);
+  if (!gateway.ok()) return gateway.status();
+  server->gateway_ = *std::move(gateway);
+  http::HttpServerOptions http_options;
+  http_options.address = options.http_address;
+  http_options.max_body_bytes = options.http_max_body_bytes;
+  http_options.read_timeout = options.http_read_timeout;
+  absl::StatusOr<std::unique_ptr<http::HttpServer>> http_server =
+      http::HttpServer::Start(http_options, server->gateway_.get(),
+                              server->metrics_.get());
+  if (!http_server.ok()) return http_server.status();
+  server->http_ = *std::move(http_server);
+
   store::RetentionTimer::Options retention;
   retention.on_run = [](const absl::Status& status) {
     if (!status.ok()) {
@@ -78,6 +110,10 @@ void Server::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
   retention_.reset();
+  // HTTP first: its calls go through grpc_, and its connections must be
+  // gone before the channel they use.
+  if (http_ != nullptr) http_->Stop();
+  if (grpc_ == nullptr) return;  // BuildAndStart failed before serving
   // Streams (ingest, watchers) never end by themselves: the deadline
   // cancels whatever is still open after the grace period.
   grpc_->Shutdown(absl::ToChronoTime(absl::Now() + grace));

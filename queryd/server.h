@@ -1,6 +1,7 @@
 // weir-queryd assembled: the store, the ingest and query services on one
 // gRPC server (with reflection and grpc.health.v1), the live table, the
-// watchers and the retention timer.
+// watchers, the retention timer, and the HTTP front (REST transcoded from
+// the QueryService annotations, NDJSON/WebSocket streams, /metrics).
 #ifndef WEIR_QUERYD_SERVER_H_
 #define WEIR_QUERYD_SERVER_H_
 
@@ -8,6 +9,9 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
+#include "queryd/http/gateway.h"
+#include "queryd/http/http_server.h"
+#include "queryd/http/queryd_metrics.h"
 #include "queryd/ingest_service.h"
 #include "queryd/live_table.h"
 #include "queryd/options.h"
@@ -22,8 +26,9 @@ namespace weir::queryd {
 
 class Server {
  public:
-  // Opens the store and starts serving on options.grpc_address (port 0
-  // picks a free port; see grpc_port()).
+  // Opens the store and starts serving gRPC on options.grpc_address, then
+  // HTTP on options.http_address (port 0 picks a free port; see
+  // grpc_port() and http_port()).
   static absl::StatusOr<std::unique_ptr<Server>> BuildAndStart(
       const QuerydOptions& options);
   ~Server();
@@ -32,11 +37,13 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   int grpc_port() const { return grpc_port_; }
+  int http_port() const { return http_ != nullptr ? http_->port() : 0; }
   // For in-process clients (tests, the HTTP gateway).
   std::shared_ptr<grpc::Channel> InProcessChannel();
 
-  // Stops accepting calls, ends streams, waits up to `grace` for calls in
-  // flight. Idempotent.
+  // Stops the HTTP front (its calls are cancelled), then stops accepting
+  // gRPC calls, ends streams, waits up to `grace` for calls in flight.
+  // Idempotent.
   void Shutdown(absl::Duration grace = absl::Seconds(5));
 
  private:
@@ -46,10 +53,14 @@ class Server {
   std::unique_ptr<StatsTracker> stats_;
   std::unique_ptr<LiveTable> live_;
   std::unique_ptr<WatchHub> watchers_;
+  // Fed by ingest_, read by http_: outlives both.
+  std::unique_ptr<http::QuerydMetrics> metrics_;
   std::unique_ptr<query::QueryEngine> engine_;
   std::unique_ptr<IngestServiceImpl> ingest_;
   std::unique_ptr<QueryServiceImpl> query_;
   std::unique_ptr<grpc::Server> grpc_;
+  std::unique_ptr<http::Gateway> gateway_;
+  std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<store::RetentionTimer> retention_;
   int grpc_port_ = 0;
   bool shut_down_ = false;

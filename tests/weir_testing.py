@@ -35,6 +35,7 @@ class Queryd:
         self.extra_args = list(extra_args)
         self.proc = None
         self.port = None
+        self.http_port = None
         self.log = []
 
     def start(self, timeout=30):
@@ -48,9 +49,12 @@ class Queryd:
         def pump():
             for line in self.proc.stderr:
                 self.log.append(line)
-                m = re.search(r"gRPC .* on [\d.]+:(\d+)", line)
+                m = re.search(r"gRPC \(.*?\) on [\d.]+:(\d+)", line)
                 if m:
                     self.port = int(m.group(1))
+                    h = re.search(r"HTTP \(.*?\) on [\d.]+:(\d+)", line)
+                    if h:
+                        self.http_port = int(h.group(1))
                     ready.set()
 
         threading.Thread(target=pump, daemon=True).start()
@@ -62,6 +66,11 @@ class Queryd:
     @property
     def address(self):
         return "127.0.0.1:%d" % self.port
+
+    @property
+    def http_url(self):
+        """Base URL of the HTTP front (REST, streams, /metrics)."""
+        return "http://127.0.0.1:%d" % self.http_port
 
     def stop(self, timeout=30):
         """SIGTERM and wait; returns the exit code."""

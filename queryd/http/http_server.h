@@ -1,0 +1,87 @@
+// weir-queryd's HTTP/1.1 front (DESIGN §2.6, §2.7), on Boost.Beast: REST
+// transcoded by the Gateway, server streams as NDJSON or WebSocket on the
+// same paths, and Prometheus /metrics.
+//
+// Every connection runs on its own strand of a small asio thread pool, all
+// I/O is asynchronous, and gRPC completions are posted back to the
+// connection's strand, so no thread ever waits for a client or a call:
+// - reading one request (head and body) must finish within read_timeout,
+//   which is also how long an idle keep-alive connection is kept; a slow or
+//   half-open client is disconnected without an answer;
+// - a body over max_body_bytes is answered 413 and the connection closed;
+// - writing one response, or one stream message, must finish within
+//   write_timeout.
+//
+// Streams (routes of server-streaming methods):
+// - NDJSON (any request without an Upgrade): Transfer-Encoding: chunked,
+//   Content-Type: application/x-ndjson, one line per message:
+//   {"result": <message>}, and a failure after the stream began as
+//   {"error": <google.rpc.Status>}. The connection closes after the stream.
+// - WebSocket (an Upgrade request on the same path): one text frame per
+//   message holding the bare message JSON (as the seeds' /api/stream sends
+//   stats); a failure sends one {"error": <google.rpc.Status>} frame, then
+//   closes with code 1011 (1001 when queryd is stopping). When the server
+//   ends the stream normally the close code is 1000.
+// Either way the response head (or the 101) waits for the first message or
+// the end of the call, at most stream_head_delay, so a request the method
+// rejects at once (INVALID_ARGUMENT, ...) gets a plain HTTP error with its
+// status, like any unary call. A client that goes away cancels its call.
+#ifndef WEIR_QUERYD_HTTP_HTTP_SERVER_H_
+#define WEIR_QUERYD_HTTP_HTTP_SERVER_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "queryd/http/gateway.h"
+#include "queryd/http/queryd_metrics.h"
+
+namespace weir::queryd::http {
+
+struct HttpServerOptions {
+  // host:port; port 0 picks a free one (see HttpServer::port()).
+  std::string address = "127.0.0.1:0";
+  int threads = 2;
+  size_t max_body_bytes = size_t{1} << 20;
+  size_t max_header_bytes = size_t{16} << 10;
+  absl::Duration read_timeout = absl::Seconds(30);
+  absl::Duration write_timeout = absl::Seconds(30);
+  absl::Duration stream_head_delay = absl::Milliseconds(250);
+  // A WebSocket client that sends nothing (not even a pong to our pings)
+  // for this long is disconnected.
+  absl::Duration websocket_idle_timeout = absl::Seconds(60);
+};
+
+class HttpServer {
+ public:
+  // Listens and starts serving. `gateway` and `metrics` (which may be
+  // null: no /metrics) must outlive the server.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
+      const HttpServerOptions& options, Gateway* gateway,
+      QuerydMetrics* metrics);
+  ~HttpServer();
+
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  int port() const { return port_; }
+
+  // Stops accepting, cancels every call in flight (Gateway::Shutdown),
+  // closes every connection and joins the threads. Idempotent.
+  void Stop();
+
+ private:
+  struct Impl;
+  HttpServer() = default;
+
+  std::unique_ptr<Impl> impl_;
+  int port_ = 0;
+};
+
+}  // namespace weir::queryd::http
+
+#endif  // WEIR_QUERYD_HTTP_HTTP_SERVER_H_

@@ -1,0 +1,607 @@
+"""weir-queryd's HTTP front through real clients.
+
+curl for every REST route (the seed paths too) and every error class,
+curl -N for NDJSON streams, Debian's python3-websocket for the WebSocket
+streams (including clients that go away), a real Prometheus server scraping
+/metrics (its HTTP API must report exactly the ingested totals), and
+promtool on a scrape. Every process the test starts is stopped by PID.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import unittest
+import urllib.parse
+import urllib.request
+
+import grpc
+import websocket
+from weir.v1 import flow_pb2, ingest_pb2_grpc
+
+import weir_testing as wt
+
+TCP, UDP, ICMP = 6, 17, 1
+
+
+def ingest(address, batches, timeout=20):
+    with grpc.insecure_channel(address) as channel:
+        stub = ingest_pb2_grpc.IngestServiceStub(channel)
+        return list(stub.Ingest(iter(batches), timeout=timeout))
+
+
+def dataset(now):
+    """Two nodes: 30 packets, 23652 bytes, 7 flow records, 3 packets lost."""
+    return [
+        wt.batch("node-a", 1, [
+            wt.flow(protocol=TCP, src="192.0.2.1", dst="198.51.100.7", sport=40001, dport=443,
+                    packets=10, nbytes=15000, when=now - 30),
+            wt.flow(protocol=UDP, src="192.0.2.1", dst="198.51.100.53", sport=40002, dport=53,
+                    packets=2, nbytes=180, when=now - 30),
+        ], when=now - 30),
+        wt.batch("node-a", 2, [
+            wt.flow(protocol=TCP, src="192.0.2.1", dst="198.51.100.7", sport=40001, dport=443,
+                    packets=5, nbytes=7000, when=now - 20),
+        ], when=now - 20, losses=[(flow_pb2.LOSS_REASON_NON_IP, 3, 180)]),
+        wt.batch("node-a", 3, [
+            wt.flow(protocol=ICMP, src="192.0.2.1", dst="192.0.2.2", sport=0, dport=0,
+                    packets=4, nbytes=392, when=now - 10, icmp_type=8),
+        ], when=now - 10),
+        wt.batch("node-b", 1, [
+            wt.flow(direction=flow_pb2.DIRECTION_INGRESS, protocol=TCP, src="2001:db8::1",
+                    dst="2001:db8::2", sport=50000, dport=22, packets=7, nbytes=900,
+                    when=now - 25, ifindex=2)
+        ], when=now - 25, interfaces=((2, "veth0"),)),
+        wt.batch("node-b", 2, [
+            wt.flow(direction=flow_pb2.DIRECTION_INGRESS, protocol=TCP, src="2001:db8::1",
+                    dst="2001:db8::2", sport=50000, dport=22, packets=1, nbytes=60,
+                    when=now - 15, ifindex=2)
+        ], when=now - 15, interfaces=((2, "veth0"),)),
+        wt.batch("node-b", 3, [
+            wt.flow(direction=flow_pb2.DIRECTION_EGRESS, protocol=UDP, src="2001:db8::2",
+                    dst="2001:db8::1", sport=53, dport=50001, packets=1, nbytes=120,
+                    when=now - 5, ifindex=2)
+        ], when=now - 5, interfaces=((2, "veth0"),)),
+    ]
+
+
+TOTAL_PACKETS = 30
+TOTAL_BYTES = 15000 + 180 + 7000 + 392 + 900 + 60 + 120
+TOTAL_FLOWS = 7
+
+
+def rfc3339(seconds):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(seconds))) + "Z"
+
+
+def curl(url, *args, timeout=20):
+    """(status, headers, body) of one request made by curl."""
+    result = subprocess.run(
+        ["curl", "-sS", "-D", "-", "-o", "-", "-w", "\n%{http_code}", *args, url],
+        capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError("curl %s: %s" % (url, result.stderr))
+    # (text mode turned the head's CRLFs into LFs)
+    text, code = result.stdout.rsplit("\n", 1)
+    head, _, body = text.partition("\n\n")
+    headers = {}
+    for line in head.split("\n")[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(code), headers, body
+
+
+def metric_values(text, name):
+    """{labels text: value} of one metric in a text-format scrape."""
+    values = {}
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            series, value = line.rsplit(" ", 1)
+            values[series[len(name):]] = float(value)
+    return values
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_process(proc, timeout=20):
+    """SIGTERM (then SIGKILL) one process we started, by PID; closes its pipes."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe:
+            pipe.close()
+
+
+class HttpTestCase(unittest.TestCase):
+    """A queryd of its own per test class, holding `dataset`."""
+    QUERYD_ARGS = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.queryd = wt.Queryd(extra_args=list(cls.QUERYD_ARGS)).start()
+        assert cls.queryd.http_port, "".join(cls.queryd.log)
+        cls.now = time.time()
+        acks = ingest(cls.queryd.address, dataset(cls.now))
+        assert len(acks) == 6, acks
+
+    @classmethod
+    def tearDownClass(cls):
+        # A clean exit: under --config=asan a sanitizer report fails it.
+        code = cls.queryd.stop()
+        assert code == 0, "weir-queryd exited %s:\n%s" % (code, "".join(cls.queryd.log))
+
+    def url(self, path, **params):
+        query = urllib.parse.urlencode(params, doseq=True)
+        return self.queryd.http_url + path + ("?" + query if query else "")
+
+    def get(self, path, **params):
+        code, headers, body = curl(self.url(path, **params))
+        self.assertEqual(headers.get("content-type"), "application/json", (path, body))
+        return code, json.loads(body)
+
+    def get_ok(self, path, **params):
+        code, body = self.get(path, **params)
+        self.assertEqual(code, 200, (path, params, body))
+        return body
+
+    def window(self):
+        return {"range.start": rfc3339(self.now - 600), "range.end": rfc3339(self.now + 60)}
+
+    def scrape(self):
+        code, headers, body = curl(self.queryd.http_url + "/metrics")
+        self.assertEqual(code, 200)
+        return headers, body
+
+    def wait_for_stream_clients(self, want, timeout=10):
+        deadline = time.monotonic() + timeout
+        value = None
+        while time.monotonic() < deadline:
+            value = metric_values(self.scrape()[1], "weir_stream_clients")[""]
+            if value == want:
+                return
+            time.sleep(0.1)
+        self.fail("weir_stream_clients is %s, want %s" % (value, want))
+
+
+
+class QuerydRestTest(HttpTestCase):
+    """REST routes, errors, slow clients and /metrics; nothing but `dataset`
+    is ingested, so every answer is exact."""
+    QUERYD_ARGS = ("--http-read-timeout=2s",)
+
+    # --- REST routes ----------------------------------------------------
+
+    def test_health_and_stats_on_v1_and_seed_paths(self):
+        for path in ("/v1/health", "/api/health"):
+            h = self.get_ok(path)
+            self.assertEqual(h["status"], "ok")
+            self.assertTrue(h["uptime"].endswith("s"))
+            self.assertIn("collectorsConnected", h)  # zero values are shown
+        for path in ("/v1/stats", "/api/stats"):
+            s = self.get_ok(path)
+            # int64 as strings, as the proto3 JSON mapping says.
+            self.assertEqual((s["totalPackets"], s["totalBytes"], s["totalFlows"]),
+                             (str(TOTAL_PACKETS), str(TOTAL_BYTES), str(TOTAL_FLOWS)))
+            self.assertEqual(s["nodes"], 2)
+            self.assertEqual(s["lostPackets"], "3")
+
+    def test_list_flows_paginated_with_filters(self):
+        flows, token, pages = [], "", 0
+        while True:
+            params = dict(self.window(), pageSize=2)  # lowerCamel accepted
+            if token:
+                params["page_token"] = token
+            page = self.get_ok("/v1/flows", **params)
+            flows += page["flows"]
+            token = page["nextPageToken"]
+            pages += 1
+            if not token:
+                break
+        self.assertEqual((len(flows), pages), (TOTAL_FLOWS, 4))
+        self.assertEqual(sum(int(f["packets"]) for f in flows), TOTAL_PACKETS)
+        icmp = [f for f in flows if f["key"]["protocol"] == ICMP][0]
+        self.assertEqual(icmp["key"]["direction"], "DIRECTION_EGRESS")  # enum names
+        self.assertEqual(icmp["srcClass"], "ADDRESS_CLASS_DOCUMENTATION")
+        self.assertEqual(icmp["key"]["srcPort"], 0)
+        for filters, packets in [
+                ({"filter.node": "node-b"}, 9),
+                ({"filter.port": ["443", "22"]}, 15 + 8),  # repeated by repetition
+                ({"filter.direction": "DIRECTION_INGRESS"}, 8),
+                ({"filter.direction": "1"}, 8),  # enum by number
+                ({"filter.src_addr": "2001:db8::/127"}, 8),  # ::0 and ::1
+                ({"filter.srcAddr": "192.0.2.0/24", "filter.protocol": "icmp"}, 4)]:
+            page = self.get_ok("/v1/flows", page_size=100, **self.window(), **filters)
+            self.assertEqual(sum(int(f["packets"]) for f in page["flows"]), packets, filters)
+
+    def test_history_seed_path_takes_a_limit(self):
+        page = self.get_ok("/api/history", limit=3, **self.window())
+        self.assertEqual(len(page["flows"]), 3)
+        self.assertTrue(page["nextPageToken"])
+        # Newest first.
+        seen = [f["lastSeen"] for f in page["flows"]]
+        self.assertEqual(seen, sorted(seen, reverse=True))
+
+    def test_top_talkers_and_time_series(self):
+        top = self.get_ok("/v1/top", group_by="GROUP_BY_SRC", limit=10, **self.window())
+        self.assertEqual([(t["srcAddr"], t["bytes"], t["packets"]) for t in top["talkers"]],
+                         [("192.0.2.1", "22572", "21"), ("2001:db8::1", "960", "8"),
+                          ("2001:db8::2", "120", "1")])
+        self.assertTrue(top["source"])
+        series = self.get_ok("/v1/timeseries", step="10s", **self.window())
+        (one,) = series["series"]
+        self.assertEqual(sum(int(p["packets"]) for p in one["points"]), TOTAL_PACKETS)
+        self.assertEqual(series["step"], "10s")
+
+    def test_connections_live_and_nodes(self):
+        for path in ("/v1/connections", "/api/live"):
+            c = self.get_ok(path)
+            self.assertEqual(c["total"], "5")
+            self.assertEqual(c["connections"][0]["packets"], "15")
+        limited = self.get_ok("/api/live", limit=2)
+        self.assertEqual(len(limited["connections"]), 2)
+        nodes = {n["name"]: n for n in self.get_ok("/v1/nodes")["nodes"]}
+        self.assertEqual(nodes["node-a"]["lastSeq"], "3")
+        self.assertEqual(nodes["node-b"]["counters"]["packetsExported"], "9")
+
+    def test_keep_alive_reuses_the_connection(self):
+        result = subprocess.run(
+            ["curl", "-sS", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{num_connects}\n",
+             self.url("/v1/health"), self.url("/api/stats")],
+            capture_output=True, text=True, timeout=20)
+        self.assertEqual(result.stdout.split(), ["1", "0"])
+
+    # --- errors ---------------------------------------------------------
+
+    def assert_error(self, path, status, code, message, params=None, method="GET", extra=()):
+        got, headers, body = curl(self.url(path, **(params or {})), "-X", method, *extra)
+        self.assertEqual(got, status, (path, params, body))
+        self.assertEqual(headers.get("content-type"), "application/json")
+        error = json.loads(body)
+        self.assertEqual(set(error), {"code", "message", "details"})
+        self.assertEqual((error["code"], error["details"]), (code, []))
+        self.assertIn(message, error["message"])
+        return headers, error
+
+    def test_bad_parameters_are_400_naming_them(self):
+        cases = [
+            ("/v1/flows", {"bogus": "1"}, 'query parameter "bogus": no field'),
+            ("/v1/flows", {"filter.nope": "1"}, 'query parameter "filter.nope"'),
+            ("/v1/flows", {"page_size": "ten"}, 'query parameter "page_size": invalid value'),
+            ("/v1/flows", {"page_size": ["1", "2"]}, 'query parameter "page_size": given more'),
+            ("/v1/flows", {"filter.direction": "SIDEWAYS"},
+             'query parameter "filter.direction": invalid value "SIDEWAYS"'),
+            ("/v1/top", {"group_by": "GROUP_BY_NOTHING"}, 'query parameter "group_by"'),
+            ("/v1/flows", {"range.start": "yesterday"},
+             'query parameter "range.start": invalid value "yesterday" (want an RFC 3339'),
+            ("/v1/timeseries", {"step": "10"}, 'query parameter "step"'),
+            ("/v1/flows", {"filter": "x"}, 'query parameter "filter": is a message'),
+            # Validation by the service itself, through the gateway.
+            ("/v1/flows", {"filter.src_addr": "10.0.0.0/33"}, "filter.src_addr[0]"),
+            ("/v1/flows", {"page_size": "-1"}, "page_size"),
+            ("/v1/flows", {"page_token": "garbage"}, "page_token"),
+            ("/v1/top", {}, "group_by: required"),
+            ("/api/live", {"filter.port": "70000"}, "filter.port[0]"),
+            ("/v1/stats:watch", {"interval": "0.001s"}, "interval"),
+        ]
+        for path, params, message in cases:
+            self.assert_error(path, 400, 3, message, params)
+        # A malformed escape in the query string.
+        got, _, body = curl(self.queryd.http_url + "/v1/flows?page_size=%zz")
+        self.assertEqual(got, 400)
+        self.assertIn("malformed percent-encoding", json.loads(body)["message"])
+
+    def test_unknown_path_is_404(self):
+        self.assert_error("/v1/nope", 404, 5, "no route for GET /v1/nope")
+        self.assert_error("/", 404, 5, "no route for GET /")
+
+    def test_wrong_method_is_405_with_allow(self):
+        headers, _ = self.assert_error("/v1/flows", 405, 12,
+                                       "method POST is not allowed on /v1/flows", method="POST")
+        self.assertEqual(headers["allow"], "GET")
+        headers, _ = self.assert_error("/api/stream", 405, 12, "DELETE", method="DELETE")
+        self.assertEqual(headers["allow"], "GET")
+
+    def test_body_over_the_limit_is_413(self):
+        big = os.path.join(wt.tmpdir("body-"), "big.json")
+        with open(big, "wb") as f:
+            f.write(b"{" + b" " * (2 << 20) + b"}")
+        self.assert_error("/v1/flows", 413, 3, "larger than 1048576 bytes", method="POST",
+                          extra=("--data-binary", "@" + big, "-H", "Content-Type: application/json"))
+
+    def test_websocket_upgrade_on_a_unary_path_is_400(self):
+        with self.assertRaises(websocket.WebSocketBadStatusException) as caught:
+            websocket.create_connection(self.queryd.http_url.replace("http", "ws") + "/v1/health",
+                                        timeout=10)
+        self.assertEqual(caught.exception.status_code, 400)
+
+    def test_slow_and_silent_clients_are_dropped_without_holding_others(self):
+        # One sends half a request head and stops; one sends nothing.
+        slow = socket.create_connection(("127.0.0.1", self.queryd.http_port))
+        silent = socket.create_connection(("127.0.0.1", self.queryd.http_port))
+        self.addCleanup(slow.close)
+        self.addCleanup(silent.close)
+        slow.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n")
+        start = time.monotonic()
+        # Others are served meanwhile.
+        self.assertEqual(self.get_ok("/v1/health")["status"], "ok")
+        self.assertLess(time.monotonic() - start, 1.5)
+        for sock in (slow, silent):
+            sock.settimeout(10)
+            self.assertEqual(sock.recv(100), b"")  # closed by queryd, no answer
+        elapsed = time.monotonic() - start
+        self.assertGreater(elapsed, 1.5)  # --http-read-timeout=2s
+        self.assertLess(elapsed, 8)
+
+    def test_malformed_request_is_400(self):
+        with socket.create_connection(("127.0.0.1", self.queryd.http_port)) as sock:
+            sock.sendall(b"GET /v1/health HTTP/1.1\r\nBad Header Line\r\n\r\n")
+            sock.settimeout(10)
+            answer = sock.recv(4096).decode()
+        self.assertTrue(answer.startswith("HTTP/1.1 400 "), answer)
+        self.assertIn('"code":3', answer)
+
+    # --- /metrics -----------------------------------------------------------
+
+    def test_metrics_text_format_and_route_labels(self):
+        self.get("/v1/nope-at-all")
+        self.get_ok("/v1/stats")
+        headers, text = self.scrape()
+        self.assertEqual(headers["content-type"], "text/plain; version=0.0.4; charset=utf-8")
+        requests = metric_values(text, "weir_http_requests_total")
+        self.assertIn('{code="200",route="/v1/stats"}', requests)
+        self.assertIn('{code="404",route="unmatched"}', requests)
+        self.assertFalse([k for k in requests if "nope" in k])  # never raw paths
+        self.assertIn('{route="/v1/stats",le="+Inf"}',
+                      metric_values(text, "weir_http_request_duration_seconds_bucket"))
+        for name in ("weir_packets_total", "weir_bytes_total", "weir_flows_total",
+                     "weir_active_connections", "weir_ingest_batches_total",
+                     "weir_ingest_records_total", "weir_ingest_rejects_total",
+                     "weir_ingest_duplicates_total", "weir_ingest_lag_seconds",
+                     "weir_collector_lost_packets_total", "weir_store_bytes",
+                     "weir_stream_clients", "weir_ip_bytes_total",
+                     "process_resident_memory_bytes", "process_cpu_seconds_total",
+                     "process_open_fds", "ayaflow_packets_total", "ayaflow_bytes_total",
+                     "ayaflow_active_connections", "network_traffic_bytes_total"):
+            self.assertTrue(metric_values(text, name), name)
+        self.assertEqual(
+            metric_values(text, "weir_collector_lost_packets_total"),
+            {'{node="node-a",reason="non_ip"}': 3.0})
+
+    def test_promtool_finds_nothing_to_report(self):
+        _, text = self.scrape()
+        result = subprocess.run(["promtool", "check", "metrics"], input=text,
+                                capture_output=True, text=True, timeout=30)
+        self.assertEqual((result.returncode, result.stdout, result.stderr), (0, "", ""))
+
+
+class QuerydStreamTest(HttpTestCase):
+    """NDJSON and WebSocket streams (these tests ingest more flows)."""
+
+    # --- NDJSON streams ---------------------------------------------------
+
+    def curl_stream(self, path, **params):
+        proc = subprocess.Popen(["curl", "-sS", "-N", self.url(path, **params)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(stop_process, proc)
+        return proc
+
+    def read_lines(self, proc, n, timeout=20):
+        lines = []
+        reader = threading.Thread(target=lambda: [lines.append(proc.stdout.readline())
+                                                  for _ in range(n)], daemon=True)
+        reader.start()
+        reader.join(timeout)
+        self.assertEqual(len(lines), n, lines)
+        return [json.loads(line) for line in lines]
+
+    def test_ndjson_stats_stream(self):
+        for path in ("/v1/stats:watch", "/api/stream"):
+            proc = self.curl_stream(path, interval="0.2s")
+            start = time.monotonic()
+            messages = self.read_lines(proc, 3)
+            self.assertGreater(time.monotonic() - start, 0.35)
+            for m in messages:
+                self.assertEqual(list(m), ["result"])
+                self.assertGreaterEqual(int(m["result"]["totalPackets"]), TOTAL_PACKETS)
+            stop_process(proc)  # the client goes away mid-stream
+        self.wait_for_stream_clients(0)
+
+    def test_ndjson_head_and_flow_stream(self):
+        proc = self.curl_stream("/v1/flows:watch", **{"filter.node": "node-n"})
+        time.sleep(0.5)  # let the watch register
+        now = time.time()
+        ingest(self.queryd.address, [
+            wt.batch("node-x", 1, [wt.flow(packets=99, when=now)], when=now),
+            wt.batch("node-n", 1, [wt.flow(packets=1, when=now),
+                                   wt.flow(packets=2, dport=54, when=now)], when=now),
+            wt.batch("node-n", 2, [wt.flow(packets=3, dport=55, when=now)], when=now)])
+        messages = self.read_lines(proc, 3)
+        self.assertEqual([int(m["result"]["flow"]["packets"]) for m in messages], [1, 2, 3])
+        self.assertEqual({m["result"]["flow"]["key"]["node"] for m in messages}, {"node-n"})
+        self.assertEqual([m["result"]["dropped"] for m in messages], ["0", "0", "0"])
+        stop_process(proc)
+        self.wait_for_stream_clients(0)
+
+    def test_ndjson_response_head(self):
+        result = subprocess.run(
+            ["curl", "-sS", "-N", "-i", "-m", "1.5", self.url("/v1/stats:watch", interval="0.2s")],
+            capture_output=True, text=True)
+        head = result.stdout.split("\n\n", 1)[0].lower()
+        self.assertIn("http/1.1 200 ok", head)
+        self.assertIn("content-type: application/x-ndjson", head)
+        self.assertIn("transfer-encoding: chunked", head)
+
+    # --- WebSocket streams ------------------------------------------------
+
+    def ws(self, path, **params):
+        url = self.url(path, **params).replace("http://", "ws://")
+        conn = websocket.create_connection(url, timeout=20)
+        self.addCleanup(conn.close)
+        return conn
+
+    def test_websocket_stats_streams(self):
+        conn = self.ws("/v1/stats:watch", interval="0.2s")
+        messages = [json.loads(conn.recv()) for _ in range(3)]
+        for m in messages:  # the bare Stats message per frame
+            self.assertGreaterEqual(int(m["totalPackets"]), TOTAL_PACKETS)
+            self.assertNotIn("result", m)
+        conn.close()
+
+        # The seed's /api/stream pushes stats every second.
+        conn = self.ws("/api/stream")
+        start = time.monotonic()
+        first = json.loads(conn.recv())
+        second = json.loads(conn.recv())
+        self.assertGreater(time.monotonic() - start, 0.8)
+        self.assertGreaterEqual(first["nodes"], 2)
+        self.assertGreater(second["time"], first["time"])
+        conn.close()
+        self.wait_for_stream_clients(0)
+
+    def test_websocket_flows_stream(self):
+        conn = self.ws("/v1/flows:watch", **{"filter.node": "node-ws"})
+        time.sleep(0.5)
+        now = time.time()
+        ingest(self.queryd.address, [
+            wt.batch("node-ws", 1, [wt.flow(packets=4, when=now), wt.flow(packets=5, dport=9, when=now)],
+                     when=now)])
+        got = [json.loads(conn.recv()) for _ in range(2)]
+        self.assertEqual([int(m["flow"]["packets"]) for m in got], [4, 5])
+
+    def test_websocket_clients_that_go_away_cancel_their_calls(self):
+        conns = [self.ws("/v1/stats:watch", interval="0.1s"), self.ws("/api/stream"),
+                 self.ws("/v1/flows:watch")]
+        for conn in conns[:2]:
+            conn.recv()
+        self.wait_for_stream_clients(3)
+        # Mid-stream: one vanishes without a close frame, one closes politely,
+        # one stops reading and vanishes.
+        conns[0].sock.shutdown(socket.SHUT_RDWR)
+        conns[0].sock.close()
+        conns[1].close()
+        conns[2].sock.close()
+        self.wait_for_stream_clients(0)
+        # And the server is still fine.
+        self.assertEqual(self.get_ok("/v1/health")["status"], "ok")
+
+    def test_websocket_rejected_request_gets_the_http_status(self):
+        with self.assertRaises(websocket.WebSocketBadStatusException) as caught:
+            self.ws("/v1/stats:watch", interval="0.001s")
+        self.assertEqual(caught.exception.status_code, 400)
+        with self.assertRaises(websocket.WebSocketBadStatusException) as caught:
+            self.ws("/v1/flows:watch", bogus="1")
+        self.assertEqual(caught.exception.status_code, 400)
+
+
+
+    def test_streams_end_with_an_error_when_queryd_stops(self):
+        queryd = wt.Queryd().start()
+        self.addCleanup(queryd.kill)
+        base = "127.0.0.1:%d" % queryd.http_port
+        proc = subprocess.Popen(["curl", "-sS", "-N", "http://%s/v1/stats:watch?interval=0.2s" % base],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(stop_process, proc)
+        self.assertIn("result", self.read_lines(proc, 1)[0])
+        conn = websocket.create_connection("ws://%s/v1/flows:watch" % base, timeout=20)
+        self.addCleanup(conn.close)
+
+        self.assertEqual(queryd.stop(), 0)
+        stopping = {"code": 14, "message": "queryd is stopping", "details": []}
+        tail = [json.loads(line) for line in proc.stdout.read().splitlines() if line]
+        self.assertEqual(tail[-1], {"error": stopping})
+        self.assertTrue(all("result" in m for m in tail[:-1]))
+        self.assertEqual(json.loads(conn.recv()), {"error": stopping})
+        opcode, frame = conn.recv_data_frame(control_frame=True)
+        self.assertEqual(opcode, websocket.ABNF.OPCODE_CLOSE)
+        self.assertEqual(int.from_bytes(frame.data[:2], "big"), 1001)  # going away
+        self.assertEqual(frame.data[2:], b"queryd is stopping")
+
+
+class PrometheusScrapeTest(unittest.TestCase):
+    """A real Prometheus server scrapes queryd; its API reports exact totals."""
+
+    def test_prometheus_sees_the_exact_totals(self):
+        queryd = wt.Queryd(extra_args=["--metrics-top-k=2"]).start()
+        self.addCleanup(queryd.kill)
+        ingest(queryd.address, dataset(time.time()))
+
+        workdir = wt.tmpdir("prometheus-")
+        config = os.path.join(workdir, "prometheus.yml")
+        with open(config, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                    "scrape_configs:\n  - job_name: weir-queryd\n"
+                    "    static_configs:\n      - targets: ['127.0.0.1:%d']\n" % queryd.http_port)
+        port = free_port()
+        log = open(os.path.join(workdir, "prometheus.log"), "w")
+        self.addCleanup(log.close)
+        prometheus = subprocess.Popen(
+            ["/usr/bin/prometheus", "--config.file=" + config,
+             "--storage.tsdb.path=" + os.path.join(workdir, "data"),
+             "--web.listen-address=127.0.0.1:%d" % port],
+            stdout=log, stderr=subprocess.STDOUT)
+        self.addCleanup(stop_process, prometheus)
+        api = "http://127.0.0.1:%d" % port
+
+        def query(expr):
+            url = api + "/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+            with urllib.request.urlopen(url, timeout=10) as r:
+                answer = json.load(r)
+            self.assertEqual(answer["status"], "success")
+            return {json.dumps(s["metric"], sort_keys=True): float(s["value"][1])
+                    for s in answer["data"]["result"]}
+
+        expected = {
+            "sum(weir_packets_total)": TOTAL_PACKETS,
+            "sum(weir_bytes_total)": TOTAL_BYTES,
+            "sum(weir_flows_total)": TOTAL_FLOWS,
+            "sum(weir_ip_bytes_total)": TOTAL_BYTES,
+            "sum(network_traffic_bytes_total)": TOTAL_BYTES,
+            "sum(ayaflow_packets_total)": TOTAL_PACKETS,
+            "sum(ayaflow_bytes_total)": TOTAL_BYTES,
+            "sum(weir_ingest_batches_total)": 6,
+            "sum(weir_ingest_records_total)": TOTAL_FLOWS,
+            'sum(weir_collector_lost_packets_total{reason="non_ip"})': 3,
+            'sum(up{job="weir-queryd"})': 1,
+        }
+        deadline = time.monotonic() + 60
+        got = {}
+        while time.monotonic() < deadline:
+            try:
+                got = {expr: next(iter(query(expr).values()), None) for expr in expected}
+            except OSError:
+                got = {}
+            if got == expected:
+                break
+            time.sleep(0.5)
+        self.assertEqual(got, expected)
+
+        by_direction = query("sum by (direction) (weir_packets_total)")
+        self.assertEqual(sorted(by_direction.values()), [8.0, 22.0])
+        by_node = query('weir_bytes_total{direction="egress"}')
+        self.assertEqual(by_node, {
+            json.dumps({"__name__": "weir_bytes_total", "direction": "egress",
+                        "instance": "127.0.0.1:%d" % queryd.http_port, "job": "weir-queryd",
+                        "node": n}, sort_keys=True): float(b)
+            for n, b in (("node-a", 15000 + 180 + 7000 + 392), ("node-b", 120))})
+        # Top-K: at most 2 address pairs plus the remainder series per direction.
+        ip_series = query("weir_ip_bytes_total")
+        self.assertLessEqual(len(ip_series), 2 + 2)
+        others = [v for k, v in ip_series.items() if '"src_ip": "other"' in k]
+        self.assertEqual(len(others), 2)
+        self.assertGreater(sum(others), 0)
+        self.assertEqual(queryd.stop(), 0, "".join(queryd.log))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
