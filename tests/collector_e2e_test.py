@@ -5,6 +5,7 @@ test's own (python3-grpcio) receiving the batches.
 import collections
 import concurrent.futures
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -88,7 +89,8 @@ class CollectorEndToEndTest(unittest.TestCase):
         # --keep-attached was not given at start; the flag only matters at
         # exit, so the first collector is started with it from the outset.
         self.assertEqual(collector.stop(), 0, "".join(collector.log))
-        second = Collector("127.0.0.1:%d" % self.port, pin, metrics_port).start()
+        # The second one also reports the kernel's run-time statistics.
+        second = Collector("127.0.0.1:%d" % self.port, pin, metrics_port, ["--bpf-stats"]).start()
         self.assertTrue(any("adopted" in l for l in second.log), "".join(second.log))
         sender.join(30)
         time.sleep(0.5)
@@ -131,6 +133,11 @@ class CollectorEndToEndTest(unittest.TestCase):
         self.assertEqual(seen_b, (after["tx_bytes"] - before["tx_bytes"]) +
                          (after["rx_bytes"] - before["rx_bytes"]))
         self.assertRegex(metrics, r"(?m)^weir_collector_unexplained_packets 0$")
+        runs = re.search(r'(?m)^weir_bpf_run_count_total\{program="egress"\} (\S+)$', metrics)
+        run_time = re.search(r'(?m)^weir_bpf_run_time_seconds_total\{program="egress"\} (\S+)$', metrics)
+        self.assertTrue(runs and run_time, metrics)
+        self.assertGreater(float(runs.group(1)), 0)
+        self.assertGreater(float(run_time.group(1)), 0)
         # A clean stop (no --keep-attached) leaves nothing pinned.
         self.assertEqual(os.listdir(pin) if os.path.isdir(pin) else [], [])
 
