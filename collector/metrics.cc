@@ -122,7 +122,7 @@ void CollectorMetrics::RecordShipper(const ShipperStats& stats) {
 }
 
 absl::Status CollectorMetrics::EnableBpfStats(
-    std::vector<std::pair<std::string, int>> programs) {
+    const std::vector<std::pair<std::string, int>>& programs) {
   stats_fd_ = bpf_enable_stats(BPF_STATS_RUN_TIME);
   if (stats_fd_ < 0) {
     // Turning the statistics on needs CAP_SYS_ADMIN, which the collector
@@ -147,7 +147,7 @@ absl::Status CollectorMetrics::EnableBpfStats(
                        "Times the program ran (BPF statistics); run time / "
                        "runs is ns per packet.")
                    .Register(*registry_);
-  for (auto& [name, fd] : programs) {
+  for (const auto& [name, fd] : programs) {
     programs_.push_back(Program{name, fd, &seconds.Add({{"program", name}}),
                                 &runs.Add({{"program", name}})});
   }

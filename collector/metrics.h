@@ -38,7 +38,7 @@ class CollectorMetrics {
   // object lives) for the named programs; FAILED_PRECONDITION with the fix
   // when that needs a privilege the collector does not have.
   absl::Status EnableBpfStats(
-      std::vector<std::pair<std::string, int>> programs);
+      const std::vector<std::pair<std::string, int>>& programs);
   // Reads run time and run count of the programs into their metrics.
   void RecordBpfStats();
 

@@ -111,6 +111,7 @@ ShipperOptions Options(const std::string& address) {
 
 std::vector<uint64_t> Seqs(const std::vector<weir::v1::FlowBatch>& batches) {
   std::vector<uint64_t> seqs;
+  seqs.reserve(batches.size());
   for (const auto& batch : batches) seqs.push_back(batch.seq());
   return seqs;
 }

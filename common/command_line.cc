@@ -151,7 +151,7 @@ std::vector<std::string> ParseCommandLineOrExit(int argc, char** argv,
 
     std::string text;
     if (has_value) {
-      text = std::string(value);
+      text.assign(value.data(), value.size());
     } else if (flag->IsOfType<bool>()) {
       text = "true";
     } else if (i + 1 < argc) {

@@ -34,6 +34,7 @@ const CommandLineSpec& Spec() {
 std::vector<std::string> Parse(std::vector<std::string> args) {
   args.insert(args.begin(), "weir-test");
   std::vector<char*> argv;
+  argv.reserve(args.size());
   for (std::string& arg : args) argv.push_back(arg.data());
   return ParseCommandLineOrExit(static_cast<int>(argv.size()), argv.data(),
                                 Spec());
