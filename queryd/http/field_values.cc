@@ -20,7 +20,8 @@ using google::protobuf::FieldDescriptor;
 
 const FieldDescriptor* FindField(const Descriptor& type,
                                  absl::string_view name) {
-  if (const FieldDescriptor* field = type.FindFieldByName(std::string(name))) {
+  const std::string proto_name(name);
+  if (const FieldDescriptor* field = type.FindFieldByName(proto_name)) {
     return field;
   }
   for (int i = 0; i < type.field_count(); ++i) {
@@ -58,6 +59,7 @@ bool IsSpecialJsonMessage(const Descriptor& type) {
 
 std::string EnumChoices(const EnumDescriptor& type) {
   std::vector<std::string> names;
+  names.reserve(type.value_count());
   for (int i = 0; i < type.value_count(); ++i) {
     names.push_back(type.value(i)->name());
   }

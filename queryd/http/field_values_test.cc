@@ -17,7 +17,7 @@ using ::testing::StartsWith;
 // Applies a query string to a fresh message of type M.
 template <typename M>
 absl::StatusOr<M> FromQuery(const std::string& query,
-                            std::vector<std::string> reserved = {}) {
+                            const std::vector<std::string>& reserved = {}) {
   absl::StatusOr<std::vector<FieldValue>> values = ParseQueryString(query);
   if (!values.ok()) return values.status();
   M message;
@@ -132,10 +132,11 @@ TEST(MergeFieldValuesTest, ErrorsNameTheParameter) {
 
 TEST(MergeFieldValuesTest, ReservedFieldsCannotBeSetAgain) {
   auto message = [](const std::string& query,
-                    std::vector<std::string> reserved) {
-    return std::string(FromQuery<weir::v1::ListFlowsRequest>(query, reserved)
-                           .status()
-                           .message());
+                    const std::vector<std::string>& reserved) {
+    const absl::Status status =
+        FromQuery<weir::v1::ListFlowsRequest>(query, reserved).status();
+    std::string text(status.message());
+    return text;
   };
   EXPECT_THAT(message("page_size=1", {"*"}),
               HasSubstr("the request body sets every field"));

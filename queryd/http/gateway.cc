@@ -180,8 +180,8 @@ class Gateway::StreamCallImpl final
       }
       grpc::Status final_status = status;
       if (!failure.ok()) {
-        final_status = grpc::Status(grpc::StatusCode::INTERNAL,
-                                    std::string(failure.message()));
+        const std::string message(failure.message());
+        final_status = grpc::Status(grpc::StatusCode::INTERNAL, message);
       } else if (status.error_code() == grpc::StatusCode::CANCELLED &&
                  gateway->shutting_down()) {
         // Cancelled by Shutdown(), not by the client: say why.
@@ -284,11 +284,11 @@ void Gateway::SetUpContext(const Route& route, const Metadata& metadata,
   }
 }
 
-uint64_t Gateway::Begin(std::weak_ptr<Cancellable> call) {
+uint64_t Gateway::Begin(const std::weak_ptr<Cancellable>& call) {
   absl::MutexLock lock(&mu_);
   if (shutting_down_) return 0;
   const uint64_t id = ++last_id_;
-  calls_.emplace(id, std::move(call));
+  calls_.emplace(id, call);
   return id;
 }
 
@@ -317,7 +317,7 @@ void Gateway::CallUnary(const Prepared& prepared, const Metadata& metadata,
       &call->context, prepared.route->grpc_method, grpc::StubOptions(),
       &call->request, &call->response,
       [this, id, route = prepared.route, state = std::move(state),
-       done = std::move(done)](grpc::Status status) mutable {
+       done = std::move(done)](const grpc::Status& status) mutable {
         HttpReply reply;
         if (status.ok()) {
           absl::StatusOr<std::string> json =

@@ -130,7 +130,7 @@ class Gateway {
           GatewayOptions options, RouteTable routes);
 
   // Registers a call; its id, or 0 when shutting down.
-  uint64_t Begin(std::weak_ptr<Cancellable> call);
+  uint64_t Begin(const std::weak_ptr<Cancellable>& call);
   // The call has finished and will not touch the gateway again.
   void End(uint64_t id);
   bool shutting_down();

@@ -36,8 +36,8 @@ using tcp = net::ip::tcp;
 
 using Request = bhttp::request<bhttp::string_body>;
 
-constexpr absl::string_view kMetricsPath = "/metrics";
-constexpr absl::string_view kUnmatched = "unmatched";
+constexpr char kMetricsPath[] = "/metrics";
+constexpr char kUnmatched[] = "unmatched";
 
 // What every connection shares; owned by the server.
 struct ServerContext {
@@ -123,7 +123,7 @@ class StreamRelay : public StreamObserver,
   }
 
  protected:
-  StreamRelay(const ServerContext& ctx, net::any_io_executor executor)
+  StreamRelay(const ServerContext& ctx, const net::any_io_executor& executor)
       : ctx_(ctx), executor_(executor), head_timer_(executor) {}
   ~StreamRelay() override = default;
 
@@ -445,11 +445,13 @@ class HttpSession final : public StreamRelay {
     }
     if (ec) {
       const auto& head = parser_->get();
-      const std::string label =
-          head.target().empty()
-              ? std::string(kUnmatched)
-              : RouteLabel(ctx_, std::string(head.method_string()),
-                           std::string(head.target()));
+      const absl::string_view method(head.method_string().data(),
+                                     head.method_string().size());
+      const absl::string_view target(head.target().data(),
+                                     head.target().size());
+      const std::string label = target.empty()
+                                    ? std::string(kUnmatched)
+                                    : RouteLabel(ctx_, method, target);
       if (ec == bhttp::error::body_limit) {
         SendAndClose(
             ErrorReply(absl::StatusCode::kInvalidArgument,
@@ -782,7 +784,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
 }
 
 void HttpServer::Stop() {
-  if (impl_ == nullptr || impl_->stopped) return;
+  // (No listener: Start() failed before serving; nothing runs.)
+  if (impl_ == nullptr || impl_->stopped || impl_->listener == nullptr) return;
   impl_->stopped = true;
   impl_->listener->Close();
   // Calls end first (their completions still reach the connections), then

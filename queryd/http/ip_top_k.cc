@@ -19,7 +19,9 @@ std::string AddressText(const store::Address& address) {
 std::string ClassOf(const store::Address& address) {
   absl::StatusOr<IpAddress> ip =
       IpAddress::FromBytes(absl::MakeConstSpan(address.data(), address.size()));
-  return ip.ok() ? std::string(AddressClassName(Classify(*ip))) : "invalid";
+  if (!ip.ok()) return "invalid";
+  std::string name(AddressClassName(Classify(*ip)));
+  return name;
 }
 
 std::string DirectionLabel(weir::v1::Direction direction) {

@@ -113,7 +113,7 @@ absl::StatusOr<PathTemplate> PathTemplate::Parse(absl::string_view text) {
         absl::StrCat("path template \"", text, "\": ", what));
   };
   PathTemplate result;
-  result.text_ = std::string(text);
+  result.text_.assign(text.data(), text.size());
   Parser p(text);
   if (!p.Consume('/')) return error("must start with '/'");
 
@@ -133,7 +133,8 @@ absl::StatusOr<PathTemplate> PathTemplate::Parse(absl::string_view text) {
           return error(absl::StrCat("variable \"", path, "\" appears twice"));
         }
       }
-      variable = Variable{std::string(path), result.segments_.size(), 0};
+      variable = Variable{std::string(path.data(), path.size()),
+                          result.segments_.size(), 0};
       if (p.Consume('}')) {  // {var} is {var=*}
         result.segments_.push_back({Kind::kSingle, ""});
         variable.end = result.segments_.size();
@@ -154,7 +155,8 @@ absl::StatusOr<PathTemplate> PathTemplate::Parse(absl::string_view text) {
         return error(
             absl::StrCat("empty or invalid segment at offset ", p.pos()));
       }
-      result.segments_.push_back({Kind::kLiteral, std::string(literal)});
+      result.segments_.push_back(
+          {Kind::kLiteral, std::string(literal.data(), literal.size())});
     }
 
     if (in_variable && p.Consume('}')) {
@@ -170,7 +172,7 @@ absl::StatusOr<PathTemplate> PathTemplate::Parse(absl::string_view text) {
     if (p.Consume(':')) {
       absl::string_view verb = p.Literal();
       if (verb.empty() || !p.AtEnd()) return error("bad verb");
-      result.verb_ = std::string(verb);
+      result.verb_.assign(verb.data(), verb.size());
     }
     if (!p.AtEnd()) {
       return error(absl::StrCat("unexpected '", std::string(1, p.Peek()),

@@ -125,14 +125,14 @@ void QuerydMetrics::OnStored(const weir::v1::FlowBatch& batch,
 
 void QuerydMetrics::ObserveHttpRequest(absl::string_view route, unsigned code,
                                        absl::Duration latency) {
-  http_requests_
-      .Add({{"route", std::string(route)}, {"code", absl::StrCat(code)}})
+  const std::string label(route);
+  http_requests_.Add({{"route", label}, {"code", absl::StrCat(code)}})
       .Increment();
   static const auto* const kBuckets =
       new prometheus::Histogram::BucketBoundaries{
           0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
           0.1,    0.25,  0.5,    1,     2.5,  5,     10};
-  http_latency_.Add({{"route", std::string(route)}}, *kBuckets)
+  http_latency_.Add({{"route", label}}, *kBuckets)
       .Observe(absl::ToDoubleSeconds(latency));
 }
 

@@ -80,7 +80,7 @@ class QuerydMetrics final : public IngestObserver {
   // The same as metric families.
   std::vector<prometheus::MetricFamily> Collect(absl::Time now);
 
-  static constexpr absl::string_view kContentType =
+  static constexpr char kContentType[] =
       "text/plain; version=0.0.4; charset=utf-8";
 
  private:

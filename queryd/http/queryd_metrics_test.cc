@@ -22,8 +22,9 @@ std::map<std::string, double> Samples(const std::string& text) {
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     if (line.empty() || line[0] == '#') continue;
     const size_t space = line.rfind(' ');
-    samples[std::string(line.substr(0, space))] =
-        std::strtod(std::string(line.substr(space + 1)).c_str(), nullptr);
+    const std::string name(line.substr(0, space));
+    const std::string value(line.substr(space + 1));
+    samples[name] = std::strtod(value.c_str(), nullptr);
   }
   return samples;
 }

@@ -145,7 +145,6 @@ int HttpStatusFromCode(absl::StatusCode code) {
     case absl::StatusCode::kUnavailable:
       return 503;
     case absl::StatusCode::kDataLoss:
-      return 500;
     default:
       return 500;
   }
@@ -164,7 +163,8 @@ std::string StatusJson(absl::StatusCode code, absl::string_view message,
     status.Clear();
   }
   status.set_code(static_cast<int>(code));
-  status.set_message(std::string(message));
+  const std::string text(message);
+  status.set_message(text);
   absl::StatusOr<std::string> json = MessageJson(status);
   if (!json.ok()) {  // a detail of a type this binary does not know
     status.clear_details();
