@@ -13,18 +13,11 @@ import grpc
 from google.protobuf import duration_pb2, timestamp_pb2
 from grpc_contracts import health_pb2, health_pb2_grpc
 from grpc_contracts import reflection_pb2, reflection_pb2_grpc
-from weir.v1 import flow_pb2, ingest_pb2, ingest_pb2_grpc, query_pb2, query_pb2_grpc
+from weir.v1 import flow_pb2, query_pb2, query_pb2_grpc
 
 import weir_testing as wt
 
-TCP, UDP, ICMP = 6, 17, 1
-
-
-def ingest(address, batches, timeout=20):
-    """Sends batches on one stream; returns the acks (or raises RpcError)."""
-    with grpc.insecure_channel(address) as channel:
-        stub = ingest_pb2_grpc.IngestServiceStub(channel)
-        return list(stub.Ingest(iter(batches), timeout=timeout))
+from weir_testing import ICMP, TCP, UDP, ingest
 
 
 def dataset(now):

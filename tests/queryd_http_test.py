@@ -19,17 +19,11 @@ import urllib.request
 
 import grpc
 import websocket
-from weir.v1 import flow_pb2, ingest_pb2_grpc
+from weir.v1 import flow_pb2
 
 import weir_testing as wt
 
-TCP, UDP, ICMP = 6, 17, 1
-
-
-def ingest(address, batches, timeout=20):
-    with grpc.insecure_channel(address) as channel:
-        stub = ingest_pb2_grpc.IngestServiceStub(channel)
-        return list(stub.Ingest(iter(batches), timeout=timeout))
+from weir_testing import ICMP, TCP, UDP, ingest
 
 
 def dataset(now):

@@ -11,7 +11,8 @@ import tempfile
 import threading
 import time
 
-from weir.v1 import flow_pb2, ingest_pb2
+import grpc
+from weir.v1 import flow_pb2, ingest_pb2, ingest_pb2_grpc
 
 
 def runfile(path):
@@ -124,3 +125,13 @@ def batch(node, seq, flows, epoch=1, losses=(), interfaces=((1, "eth0"),), when=
     for reason, p, x in losses:
         b.counters.losses.add(reason=reason, packets=p, bytes=x)
     return b
+
+
+TCP, UDP, ICMP = 6, 17, 1
+
+
+def ingest(address, batches, timeout=20):
+    """Sends batches on one IngestService stream; returns the acks (or raises RpcError)."""
+    with grpc.insecure_channel(address) as channel:
+        stub = ingest_pb2_grpc.IngestServiceStub(channel)
+        return list(stub.Ingest(iter(batches), timeout=timeout))
