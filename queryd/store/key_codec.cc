@@ -131,6 +131,17 @@ bool DecodeRollupKey(absl::string_view in, RollupKey* out) {
   return ok && reader.remaining() == 0;
 }
 
+void AppendPendingKey(const PendingKey& key, std::string* out) {
+  PutU32(out, key.node_id);
+  PutU64(out, key.batch);
+}
+
+bool DecodePendingKey(absl::string_view in, PendingKey* out) {
+  Reader reader(in);
+  return in.size() == kPendingKeySize && reader.GetU32(&out->node_id) &&
+         reader.GetU64(&out->batch);
+}
+
 std::string BucketPrefix(uint64_t bucket_start_sec) {
   std::string out;
   PutU64(&out, bucket_start_sec);

@@ -27,6 +27,10 @@
 //   batch's interval_start.
 //
 // nodes: the node name's bytes. meta: ASCII record names (schema.h).
+//
+// pending (a stored batch whose rollups are only in memory), 12 bytes:
+//   [0, 4)    node id                                           u32 BE
+//   [4, 12)   batch number (as in raw keys)                     u64 BE
 
 #ifndef WEIR_QUERYD_STORE_KEY_CODEC_H_
 #define WEIR_QUERYD_STORE_KEY_CODEC_H_
@@ -86,6 +90,17 @@ std::string BucketPrefix(uint64_t bucket_start_sec);
 std::string ViewPrefix(uint64_t bucket_start_sec, View view);
 // The bucket of a rollup key (its first 8 bytes); false if too short.
 bool DecodeBucket(absl::string_view key, uint64_t* bucket_start_sec);
+
+inline constexpr size_t kPendingKeySize = 12;
+
+struct PendingKey {
+  uint32_t node_id = 0;
+  uint64_t batch = 0;
+};
+
+void AppendPendingKey(const PendingKey& key, std::string* out);
+// False unless `in` is exactly a pending key.
+bool DecodePendingKey(absl::string_view in, PendingKey* out);
 
 // Start, in Unix seconds, of the `tier` bucket holding `unix_nano`.
 uint64_t BucketStartSec(uint64_t unix_nano, Tier tier);

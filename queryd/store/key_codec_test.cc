@@ -26,6 +26,7 @@ TEST(KeyCodecTest, SchemaNamesArePinned) {
   EXPECT_EQ(FamilyName(Family::kHour), "h1");
   EXPECT_EQ(FamilyName(Family::kNodes), "nodes");
   EXPECT_EQ(FamilyName(Family::kMeta), "meta");
+  EXPECT_EQ(FamilyName(Family::kPending), "pending");
   EXPECT_EQ(static_cast<int>(View::kSrc), 1);
   EXPECT_EQ(static_cast<int>(View::kNode), 7);
   EXPECT_EQ(static_cast<int>(View::kNodeCounters), 8);
@@ -241,6 +242,18 @@ TEST(KeyCodecTest, DecodeRollupKeyRejectsMalformedKeys) {
   EXPECT_FALSE(DecodeRollupKey(unknown_view, &out));
   unknown_view[8] = 9;
   EXPECT_FALSE(DecodeRollupKey(unknown_view, &out));
+}
+
+TEST(KeyCodecTest, PendingKeyIsNodeThenBatch) {
+  std::string key;
+  AppendPendingKey({0x0a0b0c0d, 0x1112131415161718}, &key);
+  EXPECT_EQ(absl::BytesToHexString(key), "0a0b0c0d1112131415161718");
+  PendingKey out;
+  ASSERT_TRUE(DecodePendingKey(key, &out));
+  EXPECT_EQ(out.node_id, 0x0a0b0c0du);
+  EXPECT_EQ(out.batch, 0x1112131415161718u);
+  EXPECT_FALSE(DecodePendingKey(key.substr(1), &out));
+  EXPECT_FALSE(DecodePendingKey(key + "x", &out));
 }
 
 TEST(KeyCodecTest, BucketStartFloorsToTheTier) {

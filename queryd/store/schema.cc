@@ -14,6 +14,8 @@ absl::string_view FamilyName(Family family) {
       return "nodes";
     case Family::kMeta:
       return "meta";
+    case Family::kPending:
+      return "pending";
   }
   return "unknown";
 }

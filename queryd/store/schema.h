@@ -15,22 +15,26 @@ namespace weir::store {
 
 // Format of a data directory as a whole, kept in the meta family under
 // kFormatVersionKey. Store::Open refuses directories of a newer format.
-inline constexpr uint32_t kFormatVersion = 1;
+// 2 added the pending family: an older weir-queryd would ignore the rollups
+// it holds for recovery (a version 1 directory opens as it is).
+inline constexpr uint32_t kFormatVersion = 2;
 
 // Key of the format version record in the meta family (value: u32 BE).
 inline constexpr absl::string_view kFormatVersionKey = "format_version";
 
 // Column families. The names (FamilyName) are on disk; the numbers are not.
 enum class Family : int {
-  kRaw = 0,     // "raw": one record per flow, keyed by time (key_codec.h).
-  kMinute = 1,  // "m1": 1-minute rollups, merge operator.
-  kHour = 2,    // "h1": 1-hour rollups, merge operator.
-  kNodes = 3,   // "nodes": per-node state, keyed by node name.
-  kMeta = 4,    // "meta": format version and other store-wide records.
+  kRaw = 0,      // "raw": one record per flow, keyed by time (key_codec.h).
+  kMinute = 1,   // "m1": 1-minute rollups, merge operator.
+  kHour = 2,     // "h1": 1-hour rollups, merge operator.
+  kNodes = 3,    // "nodes": per-node state, keyed by node name.
+  kMeta = 4,     // "meta": format version and other store-wide records.
+  kPending = 5,  // "pending": stored batches whose rollups are still only
+                 // in memory (see Store's rollup buffer), for recovery.
 };
-inline constexpr int kFamilyCount = 5;
+inline constexpr int kFamilyCount = 6;
 
-// "raw", "m1", "h1", "nodes", "meta".
+// "raw", "m1", "h1", "nodes", "meta", "pending".
 absl::string_view FamilyName(Family family);
 
 // Resolutions the store keeps. Queries name them in `source` ("1h/src").

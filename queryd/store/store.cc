@@ -30,8 +30,9 @@
 namespace weir::store {
 namespace {
 
-constexpr Family kFamilies[] = {Family::kRaw, Family::kMinute, Family::kHour,
-                                Family::kNodes, Family::kMeta};
+constexpr Family kFamilies[] = {Family::kRaw,  Family::kMinute,
+                                Family::kHour, Family::kNodes,
+                                Family::kMeta, Family::kPending};
 constexpr Tier kRollupTiers[] = {Tier::kMinute, Tier::kHour};
 constexpr uint64_t kNanosPerSecond = 1000000000;
 
@@ -67,7 +68,9 @@ rocksdb::ColumnFamilyOptions FamilyOptions(
       break;
     case Family::kNodes:
     case Family::kMeta:
-      // A few small records, read at open.
+    case Family::kPending:
+      // A few small records, read at open (pending: written with each
+      // batch, deleted at the next rollup flush).
       options.write_buffer_size = 4 << 20;
       options.compression = rocksdb::kNoCompression;
       break;
@@ -208,6 +211,99 @@ absl::Status CheckFormatVersion(const std::string& dir) {
   return result;
 }
 
+// Index of a rollup tier in per-tier arrays.
+int RollupIndex(Tier tier) { return tier == Tier::kMinute ? 0 : 1; }
+
+// Per tier, the first bucket (Unix seconds) a write may touch.
+using Cutoffs = std::array<uint64_t, 3>;
+
+// Rollup totals summed in memory, per rollup tier and rollup key.
+struct RollupSums {
+  std::array<absl::flat_hash_map<std::string, Totals>, 2> totals;
+  std::array<absl::flat_hash_map<std::string, CounterVector>, 2> counters;
+
+  size_t size() const {
+    return totals[0].size() + totals[1].size() + counters[0].size() +
+           counters[1].size();
+  }
+  bool empty() const { return size() == 0; }
+
+  void AddAll(const RollupSums& other) {
+    for (int i = 0; i < 2; ++i) {
+      for (const auto& [key, sum] : other.totals[i]) totals[i][key] += sum;
+      for (const auto& [key, sum] : other.counters[i]) {
+        AddCounters(sum, &counters[i][key]);
+      }
+    }
+  }
+};
+
+// Adds one flow to `sums`, in every view of every rollup tier whose bucket
+// is at or after its cutoff. Returns whether any tier took it.
+bool AddFlowRollups(const FlowRecord& flow, uint32_t node_id,
+                    const Cutoffs& cutoff_sec, RollupSums* sums) {
+  const Totals totals = {flow.bytes,
+                         flow.packets,
+                         1,
+                         flow.first_seen_unix_nano,
+                         flow.last_seen_unix_nano,
+                         false};
+  RollupKey rollup;
+  rollup.src_addr = flow.src_addr;
+  rollup.dst_addr = flow.dst_addr;
+  rollup.protocol = flow.protocol;
+  rollup.node_id = node_id;
+  rollup.direction = static_cast<uint8_t>(flow.direction);
+  rollup.ifname = flow.ifname;
+  std::string key;
+  bool taken = false;
+  for (Tier tier : kRollupTiers) {
+    rollup.bucket_start_sec = BucketStartSec(flow.last_seen_unix_nano, tier);
+    if (rollup.bucket_start_sec < cutoff_sec[static_cast<int>(tier)]) continue;
+    taken = true;
+    auto& tier_sums = sums->totals[RollupIndex(tier)];
+    for (View view : kFlowViews) {
+      rollup.view = view;
+      rollup.port = view == View::kSrcPort   ? flow.src_port
+                    : view == View::kDstPort ? flow.dst_port
+                                             : 0;
+      key.clear();
+      AppendRollupKey(rollup, &key);
+      tier_sums[key] += totals;
+    }
+  }
+  return taken;
+}
+
+// Adds a batch's counters to `sums`, per rollup tier, in the bucket of the
+// batch's interval start when that is at or after the tier's cutoff.
+void AddCounterRollups(const CounterVector& counters,
+                       uint64_t interval_start_unix_nano, uint32_t node_id,
+                       const Cutoffs& cutoff_sec, RollupSums* sums) {
+  RollupKey rollup;
+  rollup.view = View::kNodeCounters;
+  rollup.node_id = node_id;
+  for (Tier tier : kRollupTiers) {
+    rollup.bucket_start_sec = BucketStartSec(interval_start_unix_nano, tier);
+    if (rollup.bucket_start_sec < cutoff_sec[static_cast<int>(tier)]) continue;
+    AddCounters(counters,
+                &sums->counters[RollupIndex(tier)][EncodeRollupKey(rollup)]);
+  }
+}
+
+// The entries of `map`, in key order: a memtable insert right after its
+// predecessor is much cheaper than one at a random place.
+template <typename Value>
+std::vector<const std::pair<const std::string, Value>*> SortedEntries(
+    const absl::flat_hash_map<std::string, Value>& map) {
+  std::vector<const std::pair<const std::string, Value>*> sorted;
+  sorted.reserve(map.size());
+  for (const auto& entry : map) sorted.push_back(&entry);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  return sorted;
+}
+
 NodeInfo ToNodeInfo(const std::string& name, const NodeState& state) {
   NodeInfo info;
   info.name = name;
@@ -244,6 +340,7 @@ class RocksStore final : public Store {
   std::vector<NodeInfo> GetNodes() const override;
   uint64_t ApproximateSize() const override;
   absl::Status EnforceRetention(absl::Time now) override;
+  absl::Status FlushRollups() const override;
   absl::Status Flush() override;
   absl::Status Compact() override;
   const StoreOptions& options() const override { return options_; }
@@ -276,11 +373,27 @@ class RocksStore final : public Store {
   std::shared_ptr<const NodeNames> node_names() const;
   // The first bucket (Unix seconds) of `tier` kept at `now`.
   uint64_t RetentionCutoffSec(Tier tier, absl::Time now) const;
-  // Adds the batch's flows and rollups to `out`; returns the flows stored.
+  // WriteBatch up to the durable write and the rollup buffer's update.
+  absl::StatusOr<IngestResult> StoreBatch(const weir::v1::FlowBatch& batch,
+                                          absl::Time received_at);
+  // Adds the batch's raw flows, its pending record and the rollups that
+  // are not buffered to `out`, and the rollups to buffer to `buffered`;
+  // returns the flows stored.
   uint64_t AddBatch(const weir::v1::FlowBatch& batch, uint32_t node_id,
                     uint64_t batch_number, absl::Time received_at,
-                    rocksdb::WriteBatch* out) const
+                    rocksdb::WriteBatch* out, RollupSums* buffered) const
       ABSL_SHARED_LOCKS_REQUIRED(retention_mu_);
+  // Merges of every sum in `sums` into m1 and h1, in key order, leaving
+  // out buckets before the cutoffs.
+  void AppendMerges(const RollupSums& sums, const Cutoffs& cutoff_sec,
+                    rocksdb::WriteBatch* out) const;
+  bool BufferIsDue() const;
+  absl::Status FlushRollupsLocked() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(flush_mu_)
+          ABSL_SHARED_LOCKS_REQUIRED(retention_mu_);
+  // At open: the rollups of batches stored before a crash, back into the
+  // buffer from raw and their pending records, then flushed.
+  absl::Status RecoverRollups();
   // Visits the entries of one view of a rollup tier, bucket by bucket.
   absl::Status ScanView(Tier tier, View view, const TimeRange& range,
                         absl::FunctionRef<absl::Status(
@@ -306,8 +419,21 @@ class RocksStore final : public Store {
   mutable absl::Mutex retention_mu_;
   // Per tier, the first bucket (Unix seconds) not yet deleted; 0 until the
   // first EnforceRetention of this process.
-  std::array<uint64_t, 3> retained_from_sec_ ABSL_GUARDED_BY(retention_mu_) = {
-      0, 0, 0};
+  Cutoffs retained_from_sec_ ABSL_GUARDED_BY(retention_mu_) = {0, 0, 0};
+
+  // Held across a whole rollup flush (taking the buffer and writing it), so
+  // a read that flushes first also waits for a flush already under way.
+  // Taken before retention_mu_, never while a node's mutex is held.
+  mutable absl::Mutex flush_mu_;
+  // The rollup buffer (StoreOptions::rollup_buffer_keys): sums of stored
+  // batches not yet in m1 and h1, and those batches' pending keys.
+  mutable absl::Mutex buffer_mu_;
+  mutable RollupSums buffer_ ABSL_GUARDED_BY(buffer_mu_);
+  mutable std::vector<std::string> buffer_pending_ ABSL_GUARDED_BY(buffer_mu_);
+  // When the oldest sum in the buffer arrived; InfiniteFuture when empty.
+  mutable absl::Time buffer_since_ ABSL_GUARDED_BY(buffer_mu_) =
+      absl::InfiniteFuture();
+  rocksdb::WriteOptions flush_options_;  // unsynced: see FlushRollupsLocked
 };
 
 RocksStore::RocksStore(StoreOptions options, std::unique_ptr<rocksdb::DB> db,
@@ -320,6 +446,9 @@ RocksStore::RocksStore(StoreOptions options, std::unique_ptr<rocksdb::DB> db,
 }
 
 RocksStore::~RocksStore() {
+  // Written out now so the next open has nothing to recover; if this fails
+  // the pending records still let it.
+  FlushRollups().IgnoreError();
   for (rocksdb::ColumnFamilyHandle* handle : handles_) {
     db_->DestroyColumnFamilyHandle(handle);
   }
@@ -383,6 +512,7 @@ absl::StatusOr<std::unique_ptr<Store>> RocksStore::Open(
     return s;
   }
   if (absl::Status s = store->LoadNodes(); !s.ok()) return s;
+  if (absl::Status s = store->RecoverRollups(); !s.ok()) return s;
   return std::unique_ptr<Store>(std::move(store));
 }
 
@@ -454,6 +584,17 @@ uint64_t RocksStore::RetentionCutoffSec(Tier tier, absl::Time now) const {
 
 absl::StatusOr<IngestResult> RocksStore::WriteBatch(
     const weir::v1::FlowBatch& batch, absl::Time received_at) {
+  absl::StatusOr<IngestResult> result = StoreBatch(batch, received_at);
+  // Flushed here, after every lock of the write is released: the flush
+  // takes flush_mu_ first.
+  if (result.ok() && BufferIsDue()) {
+    if (absl::Status s = FlushRollups(); !s.ok()) return s;
+  }
+  return result;
+}
+
+absl::StatusOr<IngestResult> RocksStore::StoreBatch(
+    const weir::v1::FlowBatch& batch, absl::Time received_at) {
   if (absl::Status s = ValidateBatch(batch); !s.ok()) return s;
   NodeEntry* node = FindOrAddNode(batch.node());
   absl::MutexLock lock(&node->mu);
@@ -479,6 +620,7 @@ absl::StatusOr<IngestResult> RocksStore::WriteBatch(
   }
 
   rocksdb::WriteBatch write;
+  RollupSums buffered;
   absl::ReaderMutexLock retention_lock(&retention_mu_);
   if (result.outcome == IngestResult::Outcome::kStored) {
     next.epoch = batch.epoch();
@@ -488,7 +630,8 @@ absl::StatusOr<IngestResult> RocksStore::WriteBatch(
     next.last_seen_unix_nano = ToUnixNanosClamped(received_at);
     next.version = batch.collector_version();
     AddCounters(CountersFromProto(batch.counters()), &next.counters);
-    result.flows = AddBatch(batch, node->id, next.batches, received_at, &write);
+    result.flows =
+        AddBatch(batch, node->id, next.batches, received_at, &write, &buffered);
     next.flows += result.flows;
   }
   std::string state;
@@ -504,16 +647,25 @@ absl::StatusOr<IngestResult> RocksStore::WriteBatch(
   }
   node->state = std::move(next);
   node->persisted = true;
+  if (result.outcome == IngestResult::Outcome::kStored &&
+      options_.rollup_buffer_keys > 0) {
+    std::string pending;
+    AppendPendingKey({node->id, node->state.batches}, &pending);
+    absl::MutexLock buffer_lock(&buffer_mu_);
+    buffer_.AddAll(buffered);
+    buffer_pending_.push_back(std::move(pending));
+    buffer_since_ = std::min(buffer_since_, absl::Now());
+  }
   return result;
 }
 
 uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
                               uint32_t node_id, uint64_t batch_number,
-                              absl::Time received_at,
-                              rocksdb::WriteBatch* out) const {
+                              absl::Time received_at, rocksdb::WriteBatch* out,
+                              RollupSums* buffered) const {
   // Nothing goes below a tier's retention cutoff: it would never be read,
   // and retention has already passed it.
-  std::array<uint64_t, 3> cutoff_sec;
+  Cutoffs cutoff_sec;
   for (Tier tier : kTiers) {
     const int i = static_cast<int>(tier);
     cutoff_sec[i] =
@@ -521,23 +673,24 @@ uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
   }
   const uint64_t raw_cutoff_ns =
       cutoff_sec[static_cast<int>(Tier::kRaw)] * kNanosPerSecond;
+  // Buffered rollups are redone from raw after a crash, so only flows that
+  // go to raw can be buffered; the rest (older than raw's retention) are
+  // merged with the batch, as is everything without a buffer.
+  const bool buffering = options_.rollup_buffer_keys > 0;
+  RollupSums direct;
 
   absl::flat_hash_map<uint32_t, absl::string_view> ifnames;
   for (const weir::v1::Interface& interface : batch.interfaces()) {
     ifnames.emplace(interface.ifindex(), interface.name());
   }
 
-  // Raw records are written in key order, and totals are summed per rollup
-  // key within the batch first (one merge per distinct key and tier, not
-  // one per flow), then written in key order too: a memtable insert right
-  // after its predecessor is much cheaper than one at a random place.
+  // Raw records are written in key order (see SortedEntries).
   std::vector<std::pair<std::string, std::string>> raw;
   raw.reserve(batch.flows_size());
-  std::array<absl::flat_hash_map<std::string, Totals>, 2> rollups;
+  PendingBatch pending;
+  pending.interval_start_unix_nano = batch.interval_start_unix_nano();
+  pending.min_last_seen_unix_nano = UINT64_MAX;
   FlowRecord flow;
-  RollupKey rollup;
-  std::string key;
-  std::string value;
   uint64_t stored = 0;
   for (int i = 0; i < batch.flows_size(); ++i) {
     const weir::v1::IngestFlow& in = batch.flows(i);
@@ -567,77 +720,224 @@ uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
                    &raw.back().first);
       AppendRawValue(flow, &raw.back().second);
       kept = true;
+      pending.raw_flows += 1;
+      pending.min_last_seen_unix_nano =
+          std::min(pending.min_last_seen_unix_nano, flow.last_seen_unix_nano);
+      pending.max_last_seen_unix_nano =
+          std::max(pending.max_last_seen_unix_nano, flow.last_seen_unix_nano);
     }
-
-    const Totals totals = {flow.bytes,
-                           flow.packets,
-                           1,
-                           flow.first_seen_unix_nano,
-                           flow.last_seen_unix_nano,
-                           false};
-    rollup.src_addr = flow.src_addr;
-    rollup.dst_addr = flow.dst_addr;
-    rollup.node_id = node_id;
-    rollup.direction = static_cast<uint8_t>(flow.direction);
-    rollup.ifname = flow.ifname;
-    for (Tier tier : kRollupTiers) {
-      rollup.bucket_start_sec = BucketStartSec(flow.last_seen_unix_nano, tier);
-      if (rollup.bucket_start_sec < cutoff_sec[static_cast<int>(tier)]) {
-        continue;
-      }
+    if (AddFlowRollups(flow, node_id, cutoff_sec,
+                       kept && buffering ? buffered : &direct)) {
       kept = true;
-      auto& sums = rollups[tier == Tier::kMinute ? 0 : 1];
-      for (View view : kFlowViews) {
-        rollup.view = view;
-        rollup.protocol = flow.protocol;
-        rollup.port = view == View::kSrcPort   ? flow.src_port
-                      : view == View::kDstPort ? flow.dst_port
-                                               : 0;
-        key.clear();
-        AppendRollupKey(rollup, &key);
-        sums[key] += totals;
-      }
     }
     if (kept) ++stored;
   }
-
   std::sort(raw.begin(), raw.end());
   for (const auto& [raw_key, raw_value] : raw) {
     out->Put(cf(Family::kRaw), raw_key, raw_value);
   }
-  std::vector<const std::pair<const std::string, Totals>*> sorted;
-  for (Tier tier : kRollupTiers) {
-    const auto& sums = rollups[tier == Tier::kMinute ? 0 : 1];
-    sorted.clear();
-    sorted.reserve(sums.size());
-    for (const auto& entry : sums) sorted.push_back(&entry);
-    std::sort(sorted.begin(), sorted.end(),
-              [](const auto* a, const auto* b) { return a->first < b->first; });
-    for (const auto* entry : sorted) {
-      value.clear();
-      AppendTotalsValue(entry->second, &value);
-      out->Merge(cf(TierFamily(tier)), entry->first, value);
-    }
-  }
 
   // The batch's accounting, per node and bucket of its interval start.
-  const CounterVector counters = CountersFromProto(batch.counters());
-  value.clear();
-  AppendCountersValue(counters, /*damaged=*/false, &value);
-  for (Tier tier : kRollupTiers) {
-    RollupKey counters_key;
-    counters_key.bucket_start_sec =
-        BucketStartSec(batch.interval_start_unix_nano(), tier);
-    if (counters_key.bucket_start_sec < cutoff_sec[static_cast<int>(tier)]) {
-      continue;
-    }
-    counters_key.view = View::kNodeCounters;
-    counters_key.node_id = node_id;
-    key.clear();
-    AppendRollupKey(counters_key, &key);
-    out->Merge(cf(TierFamily(tier)), key, value);
+  pending.counters = CountersFromProto(batch.counters());
+  AddCounterRollups(pending.counters, batch.interval_start_unix_nano(), node_id,
+                    cutoff_sec, buffering ? buffered : &direct);
+  AppendMerges(direct, cutoff_sec, out);
+  if (buffering) {
+    if (pending.raw_flows == 0) pending.min_last_seen_unix_nano = 0;
+    std::string key;
+    std::string value;
+    AppendPendingKey({node_id, batch_number}, &key);
+    AppendPendingBatch(pending, &value);
+    out->Put(cf(Family::kPending), key, value);
   }
   return stored;
+}
+
+void RocksStore::AppendMerges(const RollupSums& sums, const Cutoffs& cutoff_sec,
+                              rocksdb::WriteBatch* out) const {
+  std::string value;
+  for (Tier tier : kRollupTiers) {
+    const int i = RollupIndex(tier);
+    const uint64_t cutoff = cutoff_sec[static_cast<int>(tier)];
+    const std::string first_key = BucketPrefix(cutoff);
+    rocksdb::ColumnFamilyHandle* family = cf(TierFamily(tier));
+    for (const auto* entry : SortedEntries(sums.totals[i])) {
+      if (entry->first < first_key) continue;
+      value.clear();
+      AppendTotalsValue(entry->second, &value);
+      out->Merge(family, entry->first, value);
+    }
+    for (const auto* entry : SortedEntries(sums.counters[i])) {
+      if (entry->first < first_key) continue;
+      value.clear();
+      AppendCountersValue(entry->second, /*damaged=*/false, &value);
+      out->Merge(family, entry->first, value);
+    }
+  }
+}
+
+bool RocksStore::BufferIsDue() const {
+  absl::MutexLock lock(&buffer_mu_);
+  return buffer_.size() >= options_.rollup_buffer_keys ||
+         absl::Now() - buffer_since_ >= options_.rollup_flush_interval;
+}
+
+absl::Status RocksStore::FlushRollups() const {
+  absl::MutexLock flush_lock(&flush_mu_);
+  absl::ReaderMutexLock retention_lock(&retention_mu_);
+  return FlushRollupsLocked();
+}
+
+absl::Status RocksStore::FlushRollupsLocked() const {
+  RollupSums sums;
+  std::vector<std::string> pending;
+  absl::Time since;
+  {
+    absl::MutexLock lock(&buffer_mu_);
+    if (buffer_pending_.empty()) return absl::OkStatus();
+    std::swap(sums, buffer_);
+    std::swap(pending, buffer_pending_);
+    since = std::exchange(buffer_since_, absl::InfiniteFuture());
+  }
+  // The merges and the deletion of their batches' pending records are one
+  // atomic write. It need not be synced: the WAL is a sequence, so a crash
+  // loses this write only with every later one, and then the pending
+  // records are still there for recovery.
+  rocksdb::WriteBatch write;
+  AppendMerges(sums, retained_from_sec_, &write);
+  for (const std::string& key : pending) {
+    write.Delete(cf(Family::kPending), key);
+  }
+  absl::Status s = FromRocksDb(db_->Write(flush_options_, &write),
+                               "writing the rollup buffer");
+  if (!s.ok()) {
+    // Kept for the next flush: nothing acked is dropped.
+    absl::MutexLock lock(&buffer_mu_);
+    buffer_.AddAll(sums);
+    buffer_pending_.insert(buffer_pending_.end(), pending.begin(),
+                           pending.end());
+    buffer_since_ = std::min(buffer_since_, since);
+  }
+  return s;
+}
+
+absl::Status RocksStore::RecoverRollups() {
+  // Pending batches by (node id, batch number), and the raw time ranges
+  // that hold their flows.
+  struct Pending {
+    PendingBatch batch;
+    uint64_t found = 0;
+  };
+  absl::flat_hash_map<std::pair<uint32_t, uint64_t>, Pending> pending;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  std::vector<std::string> keys;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cf(Family::kPending)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    PendingKey key;
+    Pending entry;
+    if (!DecodePendingKey(absl::string_view(it->key().data(), it->key().size()),
+                          &key) ||
+        !DecodePendingBatch(
+            absl::string_view(it->value().data(), it->value().size()),
+            &entry.batch)) {
+      return absl::DataLossError(absl::StrCat(
+          "undecodable pending batch record, key ", it->key().ToString(true)));
+    }
+    if (entry.batch.raw_flows > 0) {
+      ranges.emplace_back(entry.batch.min_last_seen_unix_nano,
+                          entry.batch.max_last_seen_unix_nano);
+    }
+    pending.emplace(std::make_pair(key.node_id, key.batch), std::move(entry));
+    keys.emplace_back(it->key().data(), it->key().size());
+  }
+  if (absl::Status s = FromRocksDb(it->status(), "reading pending batches");
+      !s.ok()) {
+    return s;
+  }
+  if (keys.empty()) return absl::OkStatus();
+
+  // Retention as of the last batch stored: what the writes themselves
+  // went by (their cutoffs only grow with received_at). Retention at the
+  // real time of this open is EnforceRetention's job.
+  uint64_t last_received_ns = 0;
+  {
+    absl::MutexLock lock(&nodes_mu_);
+    for (const auto& [name, node] : nodes_) {
+      absl::MutexLock node_lock(&node->mu);
+      last_received_ns =
+          std::max(last_received_ns, node->state.last_seen_unix_nano);
+    }
+  }
+  Cutoffs cutoff_sec;
+  const absl::Time now =
+      absl::FromUnixNanos(static_cast<int64_t>(last_received_ns));
+  for (Tier tier : kTiers) {
+    cutoff_sec[static_cast<int>(tier)] = RetentionCutoffSec(tier, now);
+  }
+  RollupSums sums;
+  // Each stretch of raw is read once, however many batches overlap in it.
+  std::sort(ranges.begin(), ranges.end());
+  FlowRecord flow;
+  RawKey key;
+  for (size_t i = 0; i < ranges.size();) {
+    uint64_t first = ranges[i].first;
+    uint64_t last = ranges[i].second;
+    for (++i; i < ranges.size() && ranges[i].first <= last; ++i) {
+      last = std::max(last, ranges[i].second);
+    }
+    const std::string lower = RawTimeBound(first);
+    const std::string upper = RawTimeBound(last + 1);
+    const rocksdb::Slice lower_bound(lower);
+    const rocksdb::Slice upper_bound(upper);
+    rocksdb::ReadOptions read;
+    read.iterate_lower_bound = &lower_bound;
+    read.iterate_upper_bound = &upper_bound;
+    std::unique_ptr<rocksdb::Iterator> raw(
+        db_->NewIterator(read, cf(Family::kRaw)));
+    for (raw->SeekToFirst(); raw->Valid(); raw->Next()) {
+      if (!DecodeRawKey(absl::string_view(raw->key().data(), raw->key().size()),
+                        &key)) {
+        return absl::DataLossError(absl::StrCat("undecodable raw flow key ",
+                                                raw->key().ToString(true)));
+      }
+      auto found = pending.find(std::make_pair(key.node_id, key.batch));
+      if (found == pending.end()) continue;
+      if (!DecodeRawValue(
+              absl::string_view(raw->value().data(), raw->value().size()),
+              &flow)) {
+        return absl::DataLossError(absl::StrCat(
+            "undecodable raw flow record, key ", raw->key().ToString(true)));
+      }
+      flow.last_seen_unix_nano = key.last_seen_unix_nano;
+      AddFlowRollups(flow, key.node_id, cutoff_sec, &sums);
+      found->second.found += 1;
+    }
+    if (absl::Status s = FromRocksDb(raw->status(), "reading raw flows back");
+        !s.ok()) {
+      return s;
+    }
+  }
+  for (const auto& [id, entry] : pending) {
+    if (entry.found != entry.batch.raw_flows) {
+      const auto names = node_names();
+      return absl::DataLossError(
+          absl::StrCat("batch ", id.second, " of node ",
+                       id.first < names->size() ? (*names)[id.first] : "?",
+                       " is still to be rolled up, but raw holds ", entry.found,
+                       " of its ", entry.batch.raw_flows, " flows"));
+    }
+    AddCounterRollups(entry.batch.counters,
+                      entry.batch.interval_start_unix_nano, id.first,
+                      cutoff_sec, &sums);
+  }
+  {
+    absl::MutexLock lock(&buffer_mu_);
+    buffer_.AddAll(sums);
+    buffer_pending_.insert(buffer_pending_.end(), keys.begin(), keys.end());
+    buffer_since_ = std::min(buffer_since_, absl::Now());
+  }
+  return FlushRollups();
 }
 
 absl::Status RocksStore::ScanRaw(const RawScan& scan, RawVisitor visit) const {
@@ -758,6 +1058,8 @@ absl::Status RocksStore::ScanRollup(Tier tier, View view,
     return absl::InvalidArgumentError(
         "view: node_counters is not a flow view; use ScanNodeCounters");
   }
+  // Everything acked before this read is in the answer.
+  if (absl::Status s = FlushRollups(); !s.ok()) return s;
   RollupEntry entry;
   return ScanView(tier, view, range,
                   [&](const RollupKey& key, absl::string_view value,
@@ -787,6 +1089,7 @@ absl::Status RocksStore::ScanRollup(Tier tier, View view,
 
 absl::Status RocksStore::ScanNodeCounters(Tier tier, const TimeRange& range,
                                           CountersVisitor visit) const {
+  if (absl::Status s = FlushRollups(); !s.ok()) return s;
   NodeCountersEntry entry;
   CounterVector counters;
   return ScanView(
@@ -847,8 +1150,12 @@ absl::Status RocksStore::EnforceRetention(absl::Time now) {
   };
   std::vector<Expired> expired;
   {
+    absl::MutexLock flush_lock(&flush_mu_);
     absl::MutexLock lock(&retention_mu_);
-    std::array<uint64_t, 3> cutoff_sec = retained_from_sec_;
+    // The buffer goes out first: its pending batches' raw flows must still
+    // be there for a recovery until their rollups are written.
+    if (absl::Status s = FlushRollupsLocked(); !s.ok()) return s;
+    Cutoffs cutoff_sec = retained_from_sec_;
     rocksdb::WriteBatch write;
     for (Tier tier : kTiers) {
       const int i = static_cast<int>(tier);
@@ -898,6 +1205,7 @@ absl::Status RocksStore::EnforceRetention(absl::Time now) {
 }
 
 absl::Status RocksStore::Flush() {
+  if (absl::Status s = FlushRollups(); !s.ok()) return s;
   std::vector<rocksdb::ColumnFamilyHandle*> families(
       handles_.begin(), handles_.begin() + kFamilyCount);
   return FromRocksDb(db_->Flush(rocksdb::FlushOptions(), families),
@@ -905,6 +1213,7 @@ absl::Status RocksStore::Flush() {
 }
 
 absl::Status RocksStore::Compact() {
+  if (absl::Status s = FlushRollups(); !s.ok()) return s;
   rocksdb::CompactRangeOptions compact;
   compact.bottommost_level_compaction =
       rocksdb::BottommostLevelCompaction::kForce;

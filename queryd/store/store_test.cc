@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <set>
@@ -118,11 +119,18 @@ bool SameTotals(const Totals& a, const Totals& b) {
          a.damaged == b.damaged;
 }
 
-class StoreTest : public ::testing::Test {
+// Every test runs with the rollup buffer off (rollups written with each
+// batch), small (flushed every few batches, so merges of one bucket arrive
+// in several flushes) and at its default size (flushed by reads, Flush and
+// close).
+class StoreTest : public ::testing::TestWithParam<size_t> {
  protected:
   void SetUp() override {
-    options_.data_dir = ScratchDir(
-        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::string name =
+        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '_');
+    options_.data_dir = ScratchDir(name);
+    options_.rollup_buffer_keys = GetParam();
     // The WAL is still written; tests need not wait for fsync.
     options_.sync_writes = false;
     store_ = Open();
@@ -229,7 +237,16 @@ void ExpectSameRollups(const TotalsByKey& got, const TotalsByKey& expected,
   }
 }
 
-TEST_F(StoreTest, StoresABatchAndReadsItBack) {
+INSTANTIATE_TEST_SUITE_P(RollupBuffer, StoreTest,
+                         ::testing::Values(0, 7,
+                                           StoreOptions().rollup_buffer_keys),
+                         [](const ::testing::TestParamInfo<size_t>& info) {
+                           return info.param == 0 ? std::string("WriteThrough")
+                                  : info.param == 7 ? std::string("Small")
+                                                    : std::string("Default");
+                         });
+
+TEST_P(StoreTest, StoresABatchAndReadsItBack) {
   ASSERT_NE(store_, nullptr);
   BatchSpec spec;
   spec.flows = 50;
@@ -277,7 +294,7 @@ TEST_F(StoreTest, StoresABatchAndReadsItBack) {
   EXPECT_EQ(it->first_seen_unix_nano, in.first_seen_unix_nano());
 }
 
-TEST_F(StoreTest, ResendOfTheSameSeqStoresNothingTwice) {
+TEST_P(StoreTest, ResendOfTheSameSeqStoresNothingTwice) {
   const weir::v1::FlowBatch batch = MakeBatch({});
   EXPECT_EQ(Write(batch).outcome, IngestResult::Outcome::kStored);
   const TotalsByKey rollup = Rollup(Tier::kMinute, View::kProtocol);
@@ -304,7 +321,7 @@ TEST_F(StoreTest, ResendOfTheSameSeqStoresNothingTwice) {
   EXPECT_EQ(nodes[0].flows, 20u);
 }
 
-TEST_F(StoreTest, ANewEpochIsAcceptedAndAnOldOneIsStale) {
+TEST_P(StoreTest, ANewEpochIsAcceptedAndAnOldOneIsStale) {
   BatchSpec spec;
   spec.epoch = 1;
   spec.seq = 40;
@@ -331,7 +348,7 @@ TEST_F(StoreTest, ANewEpochIsAcceptedAndAnOldOneIsStale) {
   EXPECT_EQ(nodes[0].gaps, 0u);
 }
 
-TEST_F(StoreTest, ASeqGapIsAcceptedAndRecorded) {
+TEST_P(StoreTest, ASeqGapIsAcceptedAndRecorded) {
   BatchSpec spec;
   spec.seq = 1;
   Write(MakeBatch(spec));
@@ -355,14 +372,14 @@ TEST_F(StoreTest, ASeqGapIsAcceptedAndRecorded) {
   EXPECT_EQ(nodes[0].gaps, 4u);
 }
 
-TEST_F(StoreTest, AFirstBatchAfterSeqOneIsNoGap) {
+TEST_P(StoreTest, AFirstBatchAfterSeqOneIsNoGap) {
   BatchSpec spec;
   spec.seq = 1000;
   EXPECT_EQ(Write(MakeBatch(spec)).skipped_seqs, 0u);
   EXPECT_EQ(store_->GetNodes()[0].gaps, 0u);
 }
 
-TEST_F(StoreTest, AnInvalidBatchWritesNothing) {
+TEST_P(StoreTest, AnInvalidBatchWritesNothing) {
   weir::v1::FlowBatch batch = MakeBatch({});
   batch.mutable_flows(3)->set_src_addr("12345");
   const absl::StatusOr<IngestResult> result = store_->WriteBatch(batch);
@@ -376,7 +393,7 @@ TEST_F(StoreTest, AnInvalidBatchWritesNothing) {
   EXPECT_EQ(Write(MakeBatch({})).outcome, IngestResult::Outcome::kStored);
 }
 
-TEST_F(StoreTest, EverythingIsStillThereAfterReopening) {
+TEST_P(StoreTest, EverythingIsStillThereAfterReopening) {
   BatchSpec spec;
   spec.map_full_packets = 3;
   for (uint64_t seq = 1; seq <= 5; ++seq) {
@@ -430,7 +447,7 @@ TEST_F(StoreTest, EverythingIsStillThereAfterReopening) {
   EXPECT_GT(store_->ApproximateSize(), 0u);
 }
 
-TEST_F(StoreTest, RollupTotalsEqualRawTotals) {
+TEST_P(StoreTest, RollupTotalsEqualRawTotals) {
   // Three nodes, 40 batches each, spread over three hours.
   for (const std::string node : {"node-a", "node-b", "node-c"}) {
     for (uint64_t seq = 1; seq <= 40; ++seq) {
@@ -511,7 +528,64 @@ TEST_F(StoreTest, RollupTotalsEqualRawTotals) {
   }
 }
 
-TEST_F(StoreTest, ConcurrentResendsStoreEachBatchOnce) {
+TEST_P(StoreTest, ACrashLosesNoRollups) {
+  // A child process writes batches and exits without closing the store, so
+  // whatever the rollup buffer held is only in the pending records.
+  store_.reset();
+  const auto spec_of = [](uint64_t seq) {
+    BatchSpec spec;
+    spec.node = seq % 2 == 0 ? "node-a" : "node-b";
+    spec.seq = seq;
+    spec.seed = seq;
+    spec.flows = 30;
+    spec.map_full_packets = seq % 4;
+    spec.interval_start_unix_nano = kHourNs + seq * 97 * kSecond;
+    return spec;
+  };
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options_);
+        if (!store.ok()) std::_Exit(1);
+        for (uint64_t seq = 1; seq <= 60; ++seq) {
+          const weir::v1::FlowBatch batch = MakeBatch(spec_of(seq));
+          if (!(*store)
+                   ->WriteBatch(batch, AtNanos(batch.interval_end_unix_nano()))
+                   .ok()) {
+            std::_Exit(2);
+          }
+        }
+        std::_Exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+
+  store_ = Open();
+  ASSERT_NE(store_, nullptr);
+  const std::vector<FlowRecord> raw = Raw();
+  ASSERT_EQ(raw.size(), 60u * 30);
+  const auto check = [&](absl::string_view when) {
+    for (Tier tier : {Tier::kMinute, Tier::kHour}) {
+      for (View view : kFlowViews) {
+        ExpectSameRollups(
+            Rollup(tier, view), Expected(raw, tier, view),
+            absl::StrCat(when, " ", TierName(tier), "/", ViewName(view)));
+      }
+      uint64_t lost = 0;
+      for (const auto& [key, counters] : Counters(tier)) {
+        lost += counters.lost_packets();
+      }
+      uint64_t expected_lost = 0;
+      for (uint64_t seq = 1; seq <= 60; ++seq) expected_lost += seq % 4;
+      EXPECT_EQ(lost, expected_lost) << when << " " << TierName(tier);
+    }
+  };
+  check("after recovery");
+  // Recovered once: the pending records went with the recovered rollups.
+  Reopen();
+  check("after a second open");
+}
+
+TEST_P(StoreTest, ConcurrentResendsStoreEachBatchOnce) {
   constexpr int kBatches = 30;
   constexpr int kThreads = 4;
   std::vector<weir::v1::FlowBatch> batches;
@@ -547,7 +621,7 @@ TEST_F(StoreTest, ConcurrentResendsStoreEachBatchOnce) {
   EXPECT_EQ(nodes[0].gaps, 0u);
 }
 
-TEST_F(StoreTest, ScanRawPagesWithCursors) {
+TEST_P(StoreTest, ScanRawPagesWithCursors) {
   BatchSpec spec;
   spec.flows = 25;
   Write(MakeBatch(spec));
@@ -591,7 +665,7 @@ TEST_F(StoreTest, ScanRawPagesWithCursors) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(StoreTest, ScanRawHonoursTheRange) {
+TEST_P(StoreTest, ScanRawHonoursTheRange) {
   for (uint64_t seq = 1; seq <= 5; ++seq) {
     Write(OneFlowBatch(seq, kHourNs + seq * kSecond));
   }
@@ -607,7 +681,7 @@ TEST_F(StoreTest, ScanRawHonoursTheRange) {
           .empty());
 }
 
-TEST_F(StoreTest, ScanRollupReadsOnlyBucketsInTheRange) {
+TEST_P(StoreTest, ScanRollupReadsOnlyBucketsInTheRange) {
   for (uint64_t seq = 1; seq <= 6; ++seq) {
     Write(OneFlowBatch(seq, kHourNs + seq * 60 * kSecond + 5, seq));
   }
@@ -634,7 +708,7 @@ TEST_F(StoreTest, ScanRollupReadsOnlyBucketsInTheRange) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(StoreTest, NodeCountersReportLossesPerBucket) {
+TEST_P(StoreTest, NodeCountersReportLossesPerBucket) {
   BatchSpec spec;
   spec.map_full_packets = 7;
   spec.interval_start_unix_nano = kHourNs + 10 * kSecond;
@@ -661,7 +735,7 @@ TEST_F(StoreTest, NodeCountersReportLossesPerBucket) {
   EXPECT_EQ(hour.at({kHourSec, "node-a"}).losses.size(), 2u);
 }
 
-TEST_F(StoreTest, RetentionDropsExactlyTheOldBuckets) {
+TEST_P(StoreTest, RetentionDropsExactlyTheOldBuckets) {
   options_.retention.raw = absl::Hours(1);
   options_.retention.minute = absl::Hours(3);
   options_.retention.hour = absl::Hours(10);
@@ -730,7 +804,7 @@ TEST_F(StoreTest, RetentionDropsExactlyTheOldBuckets) {
   EXPECT_EQ(*buckets(Tier::kHour).begin(), m1 / 3600 * 3600);
 }
 
-TEST_F(StoreTest, ChoosesTiersWithItsRetention) {
+TEST_P(StoreTest, ChoosesTiersWithItsRetention) {
   options_.retention.raw = absl::Hours(2);
   Reopen();
   const absl::Time now = absl::FromUnixSeconds(kHourSec) + absl::Minutes(1);
@@ -743,7 +817,7 @@ TEST_F(StoreTest, ChoosesTiersWithItsRetention) {
   EXPECT_FALSE(choice->exact);
 }
 
-TEST_F(StoreTest, ANewerFormatVersionIsRefused) {
+TEST_P(StoreTest, ANewerFormatVersionIsRefused) {
   store_.reset();
   {
     std::vector<std::string> names;
@@ -760,7 +834,7 @@ TEST_F(StoreTest, ANewerFormatVersionIsRefused) {
                                   descriptors, &handles, &db)
                     .ok());
     std::string version;
-    PutU32(&version, 3);
+    PutU32(&version, kFormatVersion + 1);
     for (rocksdb::ColumnFamilyHandle* handle : handles) {
       if (handle->GetName() == "meta") {
         ASSERT_TRUE(
@@ -775,14 +849,14 @@ TEST_F(StoreTest, ANewerFormatVersionIsRefused) {
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(store.status().message(),
             absl::StrCat("data directory ", options_.data_dir,
-                         " was written by format version 3; this "
-                         "weir-queryd reads up to 1"));
+                         " was written by format version ", kFormatVersion + 1,
+                         "; this weir-queryd reads up to ", kFormatVersion));
   // Refused without writing: the record is untouched.
   const absl::StatusOr<std::unique_ptr<Store>> again = Store::Open(options_);
   EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
-TEST_F(StoreTest, AnUndecodableMergeOperandIsFlaggedNotFatal) {
+TEST_P(StoreTest, AnUndecodableMergeOperandIsFlaggedNotFatal) {
   Write(MakeBatch({}));
   const TotalsByKey before = Rollup(Tier::kMinute, View::kProtocol);
   ASSERT_FALSE(before.empty());
@@ -847,7 +921,7 @@ TEST_F(StoreTest, AnUndecodableMergeOperandIsFlaggedNotFatal) {
   EXPECT_EQ(Write(MakeBatch(spec)).outcome, IngestResult::Outcome::kStored);
 }
 
-TEST_F(StoreTest, ADirectoryThatIsNoStoreIsRefused) {
+TEST_P(StoreTest, ADirectoryThatIsNoStoreIsRefused) {
   store_.reset();
   const std::string dir = ScratchDir("not_a_store");
   {
@@ -867,7 +941,7 @@ TEST_F(StoreTest, ADirectoryThatIsNoStoreIsRefused) {
                          "family)"));
 }
 
-TEST_F(StoreTest, OpenChecksItsOptionsAndDirectory) {
+TEST_P(StoreTest, OpenChecksItsOptionsAndDirectory) {
   StoreOptions options = options_;
   options.data_dir = ScratchDir("missing") + "/deeper/store";
   options.create_if_missing = false;
@@ -886,7 +960,7 @@ TEST_F(StoreTest, OpenChecksItsOptionsAndDirectory) {
   EXPECT_FALSE(Store::Open(options_).ok());
 }
 
-TEST_F(StoreTest, SyncedWritesWork) {
+TEST_P(StoreTest, SyncedWritesWork) {
   options_.sync_writes = true;
   Reopen();
   EXPECT_EQ(Write(MakeBatch({})).outcome, IngestResult::Outcome::kStored);

@@ -228,4 +228,25 @@ bool DecodeNodeState(absl::string_view in, NodeState* state) {
   return true;
 }
 
+void AppendPendingBatch(const PendingBatch& pending, std::string* out) {
+  PutU8(out, kPendingBatchVersion);
+  PutU64(out, pending.interval_start_unix_nano);
+  PutU64(out, pending.raw_flows);
+  PutU64(out, pending.min_last_seen_unix_nano);
+  PutU64(out, pending.max_last_seen_unix_nano);
+  AppendCounterVector(pending.counters, out);
+}
+
+bool DecodePendingBatch(absl::string_view in, PendingBatch* pending) {
+  Reader reader(in);
+  uint8_t version;
+  return reader.GetU8(&version) && version == kPendingBatchVersion &&
+         reader.GetU64(&pending->interval_start_unix_nano) &&
+         reader.GetU64(&pending->raw_flows) &&
+         reader.GetU64(&pending->min_last_seen_unix_nano) &&
+         reader.GetU64(&pending->max_last_seen_unix_nano) &&
+         GetCounterVector(&reader, &pending->counters) &&
+         reader.remaining() == 0;
+}
+
 }  // namespace weir::store

@@ -28,6 +28,12 @@
 //   stale batches, batches, flows, first_seen ns, last_seen ns; then
 //   collector version (u16 length + bytes); then the counter vector (u8 n +
 //   n x u64).
+//
+// pending, version 1 (a stored batch whose rollups are only in memory):
+//   [0] version 1  then u64s: interval_start ns, raw flows (how many of the
+//   batch's flows are in raw, under this batch number), min and max
+//   last_seen ns of those flows; then the batch's counter vector (u8 n + n x
+//   u64).
 
 #ifndef WEIR_QUERYD_STORE_VALUE_CODEC_H_
 #define WEIR_QUERYD_STORE_VALUE_CODEC_H_
@@ -115,6 +121,22 @@ struct NodeState {
 
 void AppendNodeState(const NodeState& state, std::string* out);
 bool DecodeNodeState(absl::string_view in, NodeState* state);
+
+inline constexpr uint8_t kPendingBatchVersion = 1;
+
+// What recovery needs to redo a stored batch's rollups: its flows are read
+// back from raw (keys with its node id and batch number, last_seen in
+// [min, max]); its counters are here.
+struct PendingBatch {
+  uint64_t interval_start_unix_nano = 0;
+  uint64_t raw_flows = 0;
+  uint64_t min_last_seen_unix_nano = 0;
+  uint64_t max_last_seen_unix_nano = 0;
+  CounterVector counters;
+};
+
+void AppendPendingBatch(const PendingBatch& pending, std::string* out);
+bool DecodePendingBatch(absl::string_view in, PendingBatch* pending);
 
 }  // namespace weir::store
 

@@ -174,5 +174,30 @@ TEST(ValueCodecTest, NodeStateRoundTrips) {
   EXPECT_FALSE(DecodeNodeState(other_version, &out));
 }
 
+TEST(ValueCodecTest, PendingBatchRoundTripsAndRefusesDamage) {
+  PendingBatch in;
+  in.interval_start_unix_nano = 1700000000000000000;
+  in.raw_flows = 1000;
+  in.min_last_seen_unix_nano = 1700000000000000001;
+  in.max_last_seen_unix_nano = 1700000000999999999;
+  in.counters = {10, 1500, 10, 1500};
+  std::string value;
+  AppendPendingBatch(in, &value);
+  EXPECT_EQ(value.size(), 1 + 4 * 8 + 1 + 4 * 8);
+  EXPECT_EQ(value[0], kPendingBatchVersion);
+  PendingBatch out;
+  ASSERT_TRUE(DecodePendingBatch(value, &out));
+  EXPECT_EQ(out.interval_start_unix_nano, in.interval_start_unix_nano);
+  EXPECT_EQ(out.raw_flows, in.raw_flows);
+  EXPECT_EQ(out.min_last_seen_unix_nano, in.min_last_seen_unix_nano);
+  EXPECT_EQ(out.max_last_seen_unix_nano, in.max_last_seen_unix_nano);
+  EXPECT_EQ(out.counters, in.counters);
+  EXPECT_FALSE(DecodePendingBatch(value.substr(0, value.size() - 1), &out));
+  EXPECT_FALSE(DecodePendingBatch(value + "x", &out));
+  std::string other_version = value;
+  other_version[0] = 2;
+  EXPECT_FALSE(DecodePendingBatch(other_version, &out));
+}
+
 }  // namespace
 }  // namespace weir::store
