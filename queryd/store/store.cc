@@ -304,6 +304,231 @@ std::vector<const std::pair<const std::string, Value>*> SortedEntries(
   return sorted;
 }
 
+// The rollup buffer's keys. Per flow the buffer sums only four base views,
+// in one tier's buckets; the other views and h1 are derived from them when
+// the buffer is written (DeriveRollups): src and dst from pair, protocol
+// from src port, h1 buckets from m1 ones. That is 4 map updates per flow
+// instead of 14, with fixed-size keys.
+struct PairKey {
+  uint64_t bucket_sec;
+  Address src;
+  Address dst;
+
+  bool operator==(const PairKey& other) const {
+    return bucket_sec == other.bucket_sec && src == other.src &&
+           dst == other.dst;
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const PairKey& key) {
+    return H::combine(std::move(h), key.bucket_sec, key.src, key.dst);
+  }
+};
+
+struct PortKey {
+  uint64_t bucket_sec;
+  uint8_t protocol;
+  uint16_t port;
+
+  bool operator==(const PortKey& other) const {
+    return bucket_sec == other.bucket_sec && protocol == other.protocol &&
+           port == other.port;
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const PortKey& key) {
+    return H::combine(std::move(h), key.bucket_sec, key.protocol, key.port);
+  }
+};
+
+struct InterfaceKey {
+  uint64_t bucket_sec;
+  uint32_t node_id;
+  uint8_t direction;
+  std::string ifname;
+
+  bool operator==(const InterfaceKey& other) const {
+    return bucket_sec == other.bucket_sec && node_id == other.node_id &&
+           direction == other.direction && ifname == other.ifname;
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const InterfaceKey& key) {
+    return H::combine(std::move(h), key.bucket_sec, key.node_id, key.direction,
+                      key.ifname);
+  }
+};
+
+template <typename Key>
+void AddAllTotals(const absl::flat_hash_map<Key, Totals>& from,
+                  absl::flat_hash_map<Key, Totals>* to) {
+  for (const auto& [key, sum] : from) (*to)[key] += sum;
+}
+
+// Sums of the base views in one tier's buckets.
+struct BaseSums {
+  absl::flat_hash_map<PairKey, Totals> pair;
+  absl::flat_hash_map<PortKey, Totals> src_port;
+  absl::flat_hash_map<PortKey, Totals> dst_port;
+  absl::flat_hash_map<InterfaceKey, Totals> interface;
+
+  size_t size() const {
+    return pair.size() + src_port.size() + dst_port.size() + interface.size();
+  }
+
+  void Add(uint64_t bucket_sec, const FlowRecord& flow, uint32_t node_id,
+           const Totals& totals) {
+    pair[{bucket_sec, flow.src_addr, flow.dst_addr}] += totals;
+    src_port[{bucket_sec, flow.protocol, flow.src_port}] += totals;
+    dst_port[{bucket_sec, flow.protocol, flow.dst_port}] += totals;
+    interface[{
+      bucket_sec, node_id, static_cast<uint8_t>(flow.direction), flow.ifname}] += totals;
+  }
+
+  void AddAll(const BaseSums& other) {
+    AddAllTotals(other.pair, &pair);
+    AddAllTotals(other.src_port, &src_port);
+    AddAllTotals(other.dst_port, &dst_port);
+    AddAllTotals(other.interface, &interface);
+  }
+};
+
+// Rollups of stored batches that are not yet in m1 and h1, and the pending
+// keys of those batches (StoreOptions::rollup_buffer_keys).
+struct RollupBuffer {
+  // Flows both m1 and h1 keep, by minute bucket.
+  BaseSums minute;
+  // Flows only h1 keeps (older than m1's retention), by hour bucket.
+  BaseSums hour_only;
+  // Node counters (one entry per batch and tier: kept encoded).
+  RollupSums encoded;
+  std::vector<std::string> pending;
+
+  size_t size() const {
+    return minute.size() + hour_only.size() + encoded.size();
+  }
+
+  void AddAll(const RollupBuffer& other) {
+    minute.AddAll(other.minute);
+    hour_only.AddAll(other.hour_only);
+    encoded.AddAll(other.encoded);
+    pending.insert(pending.end(), other.pending.begin(), other.pending.end());
+  }
+};
+
+// Whether the buffer can take a flow: h1 keeps it. (A flow m1 keeps but h1
+// does not, under an hour retention shorter than the minute one, has no
+// base tier and is written with its batch.)
+bool Bufferable(const FlowRecord& flow, const Cutoffs& cutoff_sec) {
+  return BucketStartSec(flow.last_seen_unix_nano, Tier::kHour) >=
+         cutoff_sec[static_cast<int>(Tier::kHour)];
+}
+
+// Adds a flow for which Bufferable holds to `buffer`.
+void AddToBuffer(const FlowRecord& flow, uint32_t node_id,
+                 const Cutoffs& cutoff_sec, RollupBuffer* buffer) {
+  const Totals totals = {flow.bytes,
+                         flow.packets,
+                         1,
+                         flow.first_seen_unix_nano,
+                         flow.last_seen_unix_nano,
+                         false};
+  const uint64_t minute =
+      BucketStartSec(flow.last_seen_unix_nano, Tier::kMinute);
+  if (minute >= cutoff_sec[static_cast<int>(Tier::kMinute)]) {
+    buffer->minute.Add(minute, flow, node_id, totals);
+  } else {
+    buffer->hour_only.Add(BucketStartSec(flow.last_seen_unix_nano, Tier::kHour),
+                          flow, node_id, totals);
+  }
+}
+
+// Every view's entries, encoded, from base sums in `base_tier` buckets:
+// into that tier and every coarser rollup tier.
+void DeriveRollups(const BaseSums& base, Tier base_tier, RollupSums* out) {
+  RollupKey key;
+  std::string encoded;
+  for (Tier tier : kRollupTiers) {
+    if (TierResolution(tier) < TierResolution(base_tier)) continue;
+    const uint64_t width =
+        static_cast<uint64_t>(absl::ToInt64Seconds(TierResolution(tier)));
+    auto& sums = out->totals[RollupIndex(tier)];
+    const auto put = [&](uint64_t bucket_sec, View view, const Totals& totals) {
+      key.bucket_start_sec = bucket_sec - bucket_sec % width;
+      key.view = view;
+      encoded.clear();
+      AppendRollupKey(key, &encoded);
+      sums[encoded] += totals;
+    };
+    key.port = 0;
+    for (const auto& [pair, totals] : base.pair) {
+      key.src_addr = pair.src;
+      key.dst_addr = pair.dst;
+      put(pair.bucket_sec, View::kSrc, totals);
+      put(pair.bucket_sec, View::kDst, totals);
+      put(pair.bucket_sec, View::kPair, totals);
+    }
+    for (const auto& [port, totals] : base.src_port) {
+      key.protocol = port.protocol;
+      key.port = port.port;
+      put(port.bucket_sec, View::kSrcPort, totals);
+      put(port.bucket_sec, View::kProtocol, totals);
+    }
+    for (const auto& [port, totals] : base.dst_port) {
+      key.protocol = port.protocol;
+      key.port = port.port;
+      put(port.bucket_sec, View::kDstPort, totals);
+    }
+    for (const auto& [interface, totals] : base.interface) {
+      key.node_id = interface.node_id;
+      key.direction = interface.direction;
+      key.ifname = interface.ifname;
+      put(interface.bucket_sec, View::kNode, totals);
+    }
+  }
+}
+
+// `buffer`'s rollups, every view and tier, encoded, added to `out`.
+void EncodeBuffer(const RollupBuffer& buffer, RollupSums* out) {
+  out->AddAll(buffer.encoded);
+  DeriveRollups(buffer.minute, Tier::kMinute, out);
+  DeriveRollups(buffer.hour_only, Tier::kHour, out);
+}
+
+// A flow record of an ingested flow (all but node).
+void ToFlowRecord(
+    const weir::v1::IngestFlow& in,
+    const absl::flat_hash_map<uint32_t, absl::string_view>& ifnames,
+    FlowRecord* flow) {
+  flow->ifindex = in.ifindex();
+  const auto ifname = ifnames.find(in.ifindex());
+  if (ifname == ifnames.end()) {
+    flow->ifname.clear();
+  } else {
+    flow->ifname.assign(ifname->second.data(), ifname->second.size());
+  }
+  flow->direction = in.direction();
+  flow->protocol = static_cast<uint8_t>(in.protocol());
+  AddressFromBytes(in.src_addr(), &flow->src_addr);
+  AddressFromBytes(in.dst_addr(), &flow->dst_addr);
+  flow->src_port = static_cast<uint16_t>(in.src_port());
+  flow->dst_port = static_cast<uint16_t>(in.dst_port());
+  flow->icmp_type = static_cast<uint8_t>(in.icmp_type());
+  flow->icmp_code = static_cast<uint8_t>(in.icmp_code());
+  flow->fragment = in.fragment();
+  flow->tcp_flags = static_cast<uint8_t>(in.tcp_flags());
+  flow->packets = in.packets();
+  flow->bytes = in.bytes();
+  flow->first_seen_unix_nano = in.first_seen_unix_nano();
+  flow->last_seen_unix_nano = in.last_seen_unix_nano();
+}
+
+absl::flat_hash_map<uint32_t, absl::string_view> InterfaceNames(
+    const weir::v1::FlowBatch& batch) {
+  absl::flat_hash_map<uint32_t, absl::string_view> ifnames;
+  for (const weir::v1::Interface& interface : batch.interfaces()) {
+    ifnames.emplace(interface.ifindex(), interface.name());
+  }
+  return ifnames;
+}
+
 NodeInfo ToNodeInfo(const std::string& name, const NodeState& state) {
   NodeInfo info;
   info.name = name;
@@ -359,6 +584,9 @@ class RocksStore final : public Store {
     NodeState state ABSL_GUARDED_BY(mu);
     // False until the node's first batch is on disk.
     bool persisted ABSL_GUARDED_BY(mu) = false;
+    // The node's share of the rollup buffer: one per node, so writers of
+    // different nodes never wait for each other to add to it.
+    RollupBuffer buffer ABSL_GUARDED_BY(mu);
   };
   using NodeNames = std::vector<std::string>;  // by node id; [0] unused
 
@@ -377,12 +605,17 @@ class RocksStore final : public Store {
   absl::StatusOr<IngestResult> StoreBatch(const weir::v1::FlowBatch& batch,
                                           absl::Time received_at);
   // Adds the batch's raw flows, its pending record and the rollups that
-  // are not buffered to `out`, and the rollups to buffer to `buffered`;
-  // returns the flows stored.
+  // are not buffered to `out`; returns the flows stored. `cutoff_sec` gets
+  // the cutoffs it went by.
   uint64_t AddBatch(const weir::v1::FlowBatch& batch, uint32_t node_id,
                     uint64_t batch_number, absl::Time received_at,
-                    rocksdb::WriteBatch* out, RollupSums* buffered) const
+                    rocksdb::WriteBatch* out, Cutoffs* cutoff_sec) const
       ABSL_SHARED_LOCKS_REQUIRED(retention_mu_);
+  // After the batch is on disk: its rollups that AddBatch left out, into
+  // the node's buffer.
+  void BufferBatch(const weir::v1::FlowBatch& batch, uint32_t node_id,
+                   uint64_t batch_number, const Cutoffs& cutoff_sec,
+                   RollupBuffer* buffer) const;
   // Merges of every sum in `sums` into m1 and h1, in key order, leaving
   // out buckets before the cutoffs.
   void AppendMerges(const RollupSums& sums, const Cutoffs& cutoff_sec,
@@ -391,6 +624,10 @@ class RocksStore final : public Store {
   absl::Status FlushRollupsLocked() const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(flush_mu_)
           ABSL_SHARED_LOCKS_REQUIRED(retention_mu_);
+  // Writes buffers out: their merges and the deletion of their pending
+  // records in one write.
+  absl::Status WriteBuffers(const std::vector<RollupBuffer>& buffers,
+                            const Cutoffs& cutoff_sec) const;
   // At open: the rollups of batches stored before a crash, back into the
   // buffer from raw and their pending records, then flushed.
   absl::Status RecoverRollups();
@@ -421,19 +658,17 @@ class RocksStore final : public Store {
   // first EnforceRetention of this process.
   Cutoffs retained_from_sec_ ABSL_GUARDED_BY(retention_mu_) = {0, 0, 0};
 
-  // Held across a whole rollup flush (taking the buffer and writing it), so
-  // a read that flushes first also waits for a flush already under way.
-  // Taken before retention_mu_, never while a node's mutex is held.
+  // Held across a whole rollup flush (taking the buffers and writing them),
+  // so a read that flushes first also waits for a flush already under way.
+  // Taken before retention_mu_, which is taken before a node's mutex.
   mutable absl::Mutex flush_mu_;
-  // The rollup buffer (StoreOptions::rollup_buffer_keys): sums of stored
-  // batches not yet in m1 and h1, and those batches' pending keys.
-  mutable absl::Mutex buffer_mu_;
-  mutable RollupSums buffer_ ABSL_GUARDED_BY(buffer_mu_);
-  mutable std::vector<std::string> buffer_pending_ ABSL_GUARDED_BY(buffer_mu_);
-  // When the oldest sum in the buffer arrived; InfiniteFuture when empty.
-  mutable absl::Time buffer_since_ ABSL_GUARDED_BY(buffer_mu_) =
-      absl::InfiniteFuture();
-  rocksdb::WriteOptions flush_options_;  // unsynced: see FlushRollupsLocked
+  // Buffers a failed flush could not write, for the next one.
+  mutable absl::Mutex leftover_mu_;
+  mutable std::vector<RollupBuffer> leftover_ ABSL_GUARDED_BY(leftover_mu_);
+  // Entries in all buffers since the last flush (a trigger, not exact), and
+  // when the oldest arrived (ns since the Unix epoch; INT64_MAX for none).
+  mutable std::atomic<size_t> buffered_entries_{0};
+  mutable std::atomic<int64_t> buffered_since_ns_{INT64_MAX};
 };
 
 RocksStore::RocksStore(StoreOptions options, std::unique_ptr<rocksdb::DB> db,
@@ -597,6 +832,9 @@ absl::StatusOr<IngestResult> RocksStore::StoreBatch(
     const weir::v1::FlowBatch& batch, absl::Time received_at) {
   if (absl::Status s = ValidateBatch(batch); !s.ok()) return s;
   NodeEntry* node = FindOrAddNode(batch.node());
+  // Shared before the node's mutex: a rollup flush takes them in that
+  // order too.
+  absl::ReaderMutexLock retention_lock(&retention_mu_);
   absl::MutexLock lock(&node->mu);
 
   IngestResult result;
@@ -620,9 +858,9 @@ absl::StatusOr<IngestResult> RocksStore::StoreBatch(
   }
 
   rocksdb::WriteBatch write;
-  RollupSums buffered;
-  absl::ReaderMutexLock retention_lock(&retention_mu_);
-  if (result.outcome == IngestResult::Outcome::kStored) {
+  Cutoffs cutoff_sec;
+  const bool stored = result.outcome == IngestResult::Outcome::kStored;
+  if (stored) {
     next.epoch = batch.epoch();
     next.seq = batch.seq();
     next.gaps += result.skipped_seqs;
@@ -630,8 +868,8 @@ absl::StatusOr<IngestResult> RocksStore::StoreBatch(
     next.last_seen_unix_nano = ToUnixNanosClamped(received_at);
     next.version = batch.collector_version();
     AddCounters(CountersFromProto(batch.counters()), &next.counters);
-    result.flows =
-        AddBatch(batch, node->id, next.batches, received_at, &write, &buffered);
+    result.flows = AddBatch(batch, node->id, next.batches, received_at, &write,
+                            &cutoff_sec);
     next.flows += result.flows;
   }
   std::string state;
@@ -647,14 +885,14 @@ absl::StatusOr<IngestResult> RocksStore::StoreBatch(
   }
   node->state = std::move(next);
   node->persisted = true;
-  if (result.outcome == IngestResult::Outcome::kStored &&
-      options_.rollup_buffer_keys > 0) {
-    std::string pending;
-    AppendPendingKey({node->id, node->state.batches}, &pending);
-    absl::MutexLock buffer_lock(&buffer_mu_);
-    buffer_.AddAll(buffered);
-    buffer_pending_.push_back(std::move(pending));
-    buffer_since_ = std::min(buffer_since_, absl::Now());
+  if (stored && options_.rollup_buffer_keys > 0) {
+    const size_t before = node->buffer.size();
+    BufferBatch(batch, node->id, node->state.batches, cutoff_sec,
+                &node->buffer);
+    buffered_entries_ += node->buffer.size() - before;
+    int64_t none = INT64_MAX;
+    buffered_since_ns_.compare_exchange_strong(none,
+                                               absl::ToUnixNanos(absl::Now()));
   }
   return result;
 }
@@ -662,27 +900,22 @@ absl::StatusOr<IngestResult> RocksStore::StoreBatch(
 uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
                               uint32_t node_id, uint64_t batch_number,
                               absl::Time received_at, rocksdb::WriteBatch* out,
-                              RollupSums* buffered) const {
+                              Cutoffs* cutoff_sec) const {
   // Nothing goes below a tier's retention cutoff: it would never be read,
   // and retention has already passed it.
-  Cutoffs cutoff_sec;
   for (Tier tier : kTiers) {
     const int i = static_cast<int>(tier);
-    cutoff_sec[i] =
+    (*cutoff_sec)[i] =
         std::max(RetentionCutoffSec(tier, received_at), retained_from_sec_[i]);
   }
   const uint64_t raw_cutoff_ns =
-      cutoff_sec[static_cast<int>(Tier::kRaw)] * kNanosPerSecond;
+      (*cutoff_sec)[static_cast<int>(Tier::kRaw)] * kNanosPerSecond;
   // Buffered rollups are redone from raw after a crash, so only flows that
-  // go to raw can be buffered; the rest (older than raw's retention) are
-  // merged with the batch, as is everything without a buffer.
+  // go to raw can be buffered (BufferBatch, once the batch is on disk); the
+  // rest are merged with the batch, as is everything without a buffer.
   const bool buffering = options_.rollup_buffer_keys > 0;
   RollupSums direct;
-
-  absl::flat_hash_map<uint32_t, absl::string_view> ifnames;
-  for (const weir::v1::Interface& interface : batch.interfaces()) {
-    ifnames.emplace(interface.ifindex(), interface.name());
-  }
+  const auto ifnames = InterfaceNames(batch);
 
   // Raw records are written in key order (see SortedEntries).
   std::vector<std::pair<std::string, std::string>> raw;
@@ -693,25 +926,7 @@ uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
   FlowRecord flow;
   uint64_t stored = 0;
   for (int i = 0; i < batch.flows_size(); ++i) {
-    const weir::v1::IngestFlow& in = batch.flows(i);
-    flow.ifindex = in.ifindex();
-    const absl::string_view ifname = ifnames[in.ifindex()];
-    flow.ifname.assign(ifname.data(), ifname.size());
-    flow.direction = in.direction();
-    flow.protocol = static_cast<uint8_t>(in.protocol());
-    AddressFromBytes(in.src_addr(), &flow.src_addr);
-    AddressFromBytes(in.dst_addr(), &flow.dst_addr);
-    flow.src_port = static_cast<uint16_t>(in.src_port());
-    flow.dst_port = static_cast<uint16_t>(in.dst_port());
-    flow.icmp_type = static_cast<uint8_t>(in.icmp_type());
-    flow.icmp_code = static_cast<uint8_t>(in.icmp_code());
-    flow.fragment = in.fragment();
-    flow.tcp_flags = static_cast<uint8_t>(in.tcp_flags());
-    flow.packets = in.packets();
-    flow.bytes = in.bytes();
-    flow.first_seen_unix_nano = in.first_seen_unix_nano();
-    flow.last_seen_unix_nano = in.last_seen_unix_nano();
-
+    ToFlowRecord(batch.flows(i), ifnames, &flow);
     bool kept = false;
     if (flow.last_seen_unix_nano >= raw_cutoff_ns) {
       raw.emplace_back();
@@ -725,11 +940,12 @@ uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
           std::min(pending.min_last_seen_unix_nano, flow.last_seen_unix_nano);
       pending.max_last_seen_unix_nano =
           std::max(pending.max_last_seen_unix_nano, flow.last_seen_unix_nano);
+      if (buffering && Bufferable(flow, *cutoff_sec)) {
+        ++stored;
+        continue;
+      }
     }
-    if (AddFlowRollups(flow, node_id, cutoff_sec,
-                       kept && buffering ? buffered : &direct)) {
-      kept = true;
-    }
+    if (AddFlowRollups(flow, node_id, *cutoff_sec, &direct)) kept = true;
     if (kept) ++stored;
   }
   std::sort(raw.begin(), raw.end());
@@ -739,9 +955,6 @@ uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
 
   // The batch's accounting, per node and bucket of its interval start.
   pending.counters = CountersFromProto(batch.counters());
-  AddCounterRollups(pending.counters, batch.interval_start_unix_nano(), node_id,
-                    cutoff_sec, buffering ? buffered : &direct);
-  AppendMerges(direct, cutoff_sec, out);
   if (buffering) {
     if (pending.raw_flows == 0) pending.min_last_seen_unix_nano = 0;
     std::string key;
@@ -749,8 +962,34 @@ uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
     AppendPendingKey({node_id, batch_number}, &key);
     AppendPendingBatch(pending, &value);
     out->Put(cf(Family::kPending), key, value);
+  } else {
+    AddCounterRollups(pending.counters, batch.interval_start_unix_nano(),
+                      node_id, *cutoff_sec, &direct);
   }
+  AppendMerges(direct, *cutoff_sec, out);
   return stored;
+}
+
+void RocksStore::BufferBatch(const weir::v1::FlowBatch& batch, uint32_t node_id,
+                             uint64_t batch_number, const Cutoffs& cutoff_sec,
+                             RollupBuffer* buffer) const {
+  // The same choice as AddBatch's: flows in raw that the buffer can take.
+  const uint64_t raw_cutoff_ns =
+      cutoff_sec[static_cast<int>(Tier::kRaw)] * kNanosPerSecond;
+  const auto ifnames = InterfaceNames(batch);
+  FlowRecord flow;
+  for (const weir::v1::IngestFlow& in : batch.flows()) {
+    if (in.last_seen_unix_nano() < raw_cutoff_ns) continue;
+    ToFlowRecord(in, ifnames, &flow);
+    if (Bufferable(flow, cutoff_sec)) {
+      AddToBuffer(flow, node_id, cutoff_sec, buffer);
+    }
+  }
+  AddCounterRollups(CountersFromProto(batch.counters()),
+                    batch.interval_start_unix_nano(), node_id, cutoff_sec,
+                    &buffer->encoded);
+  buffer->pending.emplace_back();
+  AppendPendingKey({node_id, batch_number}, &buffer->pending.back());
 }
 
 void RocksStore::AppendMerges(const RollupSums& sums, const Cutoffs& cutoff_sec,
@@ -777,9 +1016,10 @@ void RocksStore::AppendMerges(const RollupSums& sums, const Cutoffs& cutoff_sec,
 }
 
 bool RocksStore::BufferIsDue() const {
-  absl::MutexLock lock(&buffer_mu_);
-  return buffer_.size() >= options_.rollup_buffer_keys ||
-         absl::Now() - buffer_since_ >= options_.rollup_flush_interval;
+  if (buffered_entries_.load() >= options_.rollup_buffer_keys) return true;
+  const int64_t since = buffered_since_ns_.load();
+  return since != INT64_MAX && absl::Now() - absl::FromUnixNanos(since) >=
+                                   options_.rollup_flush_interval;
 }
 
 absl::Status RocksStore::FlushRollups() const {
@@ -789,36 +1029,53 @@ absl::Status RocksStore::FlushRollups() const {
 }
 
 absl::Status RocksStore::FlushRollupsLocked() const {
-  RollupSums sums;
-  std::vector<std::string> pending;
-  absl::Time since;
+  std::vector<RollupBuffer> buffers;
   {
-    absl::MutexLock lock(&buffer_mu_);
-    if (buffer_pending_.empty()) return absl::OkStatus();
-    std::swap(sums, buffer_);
-    std::swap(pending, buffer_pending_);
-    since = std::exchange(buffer_since_, absl::InfiniteFuture());
+    absl::MutexLock lock(&leftover_mu_);
+    buffers.swap(leftover_);
   }
+  std::vector<NodeEntry*> nodes;
+  {
+    absl::MutexLock lock(&nodes_mu_);
+    for (const auto& [name, node] : nodes_) nodes.push_back(node.get());
+  }
+  buffered_entries_ = 0;
+  buffered_since_ns_ = INT64_MAX;
+  for (NodeEntry* node : nodes) {
+    absl::MutexLock lock(&node->mu);
+    if (node->buffer.pending.empty()) continue;
+    buffers.push_back(std::exchange(node->buffer, RollupBuffer()));
+  }
+  if (buffers.empty()) return absl::OkStatus();
+  absl::Status s = WriteBuffers(buffers, retained_from_sec_);
+  if (!s.ok()) {
+    // Kept for the next flush: nothing acked is dropped.
+    absl::MutexLock lock(&leftover_mu_);
+    for (RollupBuffer& buffer : buffers) leftover_.push_back(std::move(buffer));
+    int64_t none = INT64_MAX;
+    buffered_since_ns_.compare_exchange_strong(none,
+                                               absl::ToUnixNanos(absl::Now()));
+  }
+  return s;
+}
+
+absl::Status RocksStore::WriteBuffers(const std::vector<RollupBuffer>& buffers,
+                                      const Cutoffs& cutoff_sec) const {
   // The merges and the deletion of their batches' pending records are one
   // atomic write. It need not be synced: the WAL is a sequence, so a crash
   // loses this write only with every later one, and then the pending
   // records are still there for recovery.
+  RollupSums sums;
   rocksdb::WriteBatch write;
-  AppendMerges(sums, retained_from_sec_, &write);
-  for (const std::string& key : pending) {
-    write.Delete(cf(Family::kPending), key);
+  for (const RollupBuffer& buffer : buffers) {
+    EncodeBuffer(buffer, &sums);
+    for (const std::string& key : buffer.pending) {
+      write.Delete(cf(Family::kPending), key);
+    }
   }
-  absl::Status s = FromRocksDb(db_->Write(flush_options_, &write),
-                               "writing the rollup buffer");
-  if (!s.ok()) {
-    // Kept for the next flush: nothing acked is dropped.
-    absl::MutexLock lock(&buffer_mu_);
-    buffer_.AddAll(sums);
-    buffer_pending_.insert(buffer_pending_.end(), pending.begin(),
-                           pending.end());
-    buffer_since_ = std::min(buffer_since_, since);
-  }
-  return s;
+  AppendMerges(sums, cutoff_sec, &write);
+  rocksdb::WriteOptions unsynced;
+  return FromRocksDb(db_->Write(unsynced, &write), "writing the rollup buffer");
 }
 
 absl::Status RocksStore::RecoverRollups() {
@@ -830,7 +1087,7 @@ absl::Status RocksStore::RecoverRollups() {
   };
   absl::flat_hash_map<std::pair<uint32_t, uint64_t>, Pending> pending;
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
-  std::vector<std::string> keys;
+  RollupBuffer recovered;
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), cf(Family::kPending)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -849,13 +1106,13 @@ absl::Status RocksStore::RecoverRollups() {
                           entry.batch.max_last_seen_unix_nano);
     }
     pending.emplace(std::make_pair(key.node_id, key.batch), std::move(entry));
-    keys.emplace_back(it->key().data(), it->key().size());
+    recovered.pending.emplace_back(it->key().data(), it->key().size());
   }
   if (absl::Status s = FromRocksDb(it->status(), "reading pending batches");
       !s.ok()) {
     return s;
   }
-  if (keys.empty()) return absl::OkStatus();
+  if (pending.empty()) return absl::OkStatus();
 
   // Retention as of the last batch stored: what the writes themselves
   // went by (their cutoffs only grow with received_at). Retention at the
@@ -870,18 +1127,18 @@ absl::Status RocksStore::RecoverRollups() {
     }
   }
   Cutoffs cutoff_sec;
-  const absl::Time now =
+  const absl::Time last_received =
       absl::FromUnixNanos(static_cast<int64_t>(last_received_ns));
   for (Tier tier : kTiers) {
-    cutoff_sec[static_cast<int>(tier)] = RetentionCutoffSec(tier, now);
+    cutoff_sec[static_cast<int>(tier)] =
+        RetentionCutoffSec(tier, last_received);
   }
-  RollupSums sums;
   // Each stretch of raw is read once, however many batches overlap in it.
   std::sort(ranges.begin(), ranges.end());
   FlowRecord flow;
   RawKey key;
   for (size_t i = 0; i < ranges.size();) {
-    uint64_t first = ranges[i].first;
+    const uint64_t first = ranges[i].first;
     uint64_t last = ranges[i].second;
     for (++i; i < ranges.size() && ranges[i].first <= last; ++i) {
       last = std::max(last, ranges[i].second);
@@ -910,7 +1167,11 @@ absl::Status RocksStore::RecoverRollups() {
             "undecodable raw flow record, key ", raw->key().ToString(true)));
       }
       flow.last_seen_unix_nano = key.last_seen_unix_nano;
-      AddFlowRollups(flow, key.node_id, cutoff_sec, &sums);
+      // A flow the buffer could not take was merged with its batch (the
+      // cutoffs now are at or after the write's, so that still holds).
+      if (Bufferable(flow, cutoff_sec)) {
+        AddToBuffer(flow, key.node_id, cutoff_sec, &recovered);
+      }
       found->second.found += 1;
     }
     if (absl::Status s = FromRocksDb(raw->status(), "reading raw flows back");
@@ -929,15 +1190,11 @@ absl::Status RocksStore::RecoverRollups() {
     }
     AddCounterRollups(entry.batch.counters,
                       entry.batch.interval_start_unix_nano, id.first,
-                      cutoff_sec, &sums);
+                      cutoff_sec, &recovered.encoded);
   }
-  {
-    absl::MutexLock lock(&buffer_mu_);
-    buffer_.AddAll(sums);
-    buffer_pending_.insert(buffer_pending_.end(), keys.begin(), keys.end());
-    buffer_since_ = std::min(buffer_since_, absl::Now());
-  }
-  return FlushRollups();
+  std::vector<RollupBuffer> buffers;
+  buffers.push_back(std::move(recovered));
+  return WriteBuffers(buffers, cutoff_sec);
 }
 
 absl::Status RocksStore::ScanRaw(const RawScan& scan, RawVisitor visit) const {
