@@ -32,6 +32,14 @@ ABSL_FLAG(absl::Duration, retention_1m, absl::Hours(24 * 7),
           "How long the 1-minute rollups are kept.");
 ABSL_FLAG(absl::Duration, retention_1h, absl::Hours(24 * 90),
           "How long the 1-hour rollups are kept.");
+ABSL_FLAG(int64_t, rollup_buffer_keys, 1 << 18,
+          "Rollup totals are summed in memory across batches and written "
+          "out at this many distinct keys (about 100 bytes each), after "
+          "--rollup-flush-interval, before rollup reads and at shutdown; a "
+          "crash loses none of them (they are redone from raw flows at "
+          "start). 0 writes them with every batch.");
+ABSL_FLAG(absl::Duration, rollup_flush_interval, absl::Seconds(10),
+          "Longest time rollup totals stay only in memory.");
 ABSL_FLAG(absl::Duration, connection_timeout, absl::Seconds(60),
           "A flow with no packet for this long is no longer an active "
           "connection.");
@@ -83,6 +91,8 @@ int main(int argc, char** argv) {
   options.retention_raw = absl::GetFlag(FLAGS_retention_raw);
   options.retention_1m = absl::GetFlag(FLAGS_retention_1m);
   options.retention_1h = absl::GetFlag(FLAGS_retention_1h);
+  options.rollup_buffer_keys = absl::GetFlag(FLAGS_rollup_buffer_keys);
+  options.rollup_flush_interval = absl::GetFlag(FLAGS_rollup_flush_interval);
   options.connection_timeout = absl::GetFlag(FLAGS_connection_timeout);
   options.metrics_top_k = absl::GetFlag(FLAGS_metrics_top_k);
   options.max_page_size = absl::GetFlag(FLAGS_max_page_size);

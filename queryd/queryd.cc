@@ -27,6 +27,9 @@ absl::Status CheckRetention(absl::string_view flag, absl::Duration value,
   return absl::OkStatus();
 }
 
+// About 100 bytes each: ~1.6 GiB of memory at most.
+constexpr int64_t kMaxRollupBufferKeys = int64_t{1} << 24;
+
 }  // namespace
 
 absl::Status ValidateOptions(const QuerydOptions& options) {
@@ -47,6 +50,19 @@ absl::Status ValidateOptions(const QuerydOptions& options) {
         !status.ok()) {
       return status;
     }
+  }
+  if (options.rollup_buffer_keys < 0 ||
+      options.rollup_buffer_keys > kMaxRollupBufferKeys) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--rollup-buffer-keys: ", options.rollup_buffer_keys,
+                     " is outside 0..", kMaxRollupBufferKeys));
+  }
+  if (options.rollup_flush_interval <= absl::ZeroDuration() ||
+      options.rollup_flush_interval > absl::Hours(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--rollup-flush-interval: ",
+                     absl::FormatDuration(options.rollup_flush_interval),
+                     " is outside (0s, 1h]"));
   }
   if (options.connection_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--connection-timeout: must be positive");

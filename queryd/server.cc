@@ -18,6 +18,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   store_options.retention.raw = options.retention_raw;
   store_options.retention.minute = options.retention_1m;
   store_options.retention.hour = options.retention_1h;
+  store_options.rollup_buffer_keys =
+      static_cast<size_t>(options.rollup_buffer_keys);
+  store_options.rollup_flush_interval = options.rollup_flush_interval;
   absl::StatusOr<std::unique_ptr<store::Store>> store =
       store::Store::Open(store_options);
   if (!store.ok()) return store.status();

@@ -5,6 +5,7 @@ exactly; resends acked batches (stored once); restarts and kills queryd
 (nothing lost); checks validation, streams, health and reflection.
 """
 import ipaddress
+import subprocess
 import threading
 import time
 import unittest
@@ -318,7 +319,34 @@ class QuerydRestartTest(unittest.TestCase):
                 range=query_pb2.TimeRange(start=ts(now - 600), end=ts(now + 1)), page_size=100),
                 timeout=10)
             self.assertEqual(sum(f.packets for f in r.flows), 30)
+            # The rollups too: queryd sums them in memory and was killed
+            # before writing them out, so they were redone from raw at
+            # start. A window of whole minutes is answered from 1m.
+            minutes = query_pb2.TimeRange(start=ts((now - 600) // 60 * 60),
+                                          end=ts((now + 60) // 60 * 60 + 60))
+            r = stub.TopTalkers(query_pb2.TopTalkersRequest(
+                range=minutes, group_by=query_pb2.GROUP_BY_SRC, limit=10), timeout=10)
+            self.assertEqual(r.source, "1m/src")
+            self.assertEqual([(t.src_addr, t.bytes, t.packets, t.flows) for t in r.talkers],
+                             [("192.0.2.1", 15000 + 180 + 7000 + 392, 21, 4),
+                              ("2001:db8::1", 960, 8, 2),
+                              ("2001:db8::2", 120, 1, 1)])
+            self.assertEqual(r.losses.packets, 3)
         self.assertEqual(queryd.stop(), 0)
+
+    def test_bad_flags_get_one_line_and_exit_2(self):
+        for flag, message in (
+                ("--rollup-buffer-keys=-1", "--rollup-buffer-keys"),
+                ("--rollup-buffer-keys=100000000", "--rollup-buffer-keys"),
+                ("--rollup-flush-interval=0s", "--rollup-flush-interval"),
+                ("--rollup-flush-interval=2h", "--rollup-flush-interval"),
+                ("--max-page-size=0", "--max-page-size"),
+                ("--retention-raw=10s", "--retention-raw")):
+            p = subprocess.run([wt.runfile("queryd/weir-queryd"), "--allow-root", flag],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 2, (flag, p.stderr))
+            self.assertIn(message, p.stderr)
+            self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
 
 
 if __name__ == "__main__":
