@@ -917,8 +917,9 @@ uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
   RollupSums direct;
   const auto ifnames = InterfaceNames(batch);
 
-  // Raw records are written in key order (see SortedEntries).
-  std::vector<std::pair<std::string, std::string>> raw;
+  // Raw records are written in key order (see SortedEntries): by last_seen,
+  // then index, as the keys of one batch sort.
+  std::vector<std::pair<uint64_t, int>> raw;
   raw.reserve(batch.flows_size());
   PendingBatch pending;
   pending.interval_start_unix_nano = batch.interval_start_unix_nano();
@@ -929,11 +930,7 @@ uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
     ToFlowRecord(batch.flows(i), ifnames, &flow);
     bool kept = false;
     if (flow.last_seen_unix_nano >= raw_cutoff_ns) {
-      raw.emplace_back();
-      AppendRawKey({flow.last_seen_unix_nano, node_id, batch_number,
-                    static_cast<uint32_t>(i)},
-                   &raw.back().first);
-      AppendRawValue(flow, &raw.back().second);
+      raw.emplace_back(flow.last_seen_unix_nano, i);
       kept = true;
       pending.raw_flows += 1;
       pending.min_last_seen_unix_nano =
@@ -949,7 +946,15 @@ uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
     if (kept) ++stored;
   }
   std::sort(raw.begin(), raw.end());
-  for (const auto& [raw_key, raw_value] : raw) {
+  std::string raw_key;
+  std::string raw_value;
+  for (const auto& [last_seen, i] : raw) {
+    ToFlowRecord(batch.flows(i), ifnames, &flow);
+    raw_key.clear();
+    AppendRawKey({last_seen, node_id, batch_number, static_cast<uint32_t>(i)},
+                 &raw_key);
+    raw_value.clear();
+    AppendRawValue(flow, &raw_value);
     out->Put(cf(Family::kRaw), raw_key, raw_value);
   }
 
