@@ -5,6 +5,7 @@
 #include <atomic>
 #include <filesystem>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -621,6 +622,8 @@ class RocksStore final : public Store {
   void AppendMerges(const RollupSums& sums, const Cutoffs& cutoff_sec,
                     rocksdb::WriteBatch* out) const;
   bool BufferIsDue() const;
+  // The flusher thread: writes the rollup buffer out when it is due.
+  void RunFlusher();
   absl::Status FlushRollupsLocked() const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(flush_mu_)
           ABSL_SHARED_LOCKS_REQUIRED(retention_mu_);
@@ -669,6 +672,11 @@ class RocksStore final : public Store {
   // when the oldest arrived (ns since the Unix epoch; INT64_MAX for none).
   mutable std::atomic<size_t> buffered_entries_{0};
   mutable std::atomic<int64_t> buffered_since_ns_{INT64_MAX};
+  // The flusher thread and what wakes it.
+  absl::Mutex flusher_mu_;
+  bool flush_wanted_ ABSL_GUARDED_BY(flusher_mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(flusher_mu_) = false;
+  std::thread flusher_;
 };
 
 RocksStore::RocksStore(StoreOptions options, std::unique_ptr<rocksdb::DB> db,
@@ -681,6 +689,13 @@ RocksStore::RocksStore(StoreOptions options, std::unique_ptr<rocksdb::DB> db,
 }
 
 RocksStore::~RocksStore() {
+  if (flusher_.joinable()) {
+    {
+      absl::MutexLock lock(&flusher_mu_);
+      stopping_ = true;
+    }
+    flusher_.join();
+  }
   // Written out now so the next open has nothing to recover; if this fails
   // the pending records still let it.
   FlushRollups().IgnoreError();
@@ -748,6 +763,10 @@ absl::StatusOr<std::unique_ptr<Store>> RocksStore::Open(
   }
   if (absl::Status s = store->LoadNodes(); !s.ok()) return s;
   if (absl::Status s = store->RecoverRollups(); !s.ok()) return s;
+  if (options.rollup_buffer_keys > 0) {
+    RocksStore* started = store.get();
+    store->flusher_ = std::thread([started] { started->RunFlusher(); });
+  }
   return std::unique_ptr<Store>(std::move(store));
 }
 
@@ -820,12 +839,41 @@ uint64_t RocksStore::RetentionCutoffSec(Tier tier, absl::Time now) const {
 absl::StatusOr<IngestResult> RocksStore::WriteBatch(
     const weir::v1::FlowBatch& batch, absl::Time received_at) {
   absl::StatusOr<IngestResult> result = StoreBatch(batch, received_at);
-  // Flushed here, after every lock of the write is released: the flush
-  // takes flush_mu_ first.
-  if (result.ok() && BufferIsDue()) {
+  if (!result.ok() || options_.rollup_buffer_keys == 0) return result;
+  if (buffered_entries_.load() >= 2 * options_.rollup_buffer_keys) {
+    // The flusher is behind: this writer waits for a flush of its own
+    // (after every lock of the write is released: the flush takes
+    // flush_mu_ first), so memory stays bounded.
     if (absl::Status s = FlushRollups(); !s.ok()) return s;
+  } else if (BufferIsDue()) {
+    absl::MutexLock lock(&flusher_mu_);
+    flush_wanted_ = true;
   }
   return result;
+}
+
+void RocksStore::RunFlusher() {
+  absl::MutexLock lock(&flusher_mu_);
+  while (!stopping_) {
+    // Wakes when a writer finds the buffer due, and at least every flush
+    // interval, so a buffer that stopped growing still goes out in time.
+    flusher_mu_.AwaitWithTimeout(
+        absl::Condition(
+            +[](RocksStore* store)
+                 ABSL_EXCLUSIVE_LOCKS_REQUIRED(store->flusher_mu_) {
+                   return store->flush_wanted_ || store->stopping_;
+                 },
+            this),
+        options_.rollup_flush_interval);
+    if (stopping_) break;
+    if (!flush_wanted_ && !BufferIsDue()) continue;
+    flush_wanted_ = false;
+    flusher_mu_.Unlock();
+    // A failure keeps the sums (FlushRollupsLocked) for the next flush, and
+    // the next rollup read reports it.
+    FlushRollups().IgnoreError();
+    flusher_mu_.Lock();
+  }
 }
 
 absl::StatusOr<IngestResult> RocksStore::StoreBatch(

@@ -43,16 +43,17 @@ struct StoreOptions {
   // machine.
   bool sync_writes = true;
   // The rollup buffer. A stored batch's m1 and h1 totals are summed in
-  // memory, across batches, and merged into RocksDB later: when the buffer
-  // holds rollup_buffer_keys distinct keys, when its oldest sum is
-  // rollup_flush_interval old (checked as batches arrive), before every
-  // rollup read, before retention and at close. A batch is still durable
+  // memory, across batches, and merged into RocksDB later, by a thread of
+  // the store: when the buffer holds rollup_buffer_keys distinct keys or
+  // its oldest sum is rollup_flush_interval old; and before every rollup
+  // read, before retention and at close. Writers that find it at twice the
+  // size flush it themselves. A batch is still durable
   // before WriteBatch returns: its raw flows, its node state and a pending
   // record (what recovery needs) are in the one synced write, and Open
   // redoes the rollups of pending batches from raw after a crash. Summing
   // first turns the ~14 merges per flow (7 views x 2 tiers) into one per
   // distinct key and flush. 0 writes every batch's rollups with the batch.
-  size_t rollup_buffer_keys = size_t{1} << 18;
+  size_t rollup_buffer_keys = size_t{1} << 19;
   absl::Duration rollup_flush_interval = absl::Seconds(10);
 };
 
