@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <system_error>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -307,7 +308,7 @@ std::vector<const std::pair<const std::string, Value>*> SortedEntries(
 
 // The rollup buffer's keys. Per flow the buffer sums only four base views,
 // in one tier's buckets; the other views and h1 are derived from them when
-// the buffer is written (DeriveRollups): src and dst from pair, protocol
+// the buffer is written (DerivedViews): src and dst from pair, protocol
 // from src port, h1 buckets from m1 ones. That is 4 map updates per flow
 // instead of 14, with fixed-size keys.
 struct PairKey {
@@ -441,57 +442,168 @@ void AddToBuffer(const FlowRecord& flow, uint32_t node_id,
   }
 }
 
-// Every view's entries, encoded, from base sums in `base_tier` buckets:
-// into that tier and every coarser rollup tier.
-void DeriveRollups(const BaseSums& base, Tier base_tier, RollupSums* out) {
-  RollupKey key;
-  std::string encoded;
-  for (Tier tier : kRollupTiers) {
-    if (TierResolution(tier) < TierResolution(base_tier)) continue;
-    const uint64_t width =
-        static_cast<uint64_t>(absl::ToInt64Seconds(TierResolution(tier)));
-    auto& sums = out->totals[RollupIndex(tier)];
-    const auto put = [&](uint64_t bucket_sec, View view, const Totals& totals) {
-      key.bucket_start_sec = bucket_sec - bucket_sec % width;
-      key.view = view;
-      encoded.clear();
-      AppendRollupKey(key, &encoded);
-      sums[encoded] += totals;
-    };
-    key.port = 0;
-    for (const auto& [pair, totals] : base.pair) {
-      key.src_addr = pair.src;
-      key.dst_addr = pair.dst;
-      put(pair.bucket_sec, View::kSrc, totals);
-      put(pair.bucket_sec, View::kDst, totals);
-      put(pair.bucket_sec, View::kPair, totals);
-    }
-    for (const auto& [port, totals] : base.src_port) {
-      key.protocol = port.protocol;
-      key.port = port.port;
-      put(port.bucket_sec, View::kSrcPort, totals);
-      put(port.bucket_sec, View::kProtocol, totals);
-    }
-    for (const auto& [port, totals] : base.dst_port) {
-      key.protocol = port.protocol;
-      key.port = port.port;
-      put(port.bucket_sec, View::kDstPort, totals);
-    }
-    for (const auto& [interface, totals] : base.interface) {
-      key.node_id = interface.node_id;
-      key.direction = interface.direction;
-      key.ifname = interface.ifname;
-      put(interface.bucket_sec, View::kNode, totals);
-    }
+struct AddressKey {
+  uint64_t bucket_sec;
+  Address address;
+
+  bool operator==(const AddressKey& other) const {
+    return bucket_sec == other.bucket_sec && address == other.address;
   }
+};
+
+struct ProtocolKey {
+  uint64_t bucket_sec;
+  uint8_t protocol;
+
+  bool operator==(const ProtocolKey& other) const {
+    return bucket_sec == other.bucket_sec && protocol == other.protocol;
+  }
+};
+
+// Key order of each in-memory key: the order of its encoded rollup key.
+auto KeyTie(const AddressKey& k) { return std::tie(k.bucket_sec, k.address); }
+auto KeyTie(const PairKey& k) { return std::tie(k.bucket_sec, k.src, k.dst); }
+auto KeyTie(const PortKey& k) {
+  return std::tie(k.bucket_sec, k.protocol, k.port);
+}
+auto KeyTie(const ProtocolKey& k) { return std::tie(k.bucket_sec, k.protocol); }
+auto KeyTie(const InterfaceKey& k) {
+  return std::tie(k.bucket_sec, k.node_id, k.direction, k.ifname);
 }
 
-// `buffer`'s rollups, every view and tier, encoded, added to `out`.
-void EncodeBuffer(const RollupBuffer& buffer, RollupSums* out) {
-  out->AddAll(buffer.encoded);
-  DeriveRollups(buffer.minute, Tier::kMinute, out);
-  DeriveRollups(buffer.hour_only, Tier::kHour, out);
-}
+// Every view of both rollup tiers, derived from base sums when the buffer is
+// written: an entry per base entry and tier, gathered per view with its
+// tier's bucket, then sorted and summed where keys meet (the minutes of one
+// hour, the pairs of one source). Nothing is hashed and each encoded key is
+// built once, in key order.
+class DerivedViews {
+ public:
+  // Adds base sums in `base_tier` buckets to that tier and every coarser
+  // one.
+  void Add(const BaseSums& base, Tier base_tier) {
+    for (Tier tier : kRollupTiers) {
+      if (TierResolution(tier) < TierResolution(base_tier)) continue;
+      const uint64_t width =
+          static_cast<uint64_t>(absl::ToInt64Seconds(TierResolution(tier)));
+      const auto bucket = [width](uint64_t sec) { return sec - sec % width; };
+      Views& views = tiers_[RollupIndex(tier)];
+      for (const auto& [key, totals] : base.pair) {
+        const uint64_t b = bucket(key.bucket_sec);
+        views.src.push_back({{b, key.src}, totals});
+        views.dst.push_back({{b, key.dst}, totals});
+        views.pair.push_back({{b, key.src, key.dst}, totals});
+      }
+      for (const auto& [key, totals] : base.src_port) {
+        const uint64_t b = bucket(key.bucket_sec);
+        views.src_port.push_back({{b, key.protocol, key.port}, totals});
+        views.protocol.push_back({{b, key.protocol}, totals});
+      }
+      for (const auto& [key, totals] : base.dst_port) {
+        views.dst_port.push_back(
+            {{bucket(key.bucket_sec), key.protocol, key.port}, totals});
+      }
+      for (const auto& [key, totals] : base.interface) {
+        views.interface.push_back(
+            {{bucket(key.bucket_sec), key.node_id, key.direction, key.ifname},
+             totals});
+      }
+    }
+  }
+
+  // Merges of every entry in a bucket at or after its tier's cutoff.
+  void Append(const Cutoffs& cutoff_sec,
+              const std::array<rocksdb::ColumnFamilyHandle*, 2>& families,
+              rocksdb::WriteBatch* out) {
+    for (Tier tier : kRollupTiers) {
+      const int i = RollupIndex(tier);
+      const uint64_t cutoff = cutoff_sec[static_cast<int>(tier)];
+      Views& views = tiers_[i];
+      Writer writer{cutoff, families[i], out};
+      writer.Write(views.src, View::kSrc,
+                   [](const AddressKey& k, RollupKey* key) {
+                     key->src_addr = k.address;
+                   });
+      writer.Write(views.dst, View::kDst,
+                   [](const AddressKey& k, RollupKey* key) {
+                     key->dst_addr = k.address;
+                   });
+      writer.Write(views.pair, View::kPair,
+                   [](const PairKey& k, RollupKey* key) {
+                     key->src_addr = k.src;
+                     key->dst_addr = k.dst;
+                   });
+      const auto port = [](const PortKey& k, RollupKey* key) {
+        key->protocol = k.protocol;
+        key->port = k.port;
+      };
+      writer.Write(views.src_port, View::kSrcPort, port);
+      writer.Write(views.dst_port, View::kDstPort, port);
+      writer.Write(views.protocol, View::kProtocol,
+                   [](const ProtocolKey& k, RollupKey* key) {
+                     key->protocol = k.protocol;
+                   });
+      writer.Write(views.interface, View::kNode,
+                   [](const InterfaceKey& k, RollupKey* key) {
+                     key->node_id = k.node_id;
+                     key->direction = k.direction;
+                     key->ifname = k.ifname;
+                   });
+    }
+  }
+
+ private:
+  template <typename Key>
+  using Entries = std::vector<std::pair<Key, Totals>>;
+
+  struct Views {
+    Entries<AddressKey> src;
+    Entries<AddressKey> dst;
+    Entries<PairKey> pair;
+    Entries<PortKey> src_port;
+    Entries<PortKey> dst_port;
+    Entries<ProtocolKey> protocol;
+    Entries<InterfaceKey> interface;
+  };
+
+  struct Writer {
+    uint64_t cutoff;
+    rocksdb::ColumnFamilyHandle* family;
+    rocksdb::WriteBatch* out;
+    RollupKey key;
+    std::string encoded;
+    std::string value;
+
+    template <typename Key, typename Fill>
+    void Write(Entries<Key>& entries, View view, Fill fill) {
+      std::sort(entries.begin(), entries.end(),
+                [](const auto& a, const auto& b) {
+                  return KeyTie(a.first) < KeyTie(b.first);
+                });
+      key.view = view;
+      for (size_t i = 0; i < entries.size();) {
+        Totals sum = entries[i].second;
+        size_t j = i + 1;
+        for (; j < entries.size() && entries[j].first == entries[i].first;
+             ++j) {
+          sum += entries[j].second;
+        }
+        const Key& k = entries[i].first;
+        i = j;
+        if (k.bucket_sec < cutoff) continue;
+        key.bucket_start_sec = k.bucket_sec;
+        fill(k, &key);
+        encoded.clear();
+        AppendRollupKey(key, &encoded);
+        value.clear();
+        AppendTotalsValue(sum, &value);
+        out->Merge(family, encoded, value);
+      }
+      Entries<Key>().swap(entries);
+    }
+  };
+
+  std::array<Views, 2> tiers_;
+};
 
 // A flow record of an ingested flow (all but node).
 void ToFlowRecord(
@@ -1118,15 +1230,19 @@ absl::Status RocksStore::WriteBuffers(const std::vector<RollupBuffer>& buffers,
   // atomic write. It need not be synced: the WAL is a sequence, so a crash
   // loses this write only with every later one, and then the pending
   // records are still there for recovery.
-  RollupSums sums;
+  DerivedViews views;
+  RollupSums counters;
   rocksdb::WriteBatch write;
   for (const RollupBuffer& buffer : buffers) {
-    EncodeBuffer(buffer, &sums);
+    views.Add(buffer.minute, Tier::kMinute);
+    views.Add(buffer.hour_only, Tier::kHour);
+    counters.AddAll(buffer.encoded);
     for (const std::string& key : buffer.pending) {
       write.Delete(cf(Family::kPending), key);
     }
   }
-  AppendMerges(sums, cutoff_sec, &write);
+  views.Append(cutoff_sec, {cf(Family::kMinute), cf(Family::kHour)}, &write);
+  AppendMerges(counters, cutoff_sec, &write);
   rocksdb::WriteOptions unsynced;
   return FromRocksDb(db_->Write(unsynced, &write), "writing the rollup buffer");
 }
