@@ -10,10 +10,14 @@
 //                  folder), with queryd's store options (--sync like queryd:
 //                  every write fsyncs its WAL).
 //
-// Batches are generated before the clock starts (a few per stream, then sent
-// again with a new seq and times one interval later, so every send is a new
-// batch to the store). Runs for --seconds, then waits for the acks still
-// outstanding. Prints: records=N batches=B seconds=S records_per_s=R
+// Batches are generated before the clock starts (--templates per stream,
+// then sent again with a new seq and times --templates intervals later, so
+// every send is a new batch to the store; with the default 60, every minute
+// of a node's data is distinct batches). Runs for --seconds, then waits for
+// the acks still outstanding and for the store's rollup buffer to be written
+// out (direct: Store::FlushRollups; gRPC: a TimeSeries query, which flushes
+// it first), all on the clock: a record counts once it is durable and in
+// every rollup. Prints: records=N batches=B seconds=S records_per_s=R
 //
 //   --mode=stats   prints weir-queryd's GetStats totals: total_packets=...
 //                  total_flows=... (the wire benchmark's cross-check).
@@ -30,6 +34,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -48,7 +53,7 @@ ABSL_FLAG(bool, sync, true, "fsync every write (direct mode; queryd does)");
 ABSL_FLAG(int, streams, 2, "nodes, each one stream (or writer thread)");
 ABSL_FLAG(int, window, 8, "unacknowledged batches per stream (grpc mode)");
 ABSL_FLAG(int, flows, 1000, "flows per batch");
-ABSL_FLAG(int, templates, 8, "distinct generated batches per stream");
+ABSL_FLAG(int, templates, 60, "distinct generated batches per stream");
 ABSL_FLAG(double, seconds, 5, "how long to send (at most 600)");
 ABSL_FLAG(uint64_t, seed, 1, "generator seed");
 
@@ -197,6 +202,22 @@ int Stats(const std::string& address) {
   return 0;
 }
 
+// Makes the store write its rollup buffer out: directly, or through a
+// query that reads rollups (every TimeSeries reads its losses from them).
+absl::Status FlushRollups(store::Store* store,
+                          const std::shared_ptr<grpc::Channel>& channel) {
+  if (store != nullptr) return store->FlushRollups();
+  auto stub = weir::v1::QueryService::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(120));
+  weir::v1::TimeSeriesResponse response;
+  const grpc::Status status =
+      stub->TimeSeries(&context, weir::v1::TimeSeriesRequest(), &response);
+  if (!status.ok()) return absl::UnavailableError(status.error_message());
+  return absl::OkStatus();
+}
+
 int Main(int argc, char** argv) {
   CommandLineSpec spec;
   spec.program = "ingest_bench";
@@ -215,14 +236,15 @@ int Main(int argc, char** argv) {
   const int templates = std::clamp(absl::GetFlag(FLAGS_templates), 1, 64);
   const double seconds = std::clamp(absl::GetFlag(FLAGS_seconds), 0.1, 600.0);
   if (mode != "grpc" && mode != "direct") {
-    std::fprintf(stderr, "ingest_bench: --mode must be grpc, direct or stats\n");
+    std::fprintf(stderr,
+                 "ingest_bench: --mode must be grpc, direct or stats\n");
     return 2;
   }
 
   std::vector<std::unique_ptr<NodeBatches>> nodes;
   for (int i = 0; i < streams; ++i) {
-    nodes.push_back(std::make_unique<NodeBatches>(
-        i, templates, flows, absl::GetFlag(FLAGS_seed)));
+    nodes.push_back(std::make_unique<NodeBatches>(i, templates, flows,
+                                                  absl::GetFlag(FLAGS_seed)));
   }
 
   std::unique_ptr<store::Store> store;
@@ -247,9 +269,8 @@ int Main(int argc, char** argv) {
   } else {
     grpc::ChannelArguments args;
     args.SetMaxSendMessageSize(64 << 20);
-    channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_address),
-                                        grpc::InsecureChannelCredentials(),
-                                        args);
+    channel = grpc::CreateCustomChannel(
+        absl::GetFlag(FLAGS_address), grpc::InsecureChannelCredentials(), args);
     if (!channel->WaitForConnected(std::chrono::system_clock::now() +
                                    std::chrono::seconds(10))) {
       std::fprintf(stderr, "ingest_bench: cannot connect to %s\n",
@@ -275,6 +296,13 @@ int Main(int argc, char** argv) {
     }
   }
   for (std::thread& t : threads) t.join();
+  if (totals.failed) return 1;
+  if (absl::Status flushed = FlushRollups(store.get(), channel);
+      !flushed.ok()) {
+    std::fprintf(stderr, "ingest_bench: writing the rollups out: %s\n",
+                 flushed.ToString().c_str());
+    return 1;
+  }
   const double elapsed =
       std::chrono::duration<double>(Clock::now() - start).count();
   if (totals.failed) return 1;
