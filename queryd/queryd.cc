@@ -27,8 +27,8 @@ absl::Status CheckRetention(absl::string_view flag, absl::Duration value,
   return absl::OkStatus();
 }
 
-// About 100 bytes each: ~1.6 GiB of memory at most.
-constexpr int64_t kMaxRollupBufferKeys = int64_t{1} << 24;
+// Up to about 1 KiB each while being written: ~4 GiB at most.
+constexpr int64_t kMaxRollupBufferKeys = int64_t{1} << 22;
 
 }  // namespace
 
