@@ -32,7 +32,7 @@ ABSL_FLAG(absl::Duration, retention_1m, absl::Hours(24 * 7),
           "How long the 1-minute rollups are kept.");
 ABSL_FLAG(absl::Duration, retention_1h, absl::Hours(24 * 90),
           "How long the 1-hour rollups are kept.");
-ABSL_FLAG(int64_t, rollup_buffer_keys, 1 << 18,
+ABSL_FLAG(int64_t, rollup_buffer_keys, 1 << 16,
           "Rollup totals are summed in memory across batches and written "
           "out at this many distinct keys (at peak, while being written, "
           "about 1 KiB of memory each), after "

@@ -25,7 +25,7 @@ struct QuerydOptions {
   absl::Duration retention_1m = absl::Hours(24 * 7);
   absl::Duration retention_1h = absl::Hours(24 * 90);
   // The store's rollup buffer (store::StoreOptions).
-  int64_t rollup_buffer_keys = int64_t{1} << 18;
+  int64_t rollup_buffer_keys = int64_t{1} << 16;
   absl::Duration rollup_flush_interval = absl::Seconds(10);
   absl::Duration connection_timeout = absl::Seconds(60);
   uint32_t metrics_top_k = 20;

@@ -53,7 +53,7 @@ struct StoreOptions {
   // redoes the rollups of pending batches from raw after a crash. Summing
   // first turns the ~14 merges per flow (7 views x 2 tiers) into one per
   // distinct key and flush. 0 writes every batch's rollups with the batch.
-  size_t rollup_buffer_keys = size_t{1} << 18;
+  size_t rollup_buffer_keys = size_t{1} << 16;
   absl::Duration rollup_flush_interval = absl::Seconds(10);
 };
 
