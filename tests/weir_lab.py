@@ -98,8 +98,26 @@ class Lab:
                                       text=True, stdout=subprocess.PIPE)
         if self.sinks.stdout.readline().strip() != "ready":
             raise RuntimeError("sinks did not start")
-        time.sleep(3)  # let the new link's IPv6 multicast reports settle
+        self.wait_quiet()
         return self
+
+    def wait_quiet(self, still=2.0, limit=20.0):
+        """Waits until wa has sent and received nothing for `still` seconds.
+
+        A new link sends IPv6 multicast listener reports (and DAD for its
+        link-local address) for a few seconds; one that crosses while a test
+        compares Weir's counts with the veth's would be off by one.
+        """
+        deadline = time.monotonic() + limit
+        last, since = self.veth_counters(), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            now = self.veth_counters()
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= still:
+                return
+        raise RuntimeError("the lab's veth did not go quiet within %.0f s" % limit)
 
     def down(self):
         if self.sinks:
