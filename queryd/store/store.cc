@@ -26,6 +26,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/env.h"
 #include "rocksdb/options.h"
+#include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
 
@@ -52,6 +53,11 @@ rocksdb::ColumnFamilyOptions FamilyOptions(
       // Append-mostly by time, read by range scans: big blocks, cheap
       // compression, zstd where data settles.
       options.write_buffer_size = 64 << 20;
+      // A batch's keys arrive sorted and close together: the memtable starts
+      // each insert where the last one with the same 4 key bytes (~4.3 s of
+      // last_seen) ended instead of at the top of its skip list.
+      options.memtable_insert_with_hint_prefix_extractor.reset(
+          rocksdb::NewFixedPrefixTransform(4));
       table.block_size = 16 << 10;
       options.compression = rocksdb::kLZ4Compression;
       options.bottommost_compression = rocksdb::kZSTD;
@@ -63,6 +69,10 @@ rocksdb::ColumnFamilyOptions FamilyOptions(
       // compactions (and on reads, through the same operator).
       options.merge_operator = std::make_shared<RollupMergeOperator>();
       options.write_buffer_size = 8 << 20;
+      // Flushes of the rollup buffer write each bucket's keys in order: as
+      // for raw, inserts start from the last one in the same bucket.
+      options.memtable_insert_with_hint_prefix_extractor.reset(
+          rocksdb::NewFixedPrefixTransform(kBucketPrefixSize));
       table.block_size = 16 << 10;
       options.compression = rocksdb::kLZ4Compression;
       options.bottommost_compression = rocksdb::kZSTD;
