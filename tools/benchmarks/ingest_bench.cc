@@ -242,6 +242,7 @@ int Main(int argc, char** argv) {
   }
 
   std::vector<std::unique_ptr<NodeBatches>> nodes;
+  nodes.reserve(streams);
   for (int i = 0; i < streams; ++i) {
     nodes.push_back(std::make_unique<NodeBatches>(i, templates, flows,
                                                   absl::GetFlag(FLAGS_seed)));
