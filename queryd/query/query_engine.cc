@@ -25,9 +25,10 @@ namespace {
 
 using weir::v1::GroupBy;
 
-// Sums the loss counters of `choice` (its counters tier and range) per node
-// and reason. With a node filter, only those nodes: losses are per node, so
-// an interface or address filter still gets its nodes' whole losses.
+// Sums the loss counters of `choice` (its counters parts, which cover the
+// whole window) per node and reason. With a node filter, only those nodes:
+// losses are per node, so an interface or address filter still gets its nodes'
+// whole losses.
 absl::Status FillLosses(
     const store::Store& store, const store::TierChoice& choice,
     const google::protobuf::RepeatedPtrField<std::string>& node_filter,
@@ -36,21 +37,23 @@ absl::Status FillLosses(
                                                 node_filter.end());
   // Ordered, so nodes come by name and reasons ascending.
   std::map<std::string, std::map<int, store::LossTotal>> by_node;
-  WEIR_RETURN_IF_ERROR(Annotate(
-      store.ScanNodeCounters(
-          choice.counters_tier, choice.counters_range,
-          [&](const store::NodeCountersEntry& entry) {
-            if (!wanted.empty() && !wanted.contains(entry.node)) return true;
-            for (const store::LossTotal& loss : entry.counters.losses) {
-              if (loss.packets == 0 && loss.bytes == 0) continue;
-              store::LossTotal& sum = by_node[entry.node][loss.reason];
-              sum.reason = loss.reason;
-              sum.packets += loss.packets;
-              sum.bytes += loss.bytes;
-            }
-            return true;
-          }),
-      "reading loss counters"));
+  for (const store::CountersPart& part : choice.counters) {
+    WEIR_RETURN_IF_ERROR(Annotate(
+        store.ScanNodeCounters(
+            part.tier, part.range,
+            [&](const store::NodeCountersEntry& entry) {
+              if (!wanted.empty() && !wanted.contains(entry.node)) return true;
+              for (const store::LossTotal& loss : entry.counters.losses) {
+                if (loss.packets == 0 && loss.bytes == 0) continue;
+                store::LossTotal& sum = by_node[entry.node][loss.reason];
+                sum.reason = loss.reason;
+                sum.packets += loss.packets;
+                sum.bytes += loss.bytes;
+              }
+              return true;
+            }),
+        "reading loss counters"));
+  }
   uint64_t packets = 0;
   for (const auto& [node, reasons] : by_node) {
     weir::v1::NodeLoss* node_loss = out->add_nodes();
@@ -67,7 +70,7 @@ absl::Status FillLosses(
   return absl::OkStatus();
 }
 
-// Visits every flow of the chosen tier and view that matches `filter` as
+// Visits every flow of the chosen parts that matches `filter` as
 // visit(group key, time, totals): raw records one by one (one flow each, at
 // their last_seen), rollup entries with their bucket's start.
 template <typename Visit>
@@ -75,35 +78,40 @@ absl::Status ScanGroups(const store::Store& store,
                         const store::TierChoice& choice,
                         const FlowFilter& filter, GroupBy group_by,
                         Visit&& visit) {
-  if (choice.tier == store::Tier::kRaw) {
-    store::RawScan scan;
-    scan.range = choice.range;
-    scan.newest_first = false;
-    return Annotate(
-        store.ScanRaw(scan,
-                      [&](const store::FlowRecord& flow, absl::string_view) {
-                        if (filter.Matches(flow)) {
-                          visit(GroupKeyOf(group_by, flow),
-                                absl::FromUnixNanos(static_cast<int64_t>(
-                                    flow.last_seen_unix_nano)),
-                                GroupTotals{flow.bytes, flow.packets, 1});
-                        }
-                        return true;
-                      }),
-        "scanning raw flows");
+  for (const store::TierPart& part : choice.parts) {
+    if (part.tier == store::Tier::kRaw) {
+      store::RawScan scan;
+      scan.range = part.range;
+      scan.newest_first = false;
+      WEIR_RETURN_IF_ERROR(Annotate(
+          store.ScanRaw(scan,
+                        [&](const store::FlowRecord& flow, absl::string_view) {
+                          if (filter.Matches(flow)) {
+                            visit(GroupKeyOf(group_by, flow),
+                                  absl::FromUnixNanos(static_cast<int64_t>(
+                                      flow.last_seen_unix_nano)),
+                                  GroupTotals{flow.bytes, flow.packets, 1});
+                          }
+                          return true;
+                        }),
+          "scanning raw flows"));
+      continue;
+    }
+    WEIR_RETURN_IF_ERROR(Annotate(
+        store.ScanRollup(part.tier, part.view, part.range,
+                         [&](const store::RollupEntry& entry) {
+                           if (filter.Matches(entry)) {
+                             visit(GroupKeyOf(group_by, entry), entry.bucket,
+                                   GroupTotals{entry.totals.bytes,
+                                               entry.totals.packets,
+                                               entry.totals.flows});
+                           }
+                           return true;
+                         }),
+        absl::StrCat("scanning ", store::TierName(part.tier), "/",
+                     store::ViewName(part.view))));
   }
-  return Annotate(store.ScanRollup(choice.tier, choice.view, choice.range,
-                                   [&](const store::RollupEntry& entry) {
-                                     if (filter.Matches(entry)) {
-                                       visit(GroupKeyOf(group_by, entry),
-                                             entry.bucket,
-                                             GroupTotals{entry.totals.bytes,
-                                                         entry.totals.packets,
-                                                         entry.totals.flows});
-                                     }
-                                     return true;
-                                   }),
-                  absl::StrCat("scanning ", choice.source));
+  return absl::OkStatus();
 }
 
 void Add(const GroupTotals& totals, GroupTotals* sum) {

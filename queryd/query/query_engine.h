@@ -58,7 +58,8 @@ class QueryEngine {
       const weir::v1::ListFlowsRequest& request) const;
 
   // The top `limit` groups of the window by bytes, packets or flows, read
-  // from the coarsest tier and smallest view that answers exactly.
+  // from the coarsest tiers and smallest view that answer exactly (whole
+  // buckets of the coarsest tier, the window's edges from finer ones).
   absl::StatusOr<weir::v1::TopTalkersResponse> TopTalkers(
       const weir::v1::TopTalkersRequest& request) const;
 

@@ -103,8 +103,8 @@ class Store {
                                   RollupVisitor visit) const = 0;
 
   // The nodes' counters (losses) of a rollup tier (kMinute or kHour), per
-  // node and bucket starting in range. TierChoice::counters_tier and
-  // counters_range say which to read for an answer.
+  // node and bucket starting in range. TierChoice::counters says which to
+  // read for an answer.
   using CountersVisitor =
       absl::FunctionRef<bool(const NodeCountersEntry& entry)>;
   virtual absl::Status ScanNodeCounters(Tier tier, const TimeRange& range,
