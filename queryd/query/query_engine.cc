@@ -70,46 +70,60 @@ absl::Status FillLosses(
   return absl::OkStatus();
 }
 
-// Visits every flow of the chosen parts that matches `filter` as
-// visit(group key, time, totals): raw records one by one (one flow each, at
-// their last_seen), rollup entries with their bucket's start.
+// Whether a scan's visitor needs each flow's time.
+enum class Timing { kPerBucket, kNone };
+
+// Visits every flow of `part` that matches `filter` as visit(group key,
+// time, totals): raw records one by one (one flow each, at their
+// last_seen), rollup entries with their bucket's start. With Timing::kNone,
+// rollup entries come summed over many buckets (Store::SumRollup) and their
+// time means nothing.
+template <typename Visit>
+absl::Status ScanPart(const store::Store& store, const store::TierPart& part,
+                      const FlowFilter& filter, GroupBy group_by, Timing timing,
+                      Visit&& visit) {
+  if (part.tier == store::Tier::kRaw) {
+    store::RawScan scan;
+    scan.range = part.range;
+    scan.newest_first = false;
+    return Annotate(
+        store.ScanRaw(scan,
+                      [&](const store::FlowRecord& flow, absl::string_view) {
+                        if (filter.Matches(flow)) {
+                          visit(GroupKeyOf(group_by, flow),
+                                absl::FromUnixNanos(static_cast<int64_t>(
+                                    flow.last_seen_unix_nano)),
+                                GroupTotals{flow.bytes, flow.packets, 1});
+                        }
+                        return true;
+                      }),
+        "scanning raw flows");
+  }
+  const auto visit_entry = [&](const store::RollupEntry& entry) {
+    if (filter.Matches(entry)) {
+      visit(GroupKeyOf(group_by, entry), entry.bucket,
+            GroupTotals{entry.totals.bytes, entry.totals.packets,
+                        entry.totals.flows});
+    }
+    return true;
+  };
+  return Annotate(
+      timing == Timing::kNone
+          ? store.SumRollup(part.tier, part.view, part.range, visit_entry)
+          : store.ScanRollup(part.tier, part.view, part.range, visit_entry),
+      absl::StrCat("scanning ", store::TierName(part.tier), "/",
+                   store::ViewName(part.view)));
+}
+
+// ScanPart over every part of `choice`, bucket by bucket.
 template <typename Visit>
 absl::Status ScanGroups(const store::Store& store,
                         const store::TierChoice& choice,
                         const FlowFilter& filter, GroupBy group_by,
                         Visit&& visit) {
   for (const store::TierPart& part : choice.parts) {
-    if (part.tier == store::Tier::kRaw) {
-      store::RawScan scan;
-      scan.range = part.range;
-      scan.newest_first = false;
-      WEIR_RETURN_IF_ERROR(Annotate(
-          store.ScanRaw(scan,
-                        [&](const store::FlowRecord& flow, absl::string_view) {
-                          if (filter.Matches(flow)) {
-                            visit(GroupKeyOf(group_by, flow),
-                                  absl::FromUnixNanos(static_cast<int64_t>(
-                                      flow.last_seen_unix_nano)),
-                                  GroupTotals{flow.bytes, flow.packets, 1});
-                          }
-                          return true;
-                        }),
-          "scanning raw flows"));
-      continue;
-    }
-    WEIR_RETURN_IF_ERROR(Annotate(
-        store.ScanRollup(part.tier, part.view, part.range,
-                         [&](const store::RollupEntry& entry) {
-                           if (filter.Matches(entry)) {
-                             visit(GroupKeyOf(group_by, entry), entry.bucket,
-                                   GroupTotals{entry.totals.bytes,
-                                               entry.totals.packets,
-                                               entry.totals.flows});
-                           }
-                           return true;
-                         }),
-        absl::StrCat("scanning ", store::TierName(part.tier), "/",
-                     store::ViewName(part.view))));
+    WEIR_RETURN_IF_ERROR(
+        ScanPart(store, part, filter, group_by, Timing::kPerBucket, visit));
   }
   return absl::OkStatus();
 }
@@ -118,6 +132,64 @@ void Add(const GroupTotals& totals, GroupTotals* sum) {
   sum->bytes += totals.bytes;
   sum->packets += totals.packets;
   sum->flows += totals.flows;
+}
+
+// The `limit` best groups of the window by `order_by` (GroupRanker).
+//
+// Summing every entry into a map of groups costs a hash lookup per entry
+// and a map of every group (a day of sources: hundreds of thousands), most
+// of the time of a top-N. A rollup part whose view keeps exactly the
+// grouping's dimensions, summed in one run (Store::SumRollup), gives each
+// group once and whole but for what the other parts add: it streams
+// straight into the ranker, and only the other parts (the edges of a split
+// window) are held in a map, from which each streamed group takes its
+// share.
+absl::StatusOr<std::vector<RankedGroup>> BestGroups(
+    const store::Store& store, const store::TierChoice& choice,
+    const FlowFilter& filter, GroupBy group_by, weir::v1::OrderBy order_by,
+    int limit) {
+  const store::TierPart* streamed = nullptr;
+  for (const store::TierPart& part : choice.parts) {
+    if (part.tier == store::Tier::kRaw ||
+        store::ViewDimensions(part.view) != GroupDimensions(group_by) ||
+        part.range.end - part.range.start >
+            store::TierResolution(part.tier) *
+                store::Store::kMaxSummedBuckets) {
+      continue;
+    }
+    if (streamed == nullptr ||
+        part.range.end - part.range.start >
+            streamed->range.end - streamed->range.start) {
+      streamed = &part;
+    }
+  }
+  GroupMap others;
+  for (const store::TierPart& part : choice.parts) {
+    if (&part == streamed) continue;
+    WEIR_RETURN_IF_ERROR(
+        ScanPart(store, part, filter, group_by, Timing::kNone,
+                 [&](GroupKey&& key, absl::Time, const GroupTotals& totals) {
+                   Add(totals, &others[std::move(key)]);
+                 }));
+  }
+  GroupRanker ranker(order_by, static_cast<size_t>(limit));
+  if (streamed != nullptr) {
+    WEIR_RETURN_IF_ERROR(
+        ScanPart(store, *streamed, filter, group_by, Timing::kNone,
+                 [&](GroupKey&& key, absl::Time, const GroupTotals& totals) {
+                   const auto other = others.find(key);
+                   if (other == others.end()) {
+                     ranker.Add(key, totals);
+                     return;
+                   }
+                   GroupTotals sum = totals;
+                   Add(other->second, &sum);
+                   others.erase(other);
+                   ranker.Add(key, sum);
+                 }));
+  }
+  for (const auto& [key, totals] : others) ranker.Add(key, totals);
+  return ranker.Take();
 }
 
 // What a ListFlows page token is bound to: the request without the fields
@@ -233,15 +305,12 @@ absl::StatusOr<weir::v1::TopTalkersResponse> QueryEngine::TopTalkers(
   WEIR_ASSIGN_OR_RETURN(const store::TierChoice choice,
                         store_.ChooseTier(range, now, needs));
 
-  GroupMap groups;
-  WEIR_RETURN_IF_ERROR(
-      ScanGroups(store_, choice, filter, group_by,
-                 [&](GroupKey&& key, absl::Time, const GroupTotals& totals) {
-                   Add(totals, &groups[std::move(key)]);
-                 }));
+  WEIR_ASSIGN_OR_RETURN(
+      const std::vector<RankedGroup> best,
+      BestGroups(store_, choice, filter, group_by, order_by, limit));
 
   weir::v1::TopTalkersResponse response;
-  for (const auto& [key, totals] : RankGroups(groups, order_by, limit)) {
+  for (const auto& [key, totals] : best) {
     weir::v1::Talker* talker = response.add_talkers();
     SetGroupFields(group_by, key, talker);
     talker->set_bytes(totals.bytes);
@@ -292,16 +361,10 @@ absl::StatusOr<weir::v1::TimeSeriesResponse> QueryEngine::TimeSeries(
   // response has no field for an "other" series.
   std::vector<GroupKey> keys;
   if (grouped) {
-    GroupMap groups;
-    WEIR_RETURN_IF_ERROR(
-        ScanGroups(store_, choice, filter, group_by,
-                   [&](GroupKey&& key, absl::Time, const GroupTotals& totals) {
-                     Add(totals, &groups[std::move(key)]);
-                   }));
-    for (auto& [key, totals] :
-         RankGroups(groups, weir::v1::ORDER_BY_BYTES, limit)) {
-      keys.push_back(std::move(key));
-    }
+    WEIR_ASSIGN_OR_RETURN(std::vector<RankedGroup> best,
+                          BestGroups(store_, choice, filter, group_by,
+                                     weir::v1::ORDER_BY_BYTES, limit));
+    for (auto& [key, totals] : best) keys.push_back(std::move(key));
   } else {
     keys.emplace_back();
   }

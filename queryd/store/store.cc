@@ -226,6 +226,32 @@ NodeInfo ToNodeInfo(const std::string& name, const NodeState& state) {
   return info;
 }
 
+// Sets the fields of `entry` that `key` (of entry's view) keeps. False
+// when the key names a node the store does not know.
+bool SetEntryKey(const RollupKey& key, const std::vector<std::string>& names,
+                 RollupEntry* entry) {
+  entry->view = key.view;
+  entry->src_addr = key.src_addr;
+  entry->dst_addr = key.dst_addr;
+  entry->protocol = key.protocol;
+  entry->port = key.port;
+  entry->bucket =
+      absl::FromUnixSeconds(static_cast<int64_t>(key.bucket_start_sec));
+  if (key.view == View::kNode) {
+    if (key.node_id >= names.size()) return false;
+    entry->node = names[key.node_id];
+    entry->direction = static_cast<weir::v1::Direction>(key.direction);
+    entry->ifname = key.ifname;
+  }
+  return true;
+}
+
+absl::Status UndecodableEntry(Tier tier, View view, uint64_t bucket_start_sec) {
+  return absl::DataLossError(absl::StrCat("undecodable rollup entry in ",
+                                          TierName(tier), "/", ViewName(view),
+                                          " at bucket ", bucket_start_sec));
+}
+
 class RocksStore final : public Store {
  public:
   static absl::StatusOr<std::unique_ptr<Store>> Open(
@@ -239,6 +265,8 @@ class RocksStore final : public Store {
   absl::Status ScanRaw(const RawScan& scan, RawVisitor visit) const override;
   absl::Status ScanRollup(Tier tier, View view, const TimeRange& range,
                           RollupVisitor visit) const override;
+  absl::Status SumRollup(Tier tier, View view, const TimeRange& range,
+                         RollupVisitor visit) const override;
   absl::Status ScanNodeCounters(Tier tier, const TimeRange& range,
                                 CountersVisitor visit) const override;
   std::vector<NodeInfo> GetNodes() const override;
@@ -281,6 +309,12 @@ class RocksStore final : public Store {
                     uint64_t batch_number, absl::Time received_at,
                     rocksdb::WriteBatch* out) const
       ABSL_SHARED_LOCKS_REQUIRED(retention_mu_);
+  // SumRollup over the buckets in [first, end) (Unix seconds, `first` a
+  // bucket start, at most kMaxSummedBuckets of them); sets *more to false
+  // when `visit` does.
+  absl::Status SumRun(Tier tier, View view, uint64_t first, uint64_t end,
+                      uint64_t resolution, RollupVisitor visit,
+                      bool* more) const;
   // Visits the entries of one view of a rollup tier, bucket by bucket.
   absl::Status ScanView(Tier tier, View view, const TimeRange& range,
                         absl::FunctionRef<absl::Status(
@@ -763,26 +797,216 @@ absl::Status RocksStore::ScanRollup(Tier tier, View view,
                   [&](const RollupKey& key, absl::string_view value,
                       const NodeNames& names, bool* more) -> absl::Status {
                     if (!DecodeTotalsValue(value, &entry.totals) ||
-                        (view == View::kNode && key.node_id >= names.size())) {
-                      return absl::DataLossError(absl::StrCat(
-                          "undecodable rollup entry in ", TierName(tier), "/",
-                          ViewName(view), " at bucket ", key.bucket_start_sec));
-                    }
-                    entry.bucket = absl::FromUnixSeconds(key.bucket_start_sec);
-                    entry.view = view;
-                    entry.src_addr = key.src_addr;
-                    entry.dst_addr = key.dst_addr;
-                    entry.protocol = key.protocol;
-                    entry.port = key.port;
-                    if (view == View::kNode) {
-                      entry.node = names[key.node_id];
-                      entry.direction =
-                          static_cast<weir::v1::Direction>(key.direction);
-                      entry.ifname = key.ifname;
+                        !SetEntryKey(key, names, &entry)) {
+                      return UndecodableEntry(tier, view, key.bucket_start_sec);
                     }
                     *more = visit(entry);
                     return absl::OkStatus();
                   });
+}
+
+absl::Status RocksStore::SumRollup(Tier tier, View view, const TimeRange& range,
+                                   RollupVisitor visit) const {
+  if (tier == Tier::kRaw) {
+    return absl::InvalidArgumentError(
+        "tier: raw has no rollup views; use ScanRaw");
+  }
+  if (view == View::kNodeCounters) {
+    return absl::InvalidArgumentError(
+        "view: node_counters is not a flow view; use ScanNodeCounters");
+  }
+  const uint64_t resolution =
+      static_cast<uint64_t>(absl::ToInt64Seconds(TierResolution(tier)));
+  uint64_t first = CeilUnixSeconds(range.start);
+  uint64_t end = CeilUnixSeconds(range.end);
+  if (first >= end) return absl::OkStatus();
+  // Only from the first bucket present to the last (both multiples of the
+  // resolution): a range may be unbounded, and runs over all of it would
+  // never end.
+  {
+    const std::string lower = BucketPrefix(first);
+    const std::string upper = BucketPrefix(end);
+    const rocksdb::Slice lower_bound(lower);
+    const rocksdb::Slice upper_bound(upper);
+    rocksdb::ReadOptions read;
+    read.iterate_lower_bound = &lower_bound;
+    read.iterate_upper_bound = &upper_bound;
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(read, cf(TierFamily(tier))));
+    const auto bucket_of_key = [&](uint64_t* bucket) {
+      return DecodeBucket(absl::string_view(it->key().data(), it->key().size()),
+                          bucket);
+    };
+    it->SeekToFirst();
+    if (!it->Valid()) {
+      return FromRocksDb(it->status(),
+                         absl::StrCat("scanning rollups ", TierName(tier), "/",
+                                      ViewName(view)));
+    }
+    uint64_t last = 0;
+    if (!bucket_of_key(&first)) {
+      return absl::DataLossError(
+          absl::StrCat("undecodable rollup key ", it->key().ToString(true)));
+    }
+    it->SeekToLast();
+    if (!it->Valid() || !bucket_of_key(&last)) {
+      return absl::DataLossError(
+          absl::StrCat("undecodable last rollup key in ", TierName(tier), "/",
+                       ViewName(view), it->status().ToString()));
+    }
+    end = std::min(end, last + 1);
+  }
+  bool more = true;
+  for (uint64_t run_start = first; more && run_start < end;
+       run_start += resolution * kMaxSummedBuckets) {
+    const uint64_t run_end =
+        std::min(end, run_start + resolution * kMaxSummedBuckets);
+    if (absl::Status s =
+            SumRun(tier, view, run_start, run_end, resolution, visit, &more);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RocksStore::SumRun(Tier tier, View view, uint64_t first,
+                                uint64_t end, uint64_t resolution,
+                                RollupVisitor visit, bool* more) const {
+  // One iterator per bucket, bounded to this view's keys in it: each reads
+  // its bucket's entries in key order, and a min-heap on their view keys
+  // (the key after the 9-byte prefix, the same layout in every bucket)
+  // merges them, so equal keys of several buckets come together and are
+  // summed.
+  struct Bucket {
+    std::string lower;
+    std::string upper;
+    rocksdb::Slice lower_bound;
+    rocksdb::Slice upper_bound;
+    std::unique_ptr<rocksdb::Iterator> it;
+    // The iterator's current key, kept: reaching it through the virtual
+    // Iterator::key() on every comparison cost as much as the rest of the
+    // merge.
+    absl::string_view key;
+
+    absl::string_view view_key() const { return key.substr(kViewPrefixSize); }
+  };
+  const size_t count =
+      static_cast<size_t>((end - first + resolution - 1) / resolution);
+  // Fixed size: the bounds' slices point into the strings, which must not
+  // move.
+  std::vector<Bucket> buckets(count);
+  std::vector<Bucket*> heap;
+  heap.reserve(count);
+  const auto scan_error = [&](const Bucket& bucket) {
+    if (!bucket.it->status().ok()) {
+      return FromRocksDb(bucket.it->status(),
+                         absl::StrCat("scanning rollups ", TierName(tier), "/",
+                                      ViewName(view)));
+    }
+    return absl::DataLossError(absl::StrCat("undecodable rollup key ",
+                                            bucket.it->key().ToString(true)));
+  };
+  // Takes the bucket's current key; false when it has none (done, or an
+  // error, which scan_error tells) or it is too short to be a rollup key.
+  const auto load = [](Bucket* bucket) {
+    if (!bucket->it->Valid()) return false;
+    bucket->key =
+        absl::string_view(bucket->it->key().data(), bucket->it->key().size());
+    return bucket->key.size() >= kViewPrefixSize;
+  };
+  // Moves the top of the heap down to its place.
+  const auto sift_down = [&heap] {
+    Bucket* const moving = heap[0];
+    size_t i = 0;
+    for (;;) {
+      size_t child = 2 * i + 1;
+      if (child >= heap.size()) break;
+      if (child + 1 < heap.size() &&
+          heap[child + 1]->view_key() < heap[child]->view_key()) {
+        ++child;
+      }
+      if (!(heap[child]->view_key() < moving->view_key())) break;
+      heap[i] = heap[child];
+      i = child;
+    }
+    heap[i] = moving;
+  };
+  // Steps the top bucket to its next entry, or drops it when it is done.
+  const auto next = [&]() -> absl::Status {
+    Bucket* top = heap[0];
+    top->it->Next();
+    if (!load(top)) {
+      if (top->it->Valid() || !top->it->status().ok()) {
+        return scan_error(*top);
+      }
+      heap[0] = heap.back();
+      heap.pop_back();
+      if (heap.empty()) return absl::OkStatus();
+    }
+    sift_down();
+    return absl::OkStatus();
+  };
+
+  rocksdb::ReadOptions read;
+  for (size_t i = 0; i < count; ++i) {
+    Bucket& bucket = buckets[i];
+    const uint64_t start = first + i * resolution;
+    bucket.lower = ViewPrefix(start, view);
+    // The prefix of the next view id: view ids are far below 255.
+    bucket.upper = bucket.lower;
+    ++bucket.upper.back();
+    bucket.lower_bound = bucket.lower;
+    bucket.upper_bound = bucket.upper;
+    read.iterate_lower_bound = &bucket.lower_bound;
+    read.iterate_upper_bound = &bucket.upper_bound;
+    bucket.it.reset(db_->NewIterator(read, cf(TierFamily(tier))));
+    bucket.it->SeekToFirst();
+    if (load(&bucket)) {
+      heap.push_back(&bucket);
+    } else if (bucket.it->Valid() || !bucket.it->status().ok()) {
+      return scan_error(bucket);
+    }
+  }
+  std::make_heap(heap.begin(), heap.end(),
+                 [](const Bucket* a, const Bucket* b) {
+                   return a->view_key() > b->view_key();
+                 });
+  // As in ScanRollup: names after the iterators.
+  const std::shared_ptr<const NodeNames> names = node_names();
+
+  RollupKey key;
+  Totals totals;
+  RollupEntry entry;
+  std::string view_key;
+  while (*more && !heap.empty()) {
+    const Bucket& top = *heap[0];
+    if (!DecodeRollupKey(top.key, &key) ||
+        !DecodeTotalsValue(
+            absl::string_view(top.it->value().data(), top.it->value().size()),
+            &entry.totals) ||
+        !SetEntryKey(key, *names, &entry)) {
+      return UndecodableEntry(tier, view, key.bucket_start_sec);
+    }
+    view_key.assign(top.view_key().data(), top.view_key().size());
+    if (absl::Status s = next(); !s.ok()) return s;
+    // The same key in the other buckets.
+    while (!heap.empty() && heap[0]->view_key() == view_key) {
+      const Bucket& same = *heap[0];
+      if (!DecodeTotalsValue(absl::string_view(same.it->value().data(),
+                                               same.it->value().size()),
+                             &totals)) {
+        uint64_t start = 0;
+        DecodeBucket(same.key, &start);
+        return UndecodableEntry(tier, view, start);
+      }
+      entry.totals += totals;
+      if (absl::Status s = next(); !s.ok()) return s;
+    }
+    entry.bucket = absl::FromUnixSeconds(static_cast<int64_t>(first));
+    *more = visit(entry);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status RocksStore::ScanNodeCounters(Tier tier, const TimeRange& range,

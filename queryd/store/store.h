@@ -102,6 +102,18 @@ class Store {
   virtual absl::Status ScanRollup(Tier tier, View view, const TimeRange& range,
                                   RollupVisitor visit) const = 0;
 
+  // Entries of one flow view of a rollup tier, summed per view key over
+  // consecutive buckets starting in range: what ScanRollup visits, for
+  // answers that need totals but not time (top talkers, ranking series).
+  // Each view key comes once per run of up to kMaxSummedBuckets buckets, in
+  // key order within the run, with `bucket` the run's first bucket; a
+  // caller adds what it gets, as with ScanRollup. The buckets of a run are
+  // merged as the sorted runs they are on disk, so a key seen in every hour
+  // of a day costs one visit instead of 24.
+  static constexpr int kMaxSummedBuckets = 64;
+  virtual absl::Status SumRollup(Tier tier, View view, const TimeRange& range,
+                                 RollupVisitor visit) const = 0;
+
   // The nodes' counters (losses) of a rollup tier (kMinute or kHour), per
   // node and bucket starting in range. TierChoice::counters says which to
   // read for an answer.
