@@ -331,12 +331,14 @@ absl::StatusOr<weir::v1::TimeSeriesResponse> QueryEngine::TimeSeries(
   WEIR_ASSIGN_OR_RETURN(const FlowFilter filter,
                         FlowFilter::Compile(request.filter(), "filter"));
   WEIR_ASSIGN_OR_RETURN(
-      const absl::Duration step,
-      ValidateStep(request.has_step() ? &request.step() : nullptr,
-                   range.end - range.start));
-  WEIR_ASSIGN_OR_RETURN(
       const GroupBy group_by,
       ValidateGroupBy(request.group_by(), /*required=*/false, "group_by"));
+  const uint32_t dimensions = GroupDimensions(group_by) | filter.Dimensions();
+  WEIR_ASSIGN_OR_RETURN(
+      const absl::Duration step,
+      ValidateStep(request.has_step() ? &request.step() : nullptr,
+                   range.end - range.start,
+                   store_.SeriesResolutions(range, now, dimensions)));
   const bool grouped = group_by != weir::v1::GROUP_BY_UNSPECIFIED;
   if (!grouped && request.limit() != 0) {
     return absl::InvalidArgumentError(
@@ -348,7 +350,7 @@ absl::StatusOr<weir::v1::TimeSeriesResponse> QueryEngine::TimeSeries(
       ValidateCount(request.limit(), kDefaultSeries, kMaxSeries, "limit"));
 
   store::QueryNeeds needs;
-  needs.dimensions = GroupDimensions(group_by) | filter.Dimensions();
+  needs.dimensions = dimensions;
   needs.step = step;
   WEIR_ASSIGN_OR_RETURN(const store::TierChoice choice,
                         store_.ChooseTier(range, now, needs));

@@ -1276,6 +1276,25 @@ TEST_F(QueryEngineTest, TimeSeriesDefaultStepIsNice) {
             PointLines(ExpectedPoints(data_->Rows(kStart, kEnd), kStart,
                                       absl::Minutes(5), 24)));
 
+  // A day: hour steps, which the hour tier answers (30 min, the nice step
+  // for 60 points, would need the minute tier).
+  const absl::Time day_start = kEnd - absl::Hours(24);
+  *request.mutable_range() = Range(day_start, kEnd);
+  response = Engine().TimeSeries(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->step().ShortDebugString(), "seconds: 3600");
+  EXPECT_EQ(response->source(), "1h/protocol");
+  ASSERT_EQ(response->series_size(), 1);
+  EXPECT_EQ(PointLines(response->series(0)),
+            PointLines(ExpectedPoints(data_->Rows(day_start, kEnd), day_start,
+                                      absl::Hours(1), 24)));
+  // Off the hour, the hour tier cannot hold the points: 30 min from 1m.
+  *request.mutable_range() = Range(day_start + absl::Minutes(1), kEnd);
+  response = Engine().TimeSeries(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->step().ShortDebugString(), "seconds: 1800");
+  EXPECT_EQ(response->source(), "1m/protocol");
+
   // The default window, the last hour: one-minute steps.
   request.clear_range();
   response = Engine(ClockAt(At(3600))).TimeSeries(request);

@@ -141,6 +141,14 @@ class Store {
 
   virtual const StoreOptions& options() const = 0;
 
+  // SeriesResolutions (tier_chooser.h) with this store's retention.
+  std::vector<absl::Duration> SeriesResolutions(const TimeRange& range,
+                                                absl::Time now,
+                                                uint32_t dimensions) const {
+    return weir::store::SeriesResolutions(range, now, dimensions,
+                                          options().retention);
+  }
+
   // ChooseTier (tier_chooser.h) with this store's retention.
   absl::StatusOr<TierChoice> ChooseTier(const TimeRange& range, absl::Time now,
                                         const QueryNeeds& needs) const {

@@ -144,6 +144,22 @@ uint32_t ViewDimensions(View view) {
   return 0;
 }
 
+std::vector<absl::Duration> SeriesResolutions(const TimeRange& range,
+                                              absl::Time now,
+                                              uint32_t dimensions,
+                                              const Retention& retention) {
+  std::vector<absl::Duration> resolutions;
+  if (!FittingView(dimensions).has_value()) return resolutions;
+  for (Tier tier : {Tier::kHour, Tier::kMinute}) {
+    const absl::Duration resolution = TierResolution(tier);
+    if (IsAligned(range.start, resolution) &&
+        range.start >= now - retention.For(tier)) {
+      resolutions.push_back(resolution);
+    }
+  }
+  return resolutions;
+}
+
 absl::StatusOr<TierChoice> ChooseTier(const TimeRange& range, absl::Time now,
                                       const QueryNeeds& needs,
                                       const Retention& retention) {

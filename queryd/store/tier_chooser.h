@@ -87,6 +87,16 @@ struct TierChoice {
   std::vector<CountersPart> counters;
 };
 
+// The resolutions of the rollup tiers whose buckets could hold the points
+// of a time series over `range`, coarsest first: one of their views keeps
+// `dimensions`, the window's start is on one of their bucket edges and
+// within their retention. ChooseTier reads such a tier for a step that is
+// a multiple of its resolution, so a default step is picked from these.
+std::vector<absl::Duration> SeriesResolutions(const TimeRange& range,
+                                              absl::Time now,
+                                              uint32_t dimensions,
+                                              const Retention& retention);
+
 // How a window is read. A rollup tier can read a part of it when one of its
 // views keeps every needed dimension (the view with the fewest entries is
 // picked) and, for a time series, its resolution divides the step and the
