@@ -115,17 +115,13 @@ absl::Status ScanPart(const store::Store& store, const store::TierPart& part,
                    store::ViewName(part.view)));
 }
 
-// ScanPart over every part of `choice`, bucket by bucket.
-template <typename Visit>
-absl::Status ScanGroups(const store::Store& store,
-                        const store::TierChoice& choice,
-                        const FlowFilter& filter, GroupBy group_by,
-                        Visit&& visit) {
-  for (const store::TierPart& part : choice.parts) {
-    WEIR_RETURN_IF_ERROR(
-        ScanPart(store, part, filter, group_by, Timing::kPerBucket, visit));
-  }
-  return absl::OkStatus();
+// True when each entry of the part's view is one group of `group_by`
+// (the view keeps exactly the grouping's dimensions, so group and view key
+// are the same), not a piece of a coarser one.
+bool EntriesAreGroups(const store::TierPart& part, GroupBy group_by) {
+  return part.tier != store::Tier::kRaw &&
+         group_by != weir::v1::GROUP_BY_UNSPECIFIED &&
+         store::ViewDimensions(part.view) == GroupDimensions(group_by);
 }
 
 void Add(const GroupTotals& totals, GroupTotals* sum) {
@@ -150,8 +146,7 @@ absl::StatusOr<std::vector<RankedGroup>> BestGroups(
     int limit) {
   const store::TierPart* streamed = nullptr;
   for (const store::TierPart& part : choice.parts) {
-    if (part.tier == store::Tier::kRaw ||
-        store::ViewDimensions(part.view) != GroupDimensions(group_by) ||
+    if (!EntriesAreGroups(part, group_by) ||
         part.range.end - part.range.start >
             store::TierResolution(part.tier) *
                 store::Store::kMaxSummedBuckets) {
@@ -384,14 +379,41 @@ absl::StatusOr<weir::v1::TimeSeriesResponse> QueryEngine::TimeSeries(
   };
   std::vector<std::vector<GroupTotals>> sums(keys.size(),
                                              std::vector<GroupTotals>(points));
-  if (!keys.empty()) {
-    WEIR_RETURN_IF_ERROR(ScanGroups(
-        store_, choice, filter, group_by,
-        [&](GroupKey&& key, absl::Time t, const GroupTotals& totals) {
-          const auto it = series_of.find(key);
-          if (it == series_of.end()) return;
-          Add(totals, &sums[it->second][point_of(t)]);
-        }));
+  const auto add_point = [&](GroupKey&& key, absl::Time t,
+                             const GroupTotals& totals) {
+    const auto it = series_of.find(key);
+    if (it == series_of.end()) return;
+    Add(totals, &sums[it->second][point_of(t)]);
+  };
+  for (const store::TierPart& part : choice.parts) {
+    // No group, no series to fill (keys is empty only with group_by).
+    if (keys.empty()) break;
+    if (!EntriesAreGroups(part, group_by)) {
+      WEIR_RETURN_IF_ERROR(ScanPart(store_, part, filter, group_by,
+                                    Timing::kPerBucket, add_point));
+      continue;
+    }
+    // The ranked groups' own entries only: a few point reads per bucket
+    // instead of a second scan of every group (Store::LookupRollup).
+    std::vector<store::RollupEntry> wanted(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      wanted[i].view = part.view;
+      wanted[i].src_addr = keys[i].src_addr;
+      wanted[i].dst_addr = keys[i].dst_addr;
+      wanted[i].protocol = keys[i].protocol;
+      wanted[i].port = keys[i].port;
+    }
+    WEIR_RETURN_IF_ERROR(Annotate(
+        store_.LookupRollup(
+            part.tier, part.view, part.range, wanted,
+            [&](const store::RollupEntry& entry) {
+              add_point(GroupKeyOf(group_by, entry), entry.bucket,
+                        GroupTotals{entry.totals.bytes, entry.totals.packets,
+                                    entry.totals.flows});
+              return true;
+            }),
+        absl::StrCat("reading ", store::TierName(part.tier), "/",
+                     store::ViewName(part.view))));
   }
 
   weir::v1::TimeSeriesResponse response;

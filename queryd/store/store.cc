@@ -246,6 +246,19 @@ bool SetEntryKey(const RollupKey& key, const std::vector<std::string>& names,
   return true;
 }
 
+// INVALID_ARGUMENT unless tier and view name a flow view of a rollup tier.
+absl::Status CheckFlowView(Tier tier, View view) {
+  if (tier == Tier::kRaw) {
+    return absl::InvalidArgumentError(
+        "tier: raw has no rollup views; use ScanRaw");
+  }
+  if (view == View::kNodeCounters) {
+    return absl::InvalidArgumentError(
+        "view: node_counters is not a flow view; use ScanNodeCounters");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status UndecodableEntry(Tier tier, View view, uint64_t bucket_start_sec) {
   return absl::DataLossError(absl::StrCat("undecodable rollup entry in ",
                                           TierName(tier), "/", ViewName(view),
@@ -267,6 +280,9 @@ class RocksStore final : public Store {
                           RollupVisitor visit) const override;
   absl::Status SumRollup(Tier tier, View view, const TimeRange& range,
                          RollupVisitor visit) const override;
+  absl::Status LookupRollup(Tier tier, View view, const TimeRange& range,
+                            absl::Span<const RollupEntry> keys,
+                            RollupVisitor visit) const override;
   absl::Status ScanNodeCounters(Tier tier, const TimeRange& range,
                                 CountersVisitor visit) const override;
   std::vector<NodeInfo> GetNodes() const override;
@@ -309,6 +325,10 @@ class RocksStore final : public Store {
                     uint64_t batch_number, absl::Time received_at,
                     rocksdb::WriteBatch* out) const
       ABSL_SHARED_LOCKS_REQUIRED(retention_mu_);
+  // The buckets of `range` from the first present to the last, as Unix
+  // seconds [*first, *end); empty when none is.
+  absl::Status PresentBuckets(Tier tier, const TimeRange& range,
+                              uint64_t* first, uint64_t* end) const;
   // SumRollup over the buckets in [first, end) (Unix seconds, `first` a
   // bucket start, at most kMaxSummedBuckets of them); sets *more to false
   // when `visit` does.
@@ -805,56 +825,55 @@ absl::Status RocksStore::ScanRollup(Tier tier, View view,
                   });
 }
 
+absl::Status RocksStore::PresentBuckets(Tier tier, const TimeRange& range,
+                                        uint64_t* first, uint64_t* end) const {
+  *first = CeilUnixSeconds(range.start);
+  *end = CeilUnixSeconds(range.end);
+  if (*first >= *end) return absl::OkStatus();
+  const std::string lower = BucketPrefix(*first);
+  const std::string upper = BucketPrefix(*end);
+  const rocksdb::Slice lower_bound(lower);
+  const rocksdb::Slice upper_bound(upper);
+  rocksdb::ReadOptions read;
+  read.iterate_lower_bound = &lower_bound;
+  read.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(read, cf(TierFamily(tier))));
+  const auto bucket_of_key = [&](uint64_t* bucket) {
+    return DecodeBucket(absl::string_view(it->key().data(), it->key().size()),
+                        bucket);
+  };
+  it->SeekToFirst();
+  if (!it->Valid()) {
+    *end = *first;
+    return FromRocksDb(it->status(),
+                       absl::StrCat("scanning rollups ", TierName(tier)));
+  }
+  uint64_t last = 0;
+  if (!bucket_of_key(first)) {
+    return absl::DataLossError(
+        absl::StrCat("undecodable rollup key ", it->key().ToString(true)));
+  }
+  it->SeekToLast();
+  if (!it->Valid() || !bucket_of_key(&last)) {
+    return absl::DataLossError(absl::StrCat("undecodable last rollup key in ",
+                                            TierName(tier), " (",
+                                            it->status().ToString(), ")"));
+  }
+  *end = std::min(*end, last + 1);
+  return absl::OkStatus();
+}
+
 absl::Status RocksStore::SumRollup(Tier tier, View view, const TimeRange& range,
                                    RollupVisitor visit) const {
-  if (tier == Tier::kRaw) {
-    return absl::InvalidArgumentError(
-        "tier: raw has no rollup views; use ScanRaw");
-  }
-  if (view == View::kNodeCounters) {
-    return absl::InvalidArgumentError(
-        "view: node_counters is not a flow view; use ScanNodeCounters");
-  }
+  if (absl::Status s = CheckFlowView(tier, view); !s.ok()) return s;
   const uint64_t resolution =
       static_cast<uint64_t>(absl::ToInt64Seconds(TierResolution(tier)));
-  uint64_t first = CeilUnixSeconds(range.start);
-  uint64_t end = CeilUnixSeconds(range.end);
-  if (first >= end) return absl::OkStatus();
-  // Only from the first bucket present to the last (both multiples of the
-  // resolution): a range may be unbounded, and runs over all of it would
-  // never end.
-  {
-    const std::string lower = BucketPrefix(first);
-    const std::string upper = BucketPrefix(end);
-    const rocksdb::Slice lower_bound(lower);
-    const rocksdb::Slice upper_bound(upper);
-    rocksdb::ReadOptions read;
-    read.iterate_lower_bound = &lower_bound;
-    read.iterate_upper_bound = &upper_bound;
-    std::unique_ptr<rocksdb::Iterator> it(
-        db_->NewIterator(read, cf(TierFamily(tier))));
-    const auto bucket_of_key = [&](uint64_t* bucket) {
-      return DecodeBucket(absl::string_view(it->key().data(), it->key().size()),
-                          bucket);
-    };
-    it->SeekToFirst();
-    if (!it->Valid()) {
-      return FromRocksDb(it->status(),
-                         absl::StrCat("scanning rollups ", TierName(tier), "/",
-                                      ViewName(view)));
-    }
-    uint64_t last = 0;
-    if (!bucket_of_key(&first)) {
-      return absl::DataLossError(
-          absl::StrCat("undecodable rollup key ", it->key().ToString(true)));
-    }
-    it->SeekToLast();
-    if (!it->Valid() || !bucket_of_key(&last)) {
-      return absl::DataLossError(
-          absl::StrCat("undecodable last rollup key in ", TierName(tier), "/",
-                       ViewName(view), it->status().ToString()));
-    }
-    end = std::min(end, last + 1);
+  // Runs over an unbounded range would never end.
+  uint64_t first = 0;
+  uint64_t end = 0;
+  if (absl::Status s = PresentBuckets(tier, range, &first, &end); !s.ok()) {
+    return s;
   }
   bool more = true;
   for (uint64_t run_start = first; more && run_start < end;
@@ -865,6 +884,55 @@ absl::Status RocksStore::SumRollup(Tier tier, View view, const TimeRange& range,
             SumRun(tier, view, run_start, run_end, resolution, visit, &more);
         !s.ok()) {
       return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RocksStore::LookupRollup(Tier tier, View view,
+                                      const TimeRange& range,
+                                      absl::Span<const RollupEntry> keys,
+                                      RollupVisitor visit) const {
+  if (absl::Status s = CheckFlowView(tier, view); !s.ok()) return s;
+  if (view == View::kNode) {
+    return absl::InvalidArgumentError(
+        "view: node keys hold node ids, not names; use ScanRollup");
+  }
+  const uint64_t resolution =
+      static_cast<uint64_t>(absl::ToInt64Seconds(TierResolution(tier)));
+  uint64_t first = 0;
+  uint64_t end = 0;
+  if (absl::Status s = PresentBuckets(tier, range, &first, &end); !s.ok()) {
+    return s;
+  }
+  RollupKey key;
+  key.view = view;
+  std::string encoded;
+  rocksdb::PinnableSlice value;
+  RollupEntry entry;
+  for (uint64_t bucket = first; bucket < end; bucket += resolution) {
+    key.bucket_start_sec = bucket;
+    for (const RollupEntry& wanted : keys) {
+      key.src_addr = wanted.src_addr;
+      key.dst_addr = wanted.dst_addr;
+      key.protocol = wanted.protocol;
+      key.port = wanted.port;
+      encoded.clear();
+      AppendRollupKey(key, &encoded);
+      value.Reset();
+      const rocksdb::Status got = db_->Get(
+          rocksdb::ReadOptions(), cf(TierFamily(tier)), encoded, &value);
+      if (got.IsNotFound()) continue;
+      if (!got.ok()) {
+        return FromRocksDb(got, absl::StrCat("reading rollups ", TierName(tier),
+                                             "/", ViewName(view)));
+      }
+      if (!DecodeTotalsValue(absl::string_view(value.data(), value.size()),
+                             &entry.totals) ||
+          !SetEntryKey(key, {}, &entry)) {
+        return UndecodableEntry(tier, view, bucket);
+      }
+      if (!visit(entry)) return absl::OkStatus();
     }
   }
   return absl::OkStatus();

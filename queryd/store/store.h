@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "queryd/store/schema.h"
 #include "queryd/store/store_types.h"
 #include "queryd/store/tier_chooser.h"
@@ -113,6 +114,18 @@ class Store {
   static constexpr int kMaxSummedBuckets = 64;
   virtual absl::Status SumRollup(Tier tier, View view, const TimeRange& range,
                                  RollupVisitor visit) const = 0;
+
+  // The entries of one flow view of a rollup tier with the keys of `keys`
+  // (their view fields: addresses, protocol, port), in every bucket
+  // starting in range: bucket by bucket in time order, those present only,
+  // until `visit` returns false. One point read per key and bucket, for a
+  // few keys over a long window (the points of the top series) instead of
+  // a scan of every key. INVALID_ARGUMENT for kNode, whose keys hold node
+  // ids.
+  virtual absl::Status LookupRollup(Tier tier, View view,
+                                    const TimeRange& range,
+                                    absl::Span<const RollupEntry> keys,
+                                    RollupVisitor visit) const = 0;
 
   // The nodes' counters (losses) of a rollup tier (kMinute or kHour), per
   // node and bucket starting in range. TierChoice::counters says which to

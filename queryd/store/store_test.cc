@@ -682,7 +682,9 @@ TEST_F(StoreTest, SumRollupSumsEveryKeyOncePerRun) {
       for (const auto& [run, keys] : keys_by_run) {
         EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(),
                   keys.size());
-        if (ordered) EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
+        if (ordered) {
+          EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
+        }
       }
     }
   }
@@ -701,6 +703,63 @@ TEST_F(StoreTest, SumRollupSumsEveryKeyOncePerRun) {
   EXPECT_EQ(store_
                 ->SumRollup(Tier::kRaw, View::kSrc, kAllTime,
                             [](const RollupEntry&) { return true; })
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(StoreTest, LookupRollupReadsTheKeysAsScanRollupHasThem) {
+  for (uint64_t seq = 1; seq <= 30; ++seq) {
+    BatchSpec spec;
+    spec.seq = seq;
+    spec.seed = seq;
+    spec.flows = 8;
+    spec.address_pool = 4;
+    spec.interval_start_unix_nano = kHourNs + seq * 150 * kSecond + kSecond;
+    Write(MakeBatch(spec));
+  }
+  const TimeRange range = {absl::FromUnixSeconds(kHourSec + 300),
+                           absl::FromUnixSeconds(kHourSec + 3000)};
+  for (View view : {View::kSrc, View::kPair, View::kDstPort}) {
+    SCOPED_TRACE(ViewName(view));
+    const TotalsByKey all = Rollup(Tier::kMinute, view, range);
+    ASSERT_FALSE(all.empty());
+    // Two keys that are present, and one that is not.
+    std::vector<RollupEntry> keys;
+    std::set<std::string> wanted;
+    store_
+        ->ScanRollup(Tier::kMinute, view, range,
+                     [&](const RollupEntry& e) {
+                       if (wanted.insert(ViewKey(e)).second) keys.push_back(e);
+                       return wanted.size() < 2;
+                     })
+        .IgnoreError();
+    ASSERT_EQ(keys.size(), 2u);
+    RollupEntry absent = keys[0];
+    absent.src_addr[0] ^= 0xff;
+    absent.dst_addr[0] ^= 0xff;
+    absent.port ^= 0xffff;
+    keys.push_back(absent);
+
+    TotalsByKey got;
+    int64_t last_bucket = 0;
+    const absl::Status status = store_->LookupRollup(
+        Tier::kMinute, view, range, keys, [&](const RollupEntry& e) {
+          EXPECT_EQ(e.view, view);
+          EXPECT_GE(absl::ToUnixSeconds(e.bucket), last_bucket);
+          last_bucket = absl::ToUnixSeconds(e.bucket);
+          got[{last_bucket, ViewKey(e)}] += e.totals;
+          return true;
+        });
+    ASSERT_TRUE(status.ok()) << status;
+    TotalsByKey want;
+    for (const auto& [bucket_key, totals] : all) {
+      if (wanted.count(bucket_key.second) > 0) want[bucket_key] = totals;
+    }
+    ExpectSameRollups(got, want, ViewName(view));
+  }
+  EXPECT_EQ(store_
+                ->LookupRollup(Tier::kMinute, View::kNode, range, {},
+                               [](const RollupEntry&) { return true; })
                 .code(),
             absl::StatusCode::kInvalidArgument);
 }
