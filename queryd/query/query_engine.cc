@@ -274,6 +274,7 @@ absl::StatusOr<weir::v1::ListFlowsResponse> QueryEngine::ListFlows(
   }
   // Individual flows live in raw only, whatever else the chooser says.
   response.set_source(std::string{store::TierName(store::Tier::kRaw)});
+  response.set_inexact(!choice.exact);
   WEIR_RETURN_IF_ERROR(FillLosses(store_, choice, request.filter().node(),
                                   response.mutable_losses()));
   return response;
@@ -313,6 +314,7 @@ absl::StatusOr<weir::v1::TopTalkersResponse> QueryEngine::TopTalkers(
     talker->set_flows(totals.flows);
   }
   response.set_source(choice.source);
+  response.set_inexact(!choice.exact);
   WEIR_RETURN_IF_ERROR(FillLosses(store_, choice, request.filter().node(),
                                   response.mutable_losses()));
   return response;
@@ -430,6 +432,7 @@ absl::StatusOr<weir::v1::TimeSeriesResponse> QueryEngine::TimeSeries(
   }
   DurationToProto(step, response.mutable_step());
   response.set_source(choice.source);
+  response.set_inexact(!choice.exact);
   WEIR_RETURN_IF_ERROR(FillLosses(store_, choice, request.filter().node(),
                                   response.mutable_losses()));
   return response;

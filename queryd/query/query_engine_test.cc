@@ -1438,6 +1438,7 @@ TEST(QueryEngineWidenedTest, WindowsBeyondRawRetentionCountWholeBuckets) {
       engine.TimeSeries(request);
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(response->source(), "1m/protocol");
+  EXPECT_TRUE(response->inexact());
   ASSERT_EQ(response->series_size(), 1);
   const weir::v1::Series& series = response->series(0);
   ASSERT_EQ(series.points_size(), 60);  // 3570 s in steps of 60 s
@@ -1472,8 +1473,21 @@ TEST(QueryEngineWidenedTest, WindowsBeyondRawRetentionCountWholeBuckets) {
   absl::StatusOr<weir::v1::TopTalkersResponse> talkers = engine.TopTalkers(top);
   ASSERT_TRUE(talkers.ok()) << talkers.status();
   EXPECT_EQ(talkers->source(), "1m/node");
+  EXPECT_TRUE(talkers->inexact());
   ASSERT_EQ(talkers->talkers_size(), 1);
   EXPECT_EQ(talkers->talkers(0).flows(), 15u);
+
+  // The flows themselves are gone: ListFlows says its walk is not the
+  // window's; a window raw still keeps is exact.
+  weir::v1::ListFlowsRequest flows;
+  *flows.mutable_range() = Range(At(30), At(3600));
+  absl::StatusOr<weir::v1::ListFlowsResponse> listed = engine.ListFlows(flows);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_TRUE(listed->inexact());
+  *flows.mutable_range() = Range(At(2 * 3600 + 30), At(3 * 3600));
+  listed = engine.ListFlows(flows);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_FALSE(listed->inexact());
 }
 
 // A window 00:17:23 to 03:10:40 (after kBase) and one batch of node-a in
@@ -1541,6 +1555,7 @@ TEST_F(QueryEngineSplitTest, TopTalkersCountEveryPieceOnce) {
     ASSERT_TRUE(response.ok()) << response.status();
     EXPECT_EQ(response->source(),
               absl::StrCat("1h/", view, "+1m/", view, "+raw"));
+    EXPECT_FALSE(response->inexact());
     EXPECT_EQ(Talkers(*response),
               ExpectedTalkers(rows, group_by, weir::v1::ORDER_BY_BYTES, 1000));
   }
