@@ -346,9 +346,23 @@ absl::StatusOr<weir::v1::TimeSeriesResponse> QueryEngine::TimeSeries(
       const int limit,
       ValidateCount(request.limit(), kDefaultSeries, kMaxSeries, "limit"));
 
+  // Where the points' boundaries are counted from. A step the client set
+  // counts from the window's start. A default one counts from the Unix
+  // epoch, so the boundaries fall on bucket edges even when the window
+  // does not ("the last 24 h" at 10:17:23) and rollups can hold the points;
+  // the first and last points then cover only their part of the window.
+  const bool step_is_default =
+      !request.has_step() ||
+      (request.step().seconds() == 0 && request.step().nanos() == 0);
+  const absl::Time origin =
+      step_is_default ? absl::UnixEpoch() +
+                            absl::Floor(range.start - absl::UnixEpoch(), step)
+                      : range.start;
+
   store::QueryNeeds needs;
   needs.dimensions = dimensions;
   needs.step = step;
+  needs.step_origin = origin;
   WEIR_ASSIGN_OR_RETURN(const store::TierChoice choice,
                         store_.ChooseTier(range, now, needs));
 
@@ -370,14 +384,14 @@ absl::StatusOr<weir::v1::TimeSeriesResponse> QueryEngine::TimeSeries(
   absl::flat_hash_map<GroupKey, size_t> series_of;
   for (size_t i = 0; i < keys.size(); ++i) series_of.emplace(keys[i], i);
 
-  const int64_t points = PointCount(range.end - range.start, step);
+  const int64_t points = PointCount(range.end - origin, step);
   // A bucket or record before the window (a widened, inexact choice) counts
   // in the first point, one at or after its end in the last.
   const auto point_of = [&](absl::Time t) -> int64_t {
-    if (t <= range.start) return 0;
+    if (t <= origin) return 0;
     absl::Duration remainder;
     return std::min(points - 1,
-                    absl::IDivDuration(t - range.start, step, &remainder));
+                    absl::IDivDuration(t - origin, step, &remainder));
   };
   std::vector<std::vector<GroupTotals>> sums(keys.size(),
                                              std::vector<GroupTotals>(points));
@@ -425,7 +439,7 @@ absl::StatusOr<weir::v1::TimeSeriesResponse> QueryEngine::TimeSeries(
     series->mutable_points()->Reserve(static_cast<int>(points));
     for (int64_t p = 0; p < points; ++p) {
       weir::v1::Point* point = series->add_points();
-      TimeToProto(range.start + p * step, point->mutable_time());
+      TimeToProto(origin + p * step, point->mutable_time());
       point->set_bytes(sums[i][p].bytes);
       point->set_packets(sums[i][p].packets);
     }

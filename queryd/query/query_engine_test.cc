@@ -1288,12 +1288,21 @@ TEST_F(QueryEngineTest, TimeSeriesDefaultStepIsNice) {
   EXPECT_EQ(PointLines(response->series(0)),
             PointLines(ExpectedPoints(data_->Rows(day_start, kEnd), day_start,
                                       absl::Hours(1), 24)));
-  // Off the hour, the hour tier cannot hold the points: 30 min from 1m.
+  // Off the hour: still hour steps, counted from the epoch, so the first
+  // point starts at the hour before the window and holds only its part.
   *request.mutable_range() = Range(day_start + absl::Minutes(1), kEnd);
   response = Engine().TimeSeries(request);
   ASSERT_TRUE(response.ok()) << response.status();
-  EXPECT_EQ(response->step().ShortDebugString(), "seconds: 1800");
-  EXPECT_EQ(response->source(), "1m/protocol");
+  EXPECT_EQ(response->step().ShortDebugString(), "seconds: 3600");
+  EXPECT_EQ(response->source(), "1h/protocol+1m/protocol");
+  ASSERT_EQ(response->series_size(), 1);
+  ASSERT_EQ(response->series(0).points_size(), 24);
+  EXPECT_EQ(response->series(0).points(0).time().seconds(),
+            absl::ToUnixSeconds(day_start));
+  EXPECT_EQ(
+      PointLines(response->series(0)),
+      PointLines(ExpectedPoints(data_->Rows(day_start + absl::Minutes(1), kEnd),
+                                day_start, absl::Hours(1), 24)));
 
   // The default window, the last hour: one-minute steps.
   request.clear_range();
@@ -1584,6 +1593,38 @@ TEST_F(QueryEngineSplitTest, LossesCoverTheWholeWindow) {
   EXPECT_EQ(response->losses().packets(), 0x3fcu);
   EXPECT_EQ(response->losses().ShortDebugString(),
             data_->Losses(At(1020), At(11460)));
+}
+
+TEST_F(QueryEngineSplitTest, DefaultStepPointsFallOnBucketEdges) {
+  // 2 h 53 min: 5 min steps from 00:15, the first and last points partial.
+  weir::v1::TimeSeriesRequest request;
+  *request.mutable_range() = Range(kWindowStart, kWindowEnd);
+  request.set_group_by(weir::v1::GROUP_BY_SRC);
+  request.set_limit(100);
+  absl::StatusOr<weir::v1::TimeSeriesResponse> response =
+      Engine().TimeSeries(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->step().ShortDebugString(), "seconds: 300");
+  EXPECT_EQ(response->source(), "1m/src+raw");
+  EXPECT_FALSE(response->inexact());
+  const std::vector<Row> rows = data_->Rows(kWindowStart, kWindowEnd);
+  ASSERT_EQ(response->series_size(),
+            static_cast<int>(ExpectedTalkers(rows, weir::v1::GROUP_BY_SRC,
+                                             weir::v1::ORDER_BY_BYTES, 100)
+                                 .size()));
+  for (const weir::v1::Series& series : response->series()) {
+    SCOPED_TRACE(series.group().src_addr());
+    ASSERT_EQ(series.points_size(), 36);
+    EXPECT_EQ(series.points(0).time().seconds(), kBase + 900);
+    EXPECT_EQ(PointLines(series),
+              PointLines(
+                  ExpectedPoints(data_->Rows(kWindowStart, kWindowEnd,
+                                             [&](const Row& r) {
+                                               return r.src.ToString() ==
+                                                      series.group().src_addr();
+                                             }),
+                                 At(900), absl::Minutes(5), 36)));
+  }
 }
 
 TEST_F(QueryEngineSplitTest, TimeSeriesSplitsOnlyAtPointBoundaries) {

@@ -152,8 +152,7 @@ std::vector<absl::Duration> SeriesResolutions(const TimeRange& range,
   if (!FittingView(dimensions).has_value()) return resolutions;
   for (Tier tier : {Tier::kHour, Tier::kMinute}) {
     const absl::Duration resolution = TierResolution(tier);
-    if (IsAligned(range.start, resolution) &&
-        range.start >= now - retention.For(tier)) {
+    if (range.start >= now - retention.For(tier)) {
       resolutions.push_back(resolution);
     }
   }
@@ -184,7 +183,7 @@ absl::StatusOr<TierChoice> ChooseTier(const TimeRange& range, absl::Time now,
       const absl::Duration resolution = TierResolution(tier);
       if (needs.step == absl::ZeroDuration() ||
           (IsMultiple(needs.step, resolution) &&
-           IsAligned(range.start, resolution))) {
+           IsAligned(needs.step_origin, resolution))) {
         tiers.push_back(tier);
       }
     }

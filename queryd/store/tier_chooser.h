@@ -48,8 +48,11 @@ struct QueryNeeds {
   // address or port "on either side" needs both sides' dimensions.
   uint32_t dimensions = 0;
   // Time series step; zero when the query has none. A rollup tier answers
-  // only if its resolution divides the step and the window's start.
+  // only if its resolution divides the step and step_origin.
   absl::Duration step = absl::ZeroDuration();
+  // Where the points' boundaries are counted from (step_origin + k * step),
+  // at or before the window's start; read only with a step.
+  absl::Time step_origin;
 };
 
 // One piece of a plan: a tier read over part of the window.
@@ -88,10 +91,10 @@ struct TierChoice {
 };
 
 // The resolutions of the rollup tiers whose buckets could hold the points
-// of a time series over `range`, coarsest first: one of their views keeps
-// `dimensions`, the window's start is on one of their bucket edges and
-// within their retention. ChooseTier reads such a tier for a step that is
-// a multiple of its resolution, so a default step is picked from these.
+// of a time series over `range` counted from the Unix epoch, coarsest
+// first: one of their views keeps `dimensions` and their retention still
+// covers the window's start. ChooseTier reads such a tier for a step that
+// is a multiple of its resolution, so a default step is picked from these.
 std::vector<absl::Duration> SeriesResolutions(const TimeRange& range,
                                               absl::Time now,
                                               uint32_t dimensions,
@@ -100,7 +103,7 @@ std::vector<absl::Duration> SeriesResolutions(const TimeRange& range,
 // How a window is read. A rollup tier can read a part of it when one of its
 // views keeps every needed dimension (the view with the fewest entries is
 // picked) and, for a time series, its resolution divides the step and the
-// window's start, so that no point boundary falls inside a bucket.
+// points' origin, so that no point boundary falls inside a bucket.
 //
 // The window is split: the whole buckets of the coarsest such tier in the
 // middle, the partial buckets at the edges from the next finer tier, and so

@@ -51,6 +51,7 @@ class TierChooserTest : public ::testing::Test {
     QueryNeeds needs;
     needs.dimensions = dimensions;
     needs.step = step;
+    needs.step_origin = start;
     absl::StatusOr<TierChoice> choice =
         ChooseTier({start, end}, now_, needs, retention_);
     EXPECT_TRUE(choice.ok()) << choice.status();
