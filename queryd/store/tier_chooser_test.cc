@@ -159,6 +159,43 @@ TEST_F(TierChooserTest, TimeSeriesSplitsOnlyAtPointBoundaries) {
             "raw [01:00:01, 03:00:00)");
 }
 
+TEST_F(TierChooserTest, PointsCountedFromAnEarlierOriginSplitOnItsGrid) {
+  // Hour steps counted from 01:00 (a default step's epoch grid) over a
+  // window from 01:17:23: its points' edges are whole hours, so the hours
+  // inside are read from 1h.
+  QueryNeeds needs;
+  needs.step = absl::Hours(1);
+  needs.step_origin = kDay + absl::Hours(1);
+  absl::StatusOr<TierChoice> choice =
+      ChooseTier({kDay + absl::Hours(1) + absl::Minutes(17) + absl::Seconds(23),
+                  kDay + absl::Hours(4)},
+                 now_, needs, retention_);
+  ASSERT_TRUE(choice.ok()) << choice.status();
+  EXPECT_EQ(Parts(*choice),
+            "raw [01:17:23, 01:18:00) "
+            "1m/protocol [01:18:00, 02:00:00) "
+            "1h/protocol [02:00:00, 04:00:00)");
+  // Counted from the window's start instead, no bucket fits a point.
+  needs.step_origin =
+      kDay + absl::Hours(1) + absl::Minutes(17) + absl::Seconds(23);
+  choice = ChooseTier({needs.step_origin, kDay + absl::Hours(4)}, now_, needs,
+                      retention_);
+  ASSERT_TRUE(choice.ok()) << choice.status();
+  EXPECT_EQ(choice->source, "raw");
+}
+
+TEST_F(TierChooserTest, SeriesResolutionsNeedAViewAndRetention) {
+  const TimeRange recent = {now_ - absl::Hours(24), now_};
+  EXPECT_EQ(SeriesResolutions(recent, now_, kDimSrcAddr, retention_),
+            (std::vector<absl::Duration>{absl::Hours(1), absl::Minutes(1)}));
+  // Ten days back: only the hour tier still has the start.
+  const TimeRange old = {now_ - absl::Hours(24 * 10), now_};
+  EXPECT_EQ(SeriesResolutions(old, now_, kDimSrcAddr, retention_),
+            (std::vector<absl::Duration>{absl::Hours(1)}));
+  // No view keeps records: none.
+  EXPECT_TRUE(SeriesResolutions(recent, now_, kDimRecords, retention_).empty());
+}
+
 TEST_F(TierChooserTest, PicksTheSmallestViewThatKeepsTheDimensions) {
   const absl::Time start = kDay + absl::Hours(2);
   const absl::Time end = kDay + absl::Hours(4);
