@@ -1,6 +1,8 @@
 #include "queryd/query/grouping.h"
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "common/ip_address.h"
 #include "queryd/store/tier_chooser.h"
@@ -167,34 +169,52 @@ void SetGroupFields(weir::v1::GroupBy group_by, const GroupKey& key,
   }
 }
 
+GroupRanker::GroupRanker(weir::v1::OrderBy order_by, size_t limit)
+    : order_by_(order_by), limit_(limit) {}
+
+bool GroupRanker::Better(const RankedGroup& a, const RankedGroup& b) const {
+  const uint64_t ma = Metric(a.second, order_by_);
+  const uint64_t mb = Metric(b.second, order_by_);
+  if (ma != mb) return ma > mb;
+  return a.first < b.first;
+}
+
+void GroupRanker::Add(const GroupKey& key, const GroupTotals& totals) {
+  if (limit_ == 0) return;
+  const auto better = [this](const RankedGroup& a, const RankedGroup& b) {
+    return Better(a, b);
+  };
+  if (best_.size() < limit_) {
+    best_.emplace_back(key, totals);
+    std::push_heap(best_.begin(), best_.end(), better);
+    return;
+  }
+  // Most groups lose to the worst kept one: compare before copying the key.
+  const uint64_t metric = Metric(totals, order_by_);
+  const uint64_t worst = Metric(best_.front().second, order_by_);
+  if (metric < worst || (metric == worst && !(key < best_.front().first))) {
+    return;
+  }
+  std::pop_heap(best_.begin(), best_.end(), better);
+  best_.back() = RankedGroup(key, totals);
+  std::push_heap(best_.begin(), best_.end(), better);
+}
+
+std::vector<RankedGroup> GroupRanker::Take() {
+  std::sort_heap(best_.begin(), best_.end(),
+                 [this](const RankedGroup& a, const RankedGroup& b) {
+                   return Better(a, b);
+                 });
+  std::vector<RankedGroup> ranked = std::move(best_);
+  best_.clear();
+  return ranked;
+}
+
 std::vector<RankedGroup> RankGroups(const GroupMap& groups,
                                     weir::v1::OrderBy order_by, size_t limit) {
-  using Entry = GroupMap::value_type;
-  const auto better = [order_by](const Entry* a, const Entry* b) {
-    const uint64_t ma = Metric(a->second, order_by);
-    const uint64_t mb = Metric(b->second, order_by);
-    if (ma != mb) return ma > mb;
-    return a->first < b->first;
-  };
-  // A heap of the best `limit` so far, the worst of them on top: memory
-  // stays O(limit) however many groups there are.
-  std::vector<const Entry*> best;
-  best.reserve(std::min(limit, groups.size()));
-  for (const Entry& entry : groups) {
-    if (best.size() < limit) {
-      best.push_back(&entry);
-      std::push_heap(best.begin(), best.end(), better);
-    } else if (limit > 0 && better(&entry, best.front())) {
-      std::pop_heap(best.begin(), best.end(), better);
-      best.back() = &entry;
-      std::push_heap(best.begin(), best.end(), better);
-    }
-  }
-  std::sort_heap(best.begin(), best.end(), better);
-  std::vector<RankedGroup> ranked;
-  ranked.reserve(best.size());
-  for (const Entry* entry : best) ranked.emplace_back(*entry);
-  return ranked;
+  GroupRanker ranker(order_by, limit);
+  for (const auto& [key, totals] : groups) ranker.Add(key, totals);
+  return ranker.Take();
 }
 
 }  // namespace weir::query

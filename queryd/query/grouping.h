@@ -71,9 +71,30 @@ struct GroupTotals {
 using GroupMap = absl::flat_hash_map<GroupKey, GroupTotals>;
 using RankedGroup = std::pair<GroupKey, GroupTotals>;
 
-// The `limit` best groups, best first: by `order_by` (bytes, packets or
-// flows) descending, equal totals by key ascending. `order_by` must be
-// resolved (not ORDER_BY_UNSPECIFIED).
+// Keeps the `limit` best of the groups it is given, each group given once:
+// by `order_by` (bytes, packets or flows) descending, equal totals by key
+// ascending. `order_by` must be resolved (not ORDER_BY_UNSPECIFIED). Memory
+// stays O(limit) however many groups pass, so a stream of groups that are
+// already whole (each once) is ranked without a map of them all.
+class GroupRanker {
+ public:
+  GroupRanker(weir::v1::OrderBy order_by, size_t limit);
+
+  void Add(const GroupKey& key, const GroupTotals& totals);
+
+  // The best groups, best first. Leaves the ranker empty.
+  std::vector<RankedGroup> Take();
+
+ private:
+  bool Better(const RankedGroup& a, const RankedGroup& b) const;
+
+  weir::v1::OrderBy order_by_;
+  size_t limit_;
+  // A heap of the best so far, the worst of them on top.
+  std::vector<RankedGroup> best_;
+};
+
+// The `limit` best groups of `groups`, in GroupRanker's order.
 std::vector<RankedGroup> RankGroups(const GroupMap& groups,
                                     weir::v1::OrderBy order_by, size_t limit);
 

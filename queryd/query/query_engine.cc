@@ -25,9 +25,10 @@ namespace {
 
 using weir::v1::GroupBy;
 
-// Sums the loss counters of `choice` (its counters tier and range) per node
-// and reason. With a node filter, only those nodes: losses are per node, so
-// an interface or address filter still gets its nodes' whole losses.
+// Sums the loss counters of `choice` (its counters parts, which cover the
+// whole window) per node and reason. With a node filter, only those nodes:
+// losses are per node, so an interface or address filter still gets its nodes'
+// whole losses.
 absl::Status FillLosses(
     const store::Store& store, const store::TierChoice& choice,
     const google::protobuf::RepeatedPtrField<std::string>& node_filter,
@@ -36,21 +37,23 @@ absl::Status FillLosses(
                                                 node_filter.end());
   // Ordered, so nodes come by name and reasons ascending.
   std::map<std::string, std::map<int, store::LossTotal>> by_node;
-  WEIR_RETURN_IF_ERROR(Annotate(
-      store.ScanNodeCounters(
-          choice.counters_tier, choice.counters_range,
-          [&](const store::NodeCountersEntry& entry) {
-            if (!wanted.empty() && !wanted.contains(entry.node)) return true;
-            for (const store::LossTotal& loss : entry.counters.losses) {
-              if (loss.packets == 0 && loss.bytes == 0) continue;
-              store::LossTotal& sum = by_node[entry.node][loss.reason];
-              sum.reason = loss.reason;
-              sum.packets += loss.packets;
-              sum.bytes += loss.bytes;
-            }
-            return true;
-          }),
-      "reading loss counters"));
+  for (const store::CountersPart& part : choice.counters) {
+    WEIR_RETURN_IF_ERROR(Annotate(
+        store.ScanNodeCounters(
+            part.tier, part.range,
+            [&](const store::NodeCountersEntry& entry) {
+              if (!wanted.empty() && !wanted.contains(entry.node)) return true;
+              for (const store::LossTotal& loss : entry.counters.losses) {
+                if (loss.packets == 0 && loss.bytes == 0) continue;
+                store::LossTotal& sum = by_node[entry.node][loss.reason];
+                sum.reason = loss.reason;
+                sum.packets += loss.packets;
+                sum.bytes += loss.bytes;
+              }
+              return true;
+            }),
+        "reading loss counters"));
+  }
   uint64_t packets = 0;
   for (const auto& [node, reasons] : by_node) {
     weir::v1::NodeLoss* node_loss = out->add_nodes();
@@ -67,17 +70,21 @@ absl::Status FillLosses(
   return absl::OkStatus();
 }
 
-// Visits every flow of the chosen tier and view that matches `filter` as
-// visit(group key, time, totals): raw records one by one (one flow each, at
-// their last_seen), rollup entries with their bucket's start.
+// Whether a scan's visitor needs each flow's time.
+enum class Timing { kPerBucket, kNone };
+
+// Visits every flow of `part` that matches `filter` as visit(group key,
+// time, totals): raw records one by one (one flow each, at their
+// last_seen), rollup entries with their bucket's start. With Timing::kNone,
+// rollup entries come summed over many buckets (Store::SumRollup) and their
+// time means nothing.
 template <typename Visit>
-absl::Status ScanGroups(const store::Store& store,
-                        const store::TierChoice& choice,
-                        const FlowFilter& filter, GroupBy group_by,
-                        Visit&& visit) {
-  if (choice.tier == store::Tier::kRaw) {
+absl::Status ScanPart(const store::Store& store, const store::TierPart& part,
+                      const FlowFilter& filter, GroupBy group_by, Timing timing,
+                      Visit&& visit) {
+  if (part.tier == store::Tier::kRaw) {
     store::RawScan scan;
-    scan.range = choice.range;
+    scan.range = part.range;
     scan.newest_first = false;
     return Annotate(
         store.ScanRaw(scan,
@@ -92,24 +99,92 @@ absl::Status ScanGroups(const store::Store& store,
                       }),
         "scanning raw flows");
   }
-  return Annotate(store.ScanRollup(choice.tier, choice.view, choice.range,
-                                   [&](const store::RollupEntry& entry) {
-                                     if (filter.Matches(entry)) {
-                                       visit(GroupKeyOf(group_by, entry),
-                                             entry.bucket,
-                                             GroupTotals{entry.totals.bytes,
-                                                         entry.totals.packets,
-                                                         entry.totals.flows});
-                                     }
-                                     return true;
-                                   }),
-                  absl::StrCat("scanning ", choice.source));
+  const auto visit_entry = [&](const store::RollupEntry& entry) {
+    if (filter.Matches(entry)) {
+      visit(GroupKeyOf(group_by, entry), entry.bucket,
+            GroupTotals{entry.totals.bytes, entry.totals.packets,
+                        entry.totals.flows});
+    }
+    return true;
+  };
+  return Annotate(
+      timing == Timing::kNone
+          ? store.SumRollup(part.tier, part.view, part.range, visit_entry)
+          : store.ScanRollup(part.tier, part.view, part.range, visit_entry),
+      absl::StrCat("scanning ", store::TierName(part.tier), "/",
+                   store::ViewName(part.view)));
+}
+
+// True when each entry of the part's view is one group of `group_by`
+// (the view keeps exactly the grouping's dimensions, so group and view key
+// are the same), not a piece of a coarser one.
+bool EntriesAreGroups(const store::TierPart& part, GroupBy group_by) {
+  return part.tier != store::Tier::kRaw &&
+         group_by != weir::v1::GROUP_BY_UNSPECIFIED &&
+         store::ViewDimensions(part.view) == GroupDimensions(group_by);
 }
 
 void Add(const GroupTotals& totals, GroupTotals* sum) {
   sum->bytes += totals.bytes;
   sum->packets += totals.packets;
   sum->flows += totals.flows;
+}
+
+// The `limit` best groups of the window by `order_by` (GroupRanker).
+//
+// Summing every entry into a map of groups costs a hash lookup per entry
+// and a map of every group (a day of sources: hundreds of thousands), most
+// of the time of a top-N. A rollup part whose view keeps exactly the
+// grouping's dimensions, summed in one run (Store::SumRollup), gives each
+// group once and whole but for what the other parts add: it streams
+// straight into the ranker, and only the other parts (the edges of a split
+// window) are held in a map, from which each streamed group takes its
+// share.
+absl::StatusOr<std::vector<RankedGroup>> BestGroups(
+    const store::Store& store, const store::TierChoice& choice,
+    const FlowFilter& filter, GroupBy group_by, weir::v1::OrderBy order_by,
+    int limit) {
+  const store::TierPart* streamed = nullptr;
+  for (const store::TierPart& part : choice.parts) {
+    if (!EntriesAreGroups(part, group_by) ||
+        part.range.end - part.range.start >
+            store::TierResolution(part.tier) *
+                store::Store::kMaxSummedBuckets) {
+      continue;
+    }
+    if (streamed == nullptr ||
+        part.range.end - part.range.start >
+            streamed->range.end - streamed->range.start) {
+      streamed = &part;
+    }
+  }
+  GroupMap others;
+  for (const store::TierPart& part : choice.parts) {
+    if (&part == streamed) continue;
+    WEIR_RETURN_IF_ERROR(
+        ScanPart(store, part, filter, group_by, Timing::kNone,
+                 [&](GroupKey&& key, absl::Time, const GroupTotals& totals) {
+                   Add(totals, &others[std::move(key)]);
+                 }));
+  }
+  GroupRanker ranker(order_by, static_cast<size_t>(limit));
+  if (streamed != nullptr) {
+    WEIR_RETURN_IF_ERROR(
+        ScanPart(store, *streamed, filter, group_by, Timing::kNone,
+                 [&](GroupKey&& key, absl::Time, const GroupTotals& totals) {
+                   const auto other = others.find(key);
+                   if (other == others.end()) {
+                     ranker.Add(key, totals);
+                     return;
+                   }
+                   GroupTotals sum = totals;
+                   Add(other->second, &sum);
+                   others.erase(other);
+                   ranker.Add(key, sum);
+                 }));
+  }
+  for (const auto& [key, totals] : others) ranker.Add(key, totals);
+  return ranker.Take();
 }
 
 // What a ListFlows page token is bound to: the request without the fields
@@ -199,6 +274,7 @@ absl::StatusOr<weir::v1::ListFlowsResponse> QueryEngine::ListFlows(
   }
   // Individual flows live in raw only, whatever else the chooser says.
   response.set_source(std::string{store::TierName(store::Tier::kRaw)});
+  response.set_inexact(!choice.exact);
   WEIR_RETURN_IF_ERROR(FillLosses(store_, choice, request.filter().node(),
                                   response.mutable_losses()));
   return response;
@@ -225,15 +301,12 @@ absl::StatusOr<weir::v1::TopTalkersResponse> QueryEngine::TopTalkers(
   WEIR_ASSIGN_OR_RETURN(const store::TierChoice choice,
                         store_.ChooseTier(range, now, needs));
 
-  GroupMap groups;
-  WEIR_RETURN_IF_ERROR(
-      ScanGroups(store_, choice, filter, group_by,
-                 [&](GroupKey&& key, absl::Time, const GroupTotals& totals) {
-                   Add(totals, &groups[std::move(key)]);
-                 }));
+  WEIR_ASSIGN_OR_RETURN(
+      const std::vector<RankedGroup> best,
+      BestGroups(store_, choice, filter, group_by, order_by, limit));
 
   weir::v1::TopTalkersResponse response;
-  for (const auto& [key, totals] : RankGroups(groups, order_by, limit)) {
+  for (const auto& [key, totals] : best) {
     weir::v1::Talker* talker = response.add_talkers();
     SetGroupFields(group_by, key, talker);
     talker->set_bytes(totals.bytes);
@@ -241,6 +314,7 @@ absl::StatusOr<weir::v1::TopTalkersResponse> QueryEngine::TopTalkers(
     talker->set_flows(totals.flows);
   }
   response.set_source(choice.source);
+  response.set_inexact(!choice.exact);
   WEIR_RETURN_IF_ERROR(FillLosses(store_, choice, request.filter().node(),
                                   response.mutable_losses()));
   return response;
@@ -254,12 +328,14 @@ absl::StatusOr<weir::v1::TimeSeriesResponse> QueryEngine::TimeSeries(
   WEIR_ASSIGN_OR_RETURN(const FlowFilter filter,
                         FlowFilter::Compile(request.filter(), "filter"));
   WEIR_ASSIGN_OR_RETURN(
-      const absl::Duration step,
-      ValidateStep(request.has_step() ? &request.step() : nullptr,
-                   range.end - range.start));
-  WEIR_ASSIGN_OR_RETURN(
       const GroupBy group_by,
       ValidateGroupBy(request.group_by(), /*required=*/false, "group_by"));
+  const uint32_t dimensions = GroupDimensions(group_by) | filter.Dimensions();
+  WEIR_ASSIGN_OR_RETURN(
+      const absl::Duration step,
+      ValidateStep(request.has_step() ? &request.step() : nullptr,
+                   range.end - range.start,
+                   store_.SeriesResolutions(range, now, dimensions)));
   const bool grouped = group_by != weir::v1::GROUP_BY_UNSPECIFIED;
   if (!grouped && request.limit() != 0) {
     return absl::InvalidArgumentError(
@@ -270,9 +346,23 @@ absl::StatusOr<weir::v1::TimeSeriesResponse> QueryEngine::TimeSeries(
       const int limit,
       ValidateCount(request.limit(), kDefaultSeries, kMaxSeries, "limit"));
 
+  // Where the points' boundaries are counted from. A step the client set
+  // counts from the window's start. A default one counts from the Unix
+  // epoch, so the boundaries fall on bucket edges even when the window
+  // does not ("the last 24 h" at 10:17:23) and rollups can hold the points;
+  // the first and last points then cover only their part of the window.
+  const bool step_is_default =
+      !request.has_step() ||
+      (request.step().seconds() == 0 && request.step().nanos() == 0);
+  const absl::Time origin =
+      step_is_default ? absl::UnixEpoch() +
+                            absl::Floor(range.start - absl::UnixEpoch(), step)
+                      : range.start;
+
   store::QueryNeeds needs;
-  needs.dimensions = GroupDimensions(group_by) | filter.Dimensions();
+  needs.dimensions = dimensions;
   needs.step = step;
+  needs.step_origin = origin;
   WEIR_ASSIGN_OR_RETURN(const store::TierChoice choice,
                         store_.ChooseTier(range, now, needs));
 
@@ -284,41 +374,62 @@ absl::StatusOr<weir::v1::TimeSeriesResponse> QueryEngine::TimeSeries(
   // response has no field for an "other" series.
   std::vector<GroupKey> keys;
   if (grouped) {
-    GroupMap groups;
-    WEIR_RETURN_IF_ERROR(
-        ScanGroups(store_, choice, filter, group_by,
-                   [&](GroupKey&& key, absl::Time, const GroupTotals& totals) {
-                     Add(totals, &groups[std::move(key)]);
-                   }));
-    for (auto& [key, totals] :
-         RankGroups(groups, weir::v1::ORDER_BY_BYTES, limit)) {
-      keys.push_back(std::move(key));
-    }
+    WEIR_ASSIGN_OR_RETURN(std::vector<RankedGroup> best,
+                          BestGroups(store_, choice, filter, group_by,
+                                     weir::v1::ORDER_BY_BYTES, limit));
+    for (auto& [key, totals] : best) keys.push_back(std::move(key));
   } else {
     keys.emplace_back();
   }
   absl::flat_hash_map<GroupKey, size_t> series_of;
   for (size_t i = 0; i < keys.size(); ++i) series_of.emplace(keys[i], i);
 
-  const int64_t points = PointCount(range.end - range.start, step);
+  const int64_t points = PointCount(range.end - origin, step);
   // A bucket or record before the window (a widened, inexact choice) counts
   // in the first point, one at or after its end in the last.
   const auto point_of = [&](absl::Time t) -> int64_t {
-    if (t <= range.start) return 0;
+    if (t <= origin) return 0;
     absl::Duration remainder;
     return std::min(points - 1,
-                    absl::IDivDuration(t - range.start, step, &remainder));
+                    absl::IDivDuration(t - origin, step, &remainder));
   };
   std::vector<std::vector<GroupTotals>> sums(keys.size(),
                                              std::vector<GroupTotals>(points));
-  if (!keys.empty()) {
-    WEIR_RETURN_IF_ERROR(ScanGroups(
-        store_, choice, filter, group_by,
-        [&](GroupKey&& key, absl::Time t, const GroupTotals& totals) {
-          const auto it = series_of.find(key);
-          if (it == series_of.end()) return;
-          Add(totals, &sums[it->second][point_of(t)]);
-        }));
+  const auto add_point = [&](GroupKey&& key, absl::Time t,
+                             const GroupTotals& totals) {
+    const auto it = series_of.find(key);
+    if (it == series_of.end()) return;
+    Add(totals, &sums[it->second][point_of(t)]);
+  };
+  for (const store::TierPart& part : choice.parts) {
+    // No group, no series to fill (keys is empty only with group_by).
+    if (keys.empty()) break;
+    if (!EntriesAreGroups(part, group_by)) {
+      WEIR_RETURN_IF_ERROR(ScanPart(store_, part, filter, group_by,
+                                    Timing::kPerBucket, add_point));
+      continue;
+    }
+    // The ranked groups' own entries only: a few point reads per bucket
+    // instead of a second scan of every group (Store::LookupRollup).
+    std::vector<store::RollupEntry> wanted(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      wanted[i].view = part.view;
+      wanted[i].src_addr = keys[i].src_addr;
+      wanted[i].dst_addr = keys[i].dst_addr;
+      wanted[i].protocol = keys[i].protocol;
+      wanted[i].port = keys[i].port;
+    }
+    WEIR_RETURN_IF_ERROR(Annotate(
+        store_.LookupRollup(
+            part.tier, part.view, part.range, wanted,
+            [&](const store::RollupEntry& entry) {
+              add_point(GroupKeyOf(group_by, entry), entry.bucket,
+                        GroupTotals{entry.totals.bytes, entry.totals.packets,
+                                    entry.totals.flows});
+              return true;
+            }),
+        absl::StrCat("reading ", store::TierName(part.tier), "/",
+                     store::ViewName(part.view))));
   }
 
   weir::v1::TimeSeriesResponse response;
@@ -328,13 +439,14 @@ absl::StatusOr<weir::v1::TimeSeriesResponse> QueryEngine::TimeSeries(
     series->mutable_points()->Reserve(static_cast<int>(points));
     for (int64_t p = 0; p < points; ++p) {
       weir::v1::Point* point = series->add_points();
-      TimeToProto(range.start + p * step, point->mutable_time());
+      TimeToProto(origin + p * step, point->mutable_time());
       point->set_bytes(sums[i][p].bytes);
       point->set_packets(sums[i][p].packets);
     }
   }
   DurationToProto(step, response.mutable_step());
   response.set_source(choice.source);
+  response.set_inexact(!choice.exact);
   WEIR_RETURN_IF_ERROR(FillLosses(store_, choice, request.filter().node(),
                                   response.mutable_losses()));
   return response;

@@ -58,15 +58,20 @@ class QueryEngine {
       const weir::v1::ListFlowsRequest& request) const;
 
   // The top `limit` groups of the window by bytes, packets or flows, read
-  // from the coarsest tier and smallest view that answers exactly.
+  // from the coarsest tiers and smallest view that answer exactly (whole
+  // buckets of the coarsest tier, the window's edges from finer ones).
   absl::StatusOr<weir::v1::TopTalkersResponse> TopTalkers(
       const weir::v1::TopTalkersRequest& request) const;
 
   // Bytes and packets per step of the window: one series, or with group_by
   // one per group of the `limit` largest by bytes over the window. Groups
   // beyond the limit are left out (the response has no field for the rest).
-  // Points start at the window's start, one per step, zeros included; the
-  // last one is cut at the window's end when the step does not divide it.
+  // One point per step, zeros included. With a step set, points start at
+  // the window's start and the last one is cut at the window's end when the
+  // step does not divide it. With the default step, points start at whole
+  // multiples of the step since the Unix epoch, so rollups can answer an
+  // unaligned window: the first may start before the window and the last
+  // end after it, each counting only the window's flows.
   absl::StatusOr<weir::v1::TimeSeriesResponse> TimeSeries(
       const weir::v1::TimeSeriesRequest& request) const;
 

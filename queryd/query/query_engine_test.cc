@@ -933,9 +933,12 @@ TEST_F(QueryEngineTest, TopTalkersAnswersEveryGroupingAndOrder) {
     for (weir::v1::OrderBy order_by :
          {weir::v1::ORDER_BY_UNSPECIFIED, weir::v1::ORDER_BY_BYTES,
           weir::v1::ORDER_BY_PACKETS, weir::v1::ORDER_BY_FLOWS}) {
+      // From a second past the hour: the first second's minute from raw,
+      // the rest of that hour from 1m, the second hour from 1h.
       for (const auto& [start, source] :
            {std::pair{kStart, absl::StrCat("1h/", grouping.view)},
-            std::pair{kRawStart, std::string("raw")}}) {
+            std::pair{kRawStart, absl::StrCat("1h/", grouping.view, "+1m/",
+                                              grouping.view, "+raw")}}) {
         SCOPED_TRACE(absl::StrCat(weir::v1::GroupBy_Name(grouping.group_by),
                                   " ", weir::v1::OrderBy_Name(order_by), " ",
                                   source));
@@ -984,13 +987,17 @@ TEST_F(QueryEngineTest, TopTalkersTotalsAreTheWindowsTotals) {
   }
 }
 
-TEST_F(QueryEngineTest, TopTalkersRawAndRollupTiersAgree) {
-  // Minute tier: 5 minutes to 65 minutes, against the same flows read raw
-  // through a window one second later at the start.
+TEST_F(QueryEngineTest, TopTalkersOneTierAndSplitWindowsAgree) {
+  // Minute tier: 5 minutes to 65 minutes, against the same flows read
+  // through a window one second later at the start, which is split: its
+  // first minute from raw, the rest from rollups.
   for (const Grouping& grouping : kGroupings) {
-    for (const auto& [aligned, unaligned, tier] :
-         {std::tuple{At(300), At(301), "1m/"},
-          std::tuple{kStart, kRawStart, "1h/"}}) {
+    for (const auto& [aligned, unaligned, tier, split_source] :
+         {std::tuple{At(300), At(301), "1m/",
+                     absl::StrCat("1m/", grouping.view, "+raw")},
+          std::tuple{kStart, kRawStart, "1h/",
+                     absl::StrCat("1h/", grouping.view, "+1m/", grouping.view,
+                                  "+raw")}}) {
       const absl::Time end = aligned == kStart ? kEnd : At(3900);
       SCOPED_TRACE(
           absl::StrCat(weir::v1::GroupBy_Name(grouping.group_by), " ", tier));
@@ -1001,16 +1008,16 @@ TEST_F(QueryEngineTest, TopTalkersRawAndRollupTiersAgree) {
       absl::StatusOr<weir::v1::TopTalkersResponse> rollup =
           Engine().TopTalkers(request);
       *request.mutable_range() = Range(unaligned, end);
-      absl::StatusOr<weir::v1::TopTalkersResponse> raw =
+      absl::StatusOr<weir::v1::TopTalkersResponse> split =
           Engine().TopTalkers(request);
       ASSERT_TRUE(rollup.ok()) << rollup.status();
-      ASSERT_TRUE(raw.ok()) << raw.status();
+      ASSERT_TRUE(split.ok()) << split.status();
       EXPECT_EQ(rollup->source(), absl::StrCat(tier, grouping.view));
-      EXPECT_EQ(raw->source(), "raw");
+      EXPECT_EQ(split->source(), split_source);
       EXPECT_FALSE(rollup->talkers().empty());
-      EXPECT_EQ(Talkers(*rollup), Talkers(*raw));
+      EXPECT_EQ(Talkers(*rollup), Talkers(*split));
       EXPECT_EQ(rollup->losses().ShortDebugString(),
-                raw->losses().ShortDebugString());
+                split->losses().ShortDebugString());
     }
   }
 }
@@ -1269,6 +1276,34 @@ TEST_F(QueryEngineTest, TimeSeriesDefaultStepIsNice) {
             PointLines(ExpectedPoints(data_->Rows(kStart, kEnd), kStart,
                                       absl::Minutes(5), 24)));
 
+  // A day: hour steps, which the hour tier answers (30 min, the nice step
+  // for 60 points, would need the minute tier).
+  const absl::Time day_start = kEnd - absl::Hours(24);
+  *request.mutable_range() = Range(day_start, kEnd);
+  response = Engine().TimeSeries(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->step().ShortDebugString(), "seconds: 3600");
+  EXPECT_EQ(response->source(), "1h/protocol");
+  ASSERT_EQ(response->series_size(), 1);
+  EXPECT_EQ(PointLines(response->series(0)),
+            PointLines(ExpectedPoints(data_->Rows(day_start, kEnd), day_start,
+                                      absl::Hours(1), 24)));
+  // Off the hour: still hour steps, counted from the epoch, so the first
+  // point starts at the hour before the window and holds only its part.
+  *request.mutable_range() = Range(day_start + absl::Minutes(1), kEnd);
+  response = Engine().TimeSeries(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->step().ShortDebugString(), "seconds: 3600");
+  EXPECT_EQ(response->source(), "1h/protocol+1m/protocol");
+  ASSERT_EQ(response->series_size(), 1);
+  ASSERT_EQ(response->series(0).points_size(), 24);
+  EXPECT_EQ(response->series(0).points(0).time().seconds(),
+            absl::ToUnixSeconds(day_start));
+  EXPECT_EQ(
+      PointLines(response->series(0)),
+      PointLines(ExpectedPoints(data_->Rows(day_start + absl::Minutes(1), kEnd),
+                                day_start, absl::Hours(1), 24)));
+
   // The default window, the last hour: one-minute steps.
   request.clear_range();
   response = Engine(ClockAt(At(3600))).TimeSeries(request);
@@ -1412,6 +1447,7 @@ TEST(QueryEngineWidenedTest, WindowsBeyondRawRetentionCountWholeBuckets) {
       engine.TimeSeries(request);
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(response->source(), "1m/protocol");
+  EXPECT_TRUE(response->inexact());
   ASSERT_EQ(response->series_size(), 1);
   const weir::v1::Series& series = response->series(0);
   ASSERT_EQ(series.points_size(), 60);  // 3570 s in steps of 60 s
@@ -1446,8 +1482,176 @@ TEST(QueryEngineWidenedTest, WindowsBeyondRawRetentionCountWholeBuckets) {
   absl::StatusOr<weir::v1::TopTalkersResponse> talkers = engine.TopTalkers(top);
   ASSERT_TRUE(talkers.ok()) << talkers.status();
   EXPECT_EQ(talkers->source(), "1m/node");
+  EXPECT_TRUE(talkers->inexact());
   ASSERT_EQ(talkers->talkers_size(), 1);
   EXPECT_EQ(talkers->talkers(0).flows(), 15u);
+
+  // The flows themselves are gone: ListFlows says its walk is not the
+  // window's; a window raw still keeps is exact.
+  weir::v1::ListFlowsRequest flows;
+  *flows.mutable_range() = Range(At(30), At(3600));
+  absl::StatusOr<weir::v1::ListFlowsResponse> listed = engine.ListFlows(flows);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_TRUE(listed->inexact());
+  *flows.mutable_range() = Range(At(2 * 3600 + 30), At(3 * 3600));
+  listed = engine.ListFlows(flows);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_FALSE(listed->inexact());
+}
+
+// A window 00:17:23 to 03:10:40 (after kBase) and one batch of node-a in
+// each piece of its split, and just outside each edge. Every answer must be
+// exactly the flows inside the window.
+class QueryEngineSplitTest : public ::testing::Test {
+ protected:
+  // Offsets of the batches' one-second intervals, in seconds after kBase.
+  static constexpr int64_t kBatchOffsets[] = {
+      300,    // 00:05:00  the first hour, before the window
+      1030,   // 00:17:10  the first minute, before the window
+      1060,   // 00:17:40  the first minute, inside: raw
+      1800,   // 00:30:00  the first hour, inside: 1m
+      5400,   // 01:30:00  a whole hour: 1h
+      7800,   // 02:10:00  a whole hour: 1h
+      11100,  // 03:05:00  the last hour, inside: 1m
+      11420,  // 03:10:20  the last minute, inside: raw
+      11450,  // 03:10:50  the last minute, after the window
+      12600,  // 03:30:00  the last hour, after the window
+  };
+  static constexpr int kFlowsPerBatch = 5;
+  const absl::Time kWindowStart = At(1043);
+  const absl::Time kWindowEnd = At(11440);
+
+  void SetUp() override {
+    store_ = OpenStore("split");
+    ASSERT_NE(store_, nullptr);
+    data_ = std::make_unique<Data>(store_.get());
+    uint64_t seq = 1;
+    for (int64_t offset : kBatchOffsets) {
+      BatchSpec spec;
+      spec.seq = seq;
+      spec.interval_start = At(offset);
+      spec.flows = kFlowsPerBatch;
+      // A distinct bit per batch: the sum tells which batches counted.
+      spec.map_full_packets = uint64_t{1} << seq;
+      data_->Write(MakeBatch(spec));
+      ++seq;
+    }
+  }
+
+  QueryEngine Engine() const {
+    return QueryEngine(*store_, ClockAt(At(5 * 3600)));
+  }
+
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<Data> data_;
+};
+
+TEST_F(QueryEngineSplitTest, TopTalkersCountEveryPieceOnce) {
+  const std::vector<Row> rows = data_->Rows(kWindowStart, kWindowEnd);
+  // The six batches inside.
+  ASSERT_EQ(rows.size(), 6u * kFlowsPerBatch);
+  for (const auto& [group_by, view] :
+       {std::pair{weir::v1::GROUP_BY_SRC, "src"},
+        std::pair{weir::v1::GROUP_BY_PAIR, "pair"},
+        std::pair{weir::v1::GROUP_BY_DST_PORT, "dst_port"}}) {
+    SCOPED_TRACE(weir::v1::GroupBy_Name(group_by));
+    weir::v1::TopTalkersRequest request;
+    *request.mutable_range() = Range(kWindowStart, kWindowEnd);
+    request.set_group_by(group_by);
+    request.set_limit(1000);
+    absl::StatusOr<weir::v1::TopTalkersResponse> response =
+        Engine().TopTalkers(request);
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_EQ(response->source(),
+              absl::StrCat("1h/", view, "+1m/", view, "+raw"));
+    EXPECT_FALSE(response->inexact());
+    EXPECT_EQ(Talkers(*response),
+              ExpectedTalkers(rows, group_by, weir::v1::ORDER_BY_BYTES, 1000));
+  }
+
+  weir::v1::TopTalkersRequest request;
+  *request.mutable_range() = Range(kWindowStart, kWindowEnd);
+  request.set_group_by(weir::v1::GROUP_BY_NODE);
+  absl::StatusOr<weir::v1::TopTalkersResponse> response =
+      Engine().TopTalkers(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->source(), "1h/node+1m/node+raw");
+  ASSERT_EQ(response->talkers_size(), 1);
+  EXPECT_EQ(response->talkers(0).flows(), 6u * kFlowsPerBatch);
+}
+
+TEST_F(QueryEngineSplitTest, LossesCoverTheWholeWindow) {
+  weir::v1::TopTalkersRequest request;
+  *request.mutable_range() = Range(kWindowStart, kWindowEnd);
+  request.set_group_by(weir::v1::GROUP_BY_SRC);
+  absl::StatusOr<weir::v1::TopTalkersResponse> response =
+      Engine().TopTalkers(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  // Raw keeps no counters: the raw edges count the losses of their whole
+  // minutes, so the batches at 00:17:10 and 03:10:50 count too (bits 2 to
+  // 9), and nothing is counted twice.
+  EXPECT_EQ(response->losses().packets(), 0x3fcu);
+  EXPECT_EQ(response->losses().ShortDebugString(),
+            data_->Losses(At(1020), At(11460)));
+}
+
+TEST_F(QueryEngineSplitTest, DefaultStepPointsFallOnBucketEdges) {
+  // 2 h 53 min: 5 min steps from 00:15, the first and last points partial.
+  weir::v1::TimeSeriesRequest request;
+  *request.mutable_range() = Range(kWindowStart, kWindowEnd);
+  request.set_group_by(weir::v1::GROUP_BY_SRC);
+  request.set_limit(100);
+  absl::StatusOr<weir::v1::TimeSeriesResponse> response =
+      Engine().TimeSeries(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->step().ShortDebugString(), "seconds: 300");
+  EXPECT_EQ(response->source(), "1m/src+raw");
+  EXPECT_FALSE(response->inexact());
+  const std::vector<Row> rows = data_->Rows(kWindowStart, kWindowEnd);
+  ASSERT_EQ(response->series_size(),
+            static_cast<int>(ExpectedTalkers(rows, weir::v1::GROUP_BY_SRC,
+                                             weir::v1::ORDER_BY_BYTES, 100)
+                                 .size()));
+  for (const weir::v1::Series& series : response->series()) {
+    SCOPED_TRACE(series.group().src_addr());
+    ASSERT_EQ(series.points_size(), 36);
+    EXPECT_EQ(series.points(0).time().seconds(), kBase + 900);
+    EXPECT_EQ(PointLines(series),
+              PointLines(
+                  ExpectedPoints(data_->Rows(kWindowStart, kWindowEnd,
+                                             [&](const Row& r) {
+                                               return r.src.ToString() ==
+                                                      series.group().src_addr();
+                                             }),
+                                 At(900), absl::Minutes(5), 36)));
+  }
+}
+
+TEST_F(QueryEngineSplitTest, TimeSeriesSplitsOnlyAtPointBoundaries) {
+  // Hour steps from a whole hour: 1h for three points, then 1m and raw for
+  // the last, cut at the end.
+  weir::v1::TimeSeriesRequest request;
+  *request.mutable_range() = Range(At(0), kWindowEnd);
+  request.mutable_step()->set_seconds(3600);
+  absl::StatusOr<weir::v1::TimeSeriesResponse> response =
+      Engine().TimeSeries(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->source(), "1h/protocol+1m/protocol+raw");
+  ASSERT_EQ(response->series_size(), 1);
+  EXPECT_EQ(PointLines(response->series(0)),
+            PointLines(ExpectedPoints(data_->Rows(At(0), kWindowEnd), At(0),
+                                      absl::Hours(1), 4)));
+
+  // From 00:17:00 the points' boundaries are inside hour buckets: 1m and
+  // raw only.
+  *request.mutable_range() = Range(At(1020), kWindowEnd);
+  response = Engine().TimeSeries(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->source(), "1m/protocol+raw");
+  ASSERT_EQ(response->series_size(), 1);
+  EXPECT_EQ(PointLines(response->series(0)),
+            PointLines(ExpectedPoints(data_->Rows(At(1020), kWindowEnd),
+                                      At(1020), absl::Hours(1), 3)));
 }
 
 // --- Losses -----------------------------------------------------------------

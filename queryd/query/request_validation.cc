@@ -187,7 +187,7 @@ int64_t PointCount(absl::Duration window, absl::Duration step) {
 
 absl::StatusOr<absl::Duration> ValidateStep(
     const google::protobuf::Duration* step, absl::Duration window,
-    absl::string_view field) {
+    absl::Span<const absl::Duration> resolutions, absl::string_view field) {
   absl::Duration requested = absl::ZeroDuration();
   if (step != nullptr) {
     absl::StatusOr<absl::Duration> d = ValidateDuration(*step, field);
@@ -195,7 +195,13 @@ absl::StatusOr<absl::Duration> ValidateStep(
     requested = *d;
   }
   if (requested == absl::ZeroDuration()) {
-    return NiceStep(std::max(absl::Seconds(1), window / kTargetPoints));
+    const absl::Duration nice =
+        NiceStep(std::max(absl::Seconds(1), window / kTargetPoints));
+    for (absl::Duration resolution : resolutions) {
+      const absl::Duration aligned = absl::Ceil(nice, resolution);
+      if (PointCount(window, aligned) >= kMinDefaultPoints) return aligned;
+    }
+    return nice;
   }
   if (requested < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "queryd/store/store_types.h"
@@ -72,11 +73,23 @@ absl::Duration NiceStep(absl::Duration at_least);
 // Points of width `step` that cover `window`, the last one possibly partial.
 int64_t PointCount(absl::Duration window, absl::Duration step);
 
-// TimeSeries' step over `window`: unset or zero gives the nice step for
-// about kTargetPoints points; a set step must be at least 1 s and give at
-// most kMaxPointsPerSeries points.
+// Fewest points a default step may leave when it is rounded up to a rollup
+// tier's resolution.
+inline constexpr int64_t kMinDefaultPoints = 12;
+
+// TimeSeries' step over `window`: unset or zero gives the default step; a
+// set step must be at least 1 s and give at most kMaxPointsPerSeries points.
+//
+// The default is the nice step for about kTargetPoints points, rounded up
+// to a multiple of the first of `resolutions` (those of the rollup tiers
+// that could answer the window, coarsest first: store::SeriesResolutions)
+// that still leaves kMinDefaultPoints points. A tier answers only steps
+// that are multiples of its resolution, and the nice ladder's 30 min is
+// not one of an hour: over 24 h, 1 h steps (24 points) read 24 hour
+// buckets per group, where 30 min steps would read 1440 minute buckets.
 absl::StatusOr<absl::Duration> ValidateStep(
     const google::protobuf::Duration* step, absl::Duration window,
+    absl::Span<const absl::Duration> resolutions = {},
     absl::string_view field = "step");
 
 }  // namespace weir::query

@@ -151,6 +151,38 @@ TEST(ValidateStepTest, DefaultAimsAtSixtyPoints) {
   EXPECT_EQ(*ValidateStep(&zero, absl::Hours(1)), absl::Minutes(1));
 }
 
+TEST(ValidateStepTest, DefaultIsAMultipleOfTheCoarsestTierThatAnswers) {
+  const absl::Duration hour_and_minute[] = {absl::Hours(1), absl::Minutes(1)};
+  // 30 min rounded up to the hour: 24 points.
+  EXPECT_EQ(*ValidateStep(nullptr, absl::Hours(24), hour_and_minute),
+            absl::Hours(1));
+  EXPECT_EQ(*ValidateStep(nullptr, absl::Hours(12), hour_and_minute),
+            absl::Hours(1));
+  // An hour would leave 11 points: the minute tier's 30 min.
+  EXPECT_EQ(*ValidateStep(nullptr, absl::Hours(11), hour_and_minute),
+            absl::Minutes(30));
+  // Already multiples.
+  EXPECT_EQ(*ValidateStep(nullptr, absl::Hours(1), hour_and_minute),
+            absl::Minutes(1));
+  EXPECT_EQ(*ValidateStep(nullptr, absl::Hours(2), hour_and_minute),
+            absl::Minutes(5));
+  EXPECT_EQ(*ValidateStep(nullptr, absl::Hours(24 * 7), hour_and_minute),
+            absl::Hours(3));
+  // 30 s rounded up to the minute: 15 points; 5 s over 5 min would leave 5.
+  EXPECT_EQ(*ValidateStep(nullptr, absl::Minutes(15), hour_and_minute),
+            absl::Minutes(1));
+  EXPECT_EQ(*ValidateStep(nullptr, absl::Minutes(5), hour_and_minute),
+            absl::Seconds(5));
+  // Only the minute tier answers (the window starts off the hour).
+  const absl::Duration minute[] = {absl::Minutes(1)};
+  EXPECT_EQ(*ValidateStep(nullptr, absl::Hours(24), minute), absl::Minutes(30));
+  // A set step is kept.
+  google::protobuf::Duration step;
+  step.set_seconds(600);
+  EXPECT_EQ(*ValidateStep(&step, absl::Hours(24), hour_and_minute),
+            absl::Minutes(10));
+}
+
 TEST(ValidateStepTest, ChecksAGivenStep) {
   google::protobuf::Duration step;
   step.set_seconds(90);

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "queryd/store/schema.h"
 #include "queryd/store/store_types.h"
 #include "queryd/store/tier_chooser.h"
@@ -115,9 +116,33 @@ class Store {
   virtual absl::Status ScanRollup(Tier tier, View view, const TimeRange& range,
                                   RollupVisitor visit) const = 0;
 
+  // Entries of one flow view of a rollup tier, summed per view key over
+  // consecutive buckets starting in range: what ScanRollup visits, for
+  // answers that need totals but not time (top talkers, ranking series).
+  // Each view key comes once per run of up to kMaxSummedBuckets buckets, in
+  // key order within the run, with `bucket` the run's first bucket; a
+  // caller adds what it gets, as with ScanRollup. The buckets of a run are
+  // merged as the sorted runs they are on disk, so a key seen in every hour
+  // of a day costs one visit instead of 24.
+  static constexpr int kMaxSummedBuckets = 64;
+  virtual absl::Status SumRollup(Tier tier, View view, const TimeRange& range,
+                                 RollupVisitor visit) const = 0;
+
+  // The entries of one flow view of a rollup tier with the keys of `keys`
+  // (their view fields: addresses, protocol, port), in every bucket
+  // starting in range: bucket by bucket in time order, those present only,
+  // until `visit` returns false. One point read per key and bucket, for a
+  // few keys over a long window (the points of the top series) instead of
+  // a scan of every key. INVALID_ARGUMENT for kNode, whose keys hold node
+  // ids.
+  virtual absl::Status LookupRollup(Tier tier, View view,
+                                    const TimeRange& range,
+                                    absl::Span<const RollupEntry> keys,
+                                    RollupVisitor visit) const = 0;
+
   // The nodes' counters (losses) of a rollup tier (kMinute or kHour), per
-  // node and bucket starting in range. TierChoice::counters_tier and
-  // counters_range say which to read for an answer.
+  // node and bucket starting in range. TierChoice::counters says which to
+  // read for an answer.
   using CountersVisitor =
       absl::FunctionRef<bool(const NodeCountersEntry& entry)>;
   virtual absl::Status ScanNodeCounters(Tier tier, const TimeRange& range,
@@ -145,6 +170,14 @@ class Store {
   virtual absl::Status Compact() = 0;
 
   virtual const StoreOptions& options() const = 0;
+
+  // SeriesResolutions (tier_chooser.h) with this store's retention.
+  std::vector<absl::Duration> SeriesResolutions(const TimeRange& range,
+                                                absl::Time now,
+                                                uint32_t dimensions) const {
+    return weir::store::SeriesResolutions(range, now, dimensions,
+                                          options().retention);
+  }
 
   // ChooseTier (tier_chooser.h) with this store's retention.
   absl::StatusOr<TierChoice> ChooseTier(const TimeRange& range, absl::Time now,

@@ -708,6 +708,136 @@ TEST_P(StoreTest, ScanRollupReadsOnlyBucketsInTheRange) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_P(StoreTest, SumRollupSumsEveryKeyOncePerRun) {
+  // Flows in 100 minutes of two hours: the minute tier needs two runs of at
+  // most kMaxSummedBuckets buckets, the hour tier one.
+  for (uint64_t seq = 1; seq <= 100; ++seq) {
+    BatchSpec spec;
+    spec.seq = seq;
+    spec.seed = seq;
+    spec.flows = 8;
+    spec.address_pool = 4;
+    spec.interval_start_unix_nano = kHourNs + seq * 60 * kSecond + kSecond;
+    Write(MakeBatch(spec));
+  }
+  ASSERT_TRUE(store_->Flush().ok());
+  for (Tier tier : {Tier::kMinute, Tier::kHour}) {
+    for (View view : kFlowViews) {
+      SCOPED_TRACE(absl::StrCat(TierName(tier), "/", ViewName(view)));
+      // What ScanRollup has, summed over buckets per key.
+      std::map<std::string, Totals> want;
+      for (const auto& [bucket_key, totals] : Rollup(tier, view)) {
+        want[bucket_key.second] += totals;
+      }
+      std::map<std::string, Totals> got;
+      std::map<int64_t, std::vector<std::string>> keys_by_run;
+      const absl::Status status =
+          store_->SumRollup(tier, view, kAllTime, [&](const RollupEntry& e) {
+            EXPECT_EQ(e.view, view);
+            got[ViewKey(e)] += e.totals;
+            keys_by_run[absl::ToUnixSeconds(e.bucket)].push_back(ViewKey(e));
+            return true;
+          });
+      ASSERT_TRUE(status.ok()) << status;
+      ASSERT_EQ(got.size(), want.size());
+      for (const auto& [key, totals] : want) {
+        EXPECT_EQ(got[key].bytes, totals.bytes);
+        EXPECT_EQ(got[key].packets, totals.packets);
+        EXPECT_EQ(got[key].flows, totals.flows);
+        EXPECT_EQ(got[key].first_seen_unix_nano, totals.first_seen_unix_nano);
+        EXPECT_EQ(got[key].last_seen_unix_nano, totals.last_seen_unix_nano);
+      }
+      // Each key once per run; in key order, which ViewKey keeps for the
+      // address views (their bytes) but not for the others (numbers and
+      // names as text).
+      const bool ordered =
+          view == View::kSrc || view == View::kDst || view == View::kPair;
+      EXPECT_EQ(keys_by_run.size(), tier == Tier::kMinute ? 2u : 1u);
+      for (const auto& [run, keys] : keys_by_run) {
+        EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(),
+                  keys.size());
+        if (ordered) {
+          EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
+        }
+      }
+    }
+  }
+  // A range inside the data: only its buckets.
+  uint64_t packets = 0;
+  ASSERT_TRUE(store_
+                  ->SumRollup(Tier::kMinute, View::kProtocol,
+                              {absl::FromUnixSeconds(kHourSec + 120),
+                               absl::FromUnixSeconds(kHourSec + 300)},
+                              [&](const RollupEntry& e) {
+                                packets += e.totals.flows;
+                                return true;
+                              })
+                  .ok());
+  EXPECT_EQ(packets, 3u * 8);
+  EXPECT_EQ(store_
+                ->SumRollup(Tier::kRaw, View::kSrc, kAllTime,
+                            [](const RollupEntry&) { return true; })
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreTest, LookupRollupReadsTheKeysAsScanRollupHasThem) {
+  for (uint64_t seq = 1; seq <= 30; ++seq) {
+    BatchSpec spec;
+    spec.seq = seq;
+    spec.seed = seq;
+    spec.flows = 8;
+    spec.address_pool = 4;
+    spec.interval_start_unix_nano = kHourNs + seq * 150 * kSecond + kSecond;
+    Write(MakeBatch(spec));
+  }
+  const TimeRange range = {absl::FromUnixSeconds(kHourSec + 300),
+                           absl::FromUnixSeconds(kHourSec + 3000)};
+  for (View view : {View::kSrc, View::kPair, View::kDstPort}) {
+    SCOPED_TRACE(ViewName(view));
+    const TotalsByKey all = Rollup(Tier::kMinute, view, range);
+    ASSERT_FALSE(all.empty());
+    // Two keys that are present, and one that is not.
+    std::vector<RollupEntry> keys;
+    std::set<std::string> wanted;
+    store_
+        ->ScanRollup(Tier::kMinute, view, range,
+                     [&](const RollupEntry& e) {
+                       if (wanted.insert(ViewKey(e)).second) keys.push_back(e);
+                       return wanted.size() < 2;
+                     })
+        .IgnoreError();
+    ASSERT_EQ(keys.size(), 2u);
+    RollupEntry absent = keys[0];
+    absent.src_addr[0] ^= 0xff;
+    absent.dst_addr[0] ^= 0xff;
+    absent.port ^= 0xffff;
+    keys.push_back(absent);
+
+    TotalsByKey got;
+    int64_t last_bucket = 0;
+    const absl::Status status = store_->LookupRollup(
+        Tier::kMinute, view, range, keys, [&](const RollupEntry& e) {
+          EXPECT_EQ(e.view, view);
+          EXPECT_GE(absl::ToUnixSeconds(e.bucket), last_bucket);
+          last_bucket = absl::ToUnixSeconds(e.bucket);
+          got[{last_bucket, ViewKey(e)}] += e.totals;
+          return true;
+        });
+    ASSERT_TRUE(status.ok()) << status;
+    TotalsByKey want;
+    for (const auto& [bucket_key, totals] : all) {
+      if (wanted.count(bucket_key.second) > 0) want[bucket_key] = totals;
+    }
+    ExpectSameRollups(got, want, ViewName(view));
+  }
+  EXPECT_EQ(store_
+                ->LookupRollup(Tier::kMinute, View::kNode, range, {},
+                               [](const RollupEntry&) { return true; })
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_P(StoreTest, NodeCountersReportLossesPerBucket) {
   BatchSpec spec;
   spec.map_full_packets = 7;

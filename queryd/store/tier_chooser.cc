@@ -1,9 +1,14 @@
 #include "queryd/store/tier_chooser.h"
 
+#include <algorithm>
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/types/span.h"
 
 namespace weir::store {
 namespace {
@@ -46,23 +51,59 @@ TimeRange Widen(const TimeRange& range, Tier tier) {
   return {FloorTo(range.start, resolution), CeilTo(range.end, resolution)};
 }
 
-TierChoice Choice(Tier tier, View view, const TimeRange& range, bool exact,
-                  absl::Time now, const Retention& retention) {
+std::string PartName(const TierPart& part) {
+  return part.tier == Tier::kRaw
+             ? std::string{TierName(part.tier)}
+             : absl::StrCat(TierName(part.tier), "/", ViewName(part.view));
+}
+
+// Appends parts that read `range` exactly: the whole buckets of tiers[0] in
+// the middle, the edges around them from the finer tiers[1...], and raw for
+// whatever no tier's buckets fit. `tiers` go from coarse to fine.
+void Split(const TimeRange& range, absl::Span<const Tier> tiers, View view,
+           std::vector<TierPart>* out) {
+  if (range.start >= range.end) return;
+  if (tiers.empty()) {
+    out->push_back({Tier::kRaw, View::kProtocol, range});
+    return;
+  }
+  const absl::Duration resolution = TierResolution(tiers[0]);
+  const absl::Time first = CeilTo(range.start, resolution);
+  const absl::Time last = FloorTo(range.end, resolution);
+  if (first >= last) {
+    Split(range, tiers.subspan(1), view, out);
+    return;
+  }
+  Split({range.start, first}, tiers.subspan(1), view, out);
+  out->push_back({tiers[0], view, {first, last}});
+  Split({last, range.end}, tiers.subspan(1), view, out);
+}
+
+TierChoice Choice(std::vector<TierPart> parts, bool exact, absl::Time now,
+                  const Retention& retention) {
   TierChoice choice;
-  choice.tier = tier;
-  choice.view = view;
-  choice.range = range;
+  choice.parts = std::move(parts);
   choice.exact = exact;
-  choice.source = tier == Tier::kRaw
-                      ? std::string{TierName(tier)}
-                      : absl::StrCat(TierName(tier), "/", ViewName(view));
-  if (tier == Tier::kRaw) {
-    choice.counters_tier =
-        range.start >= now - retention.minute ? Tier::kMinute : Tier::kHour;
-    choice.counters_range = Widen(range, choice.counters_tier);
-  } else {
-    choice.counters_tier = tier;
-    choice.counters_range = range;
+  // Coarsest first, each name once.
+  std::vector<std::string> names;
+  for (Tier tier : {Tier::kHour, Tier::kMinute, Tier::kRaw}) {
+    for (const TierPart& part : choice.parts) {
+      if (part.tier != tier) continue;
+      std::string name = PartName(part);
+      if (std::find(names.begin(), names.end(), name) == names.end()) {
+        names.push_back(std::move(name));
+      }
+    }
+  }
+  choice.source = absl::StrJoin(names, "+");
+  for (const TierPart& part : choice.parts) {
+    if (part.tier != Tier::kRaw) {
+      choice.counters.push_back({part.tier, part.range});
+      continue;
+    }
+    const Tier tier = part.range.start >= now - retention.minute ? Tier::kMinute
+                                                                 : Tier::kHour;
+    choice.counters.push_back({tier, Widen(part.range, tier)});
   }
   return choice;
 }
@@ -103,6 +144,21 @@ uint32_t ViewDimensions(View view) {
   return 0;
 }
 
+std::vector<absl::Duration> SeriesResolutions(const TimeRange& range,
+                                              absl::Time now,
+                                              uint32_t dimensions,
+                                              const Retention& retention) {
+  std::vector<absl::Duration> resolutions;
+  if (!FittingView(dimensions).has_value()) return resolutions;
+  for (Tier tier : {Tier::kHour, Tier::kMinute}) {
+    const absl::Duration resolution = TierResolution(tier);
+    if (range.start >= now - retention.For(tier)) {
+      resolutions.push_back(resolution);
+    }
+  }
+  return resolutions;
+}
+
 absl::StatusOr<TierChoice> ChooseTier(const TimeRange& range, absl::Time now,
                                       const QueryNeeds& needs,
                                       const Retention& retention) {
@@ -115,34 +171,44 @@ absl::StatusOr<TierChoice> ChooseTier(const TimeRange& range, absl::Time now,
     return absl::InvalidArgumentError(absl::StrCat(
         "step: must not be negative, got ", absl::FormatDuration(needs.step)));
   }
-  auto covers_start = [&](Tier tier) {
-    return range.start >= now - retention.For(tier);
+  auto covers = [&](Tier tier, absl::Time start) {
+    return start >= now - retention.For(tier);
   };
   const std::optional<View> view = FittingView(needs.dimensions);
 
+  // Rollup tiers that may read part of the window, coarsest first.
+  std::vector<Tier> tiers;
   if (view.has_value()) {
     for (Tier tier : {Tier::kHour, Tier::kMinute}) {
       const absl::Duration resolution = TierResolution(tier);
-      if (IsAligned(range.start, resolution) &&
-          IsAligned(range.end, resolution) &&
-          IsMultiple(needs.step, resolution) && covers_start(tier)) {
-        return Choice(tier, *view, range, /*exact=*/true, now, retention);
+      if (needs.step == absl::ZeroDuration() ||
+          (IsMultiple(needs.step, resolution) &&
+           IsAligned(needs.step_origin, resolution))) {
+        tiers.push_back(tier);
       }
     }
   }
-  if (covers_start(Tier::kRaw)) {
-    return Choice(Tier::kRaw, View::kProtocol, range, /*exact=*/true, now,
-                  retention);
+  std::vector<TierPart> parts;
+  Split(range, tiers, view.value_or(View::kProtocol), &parts);
+  if (std::all_of(parts.begin(), parts.end(), [&](const TierPart& part) {
+        return covers(part.tier, part.range.start);
+      })) {
+    return Choice(std::move(parts), /*exact=*/true, now, retention);
+  }
+
+  // Some edge is older than its tier keeps.
+  const TierPart whole_raw = {Tier::kRaw, View::kProtocol, range};
+  if (covers(Tier::kRaw, range.start)) {
+    return Choice({whole_raw}, /*exact=*/true, now, retention);
   }
   if (view.has_value()) {
     for (Tier tier : {Tier::kMinute, Tier::kHour}) {
-      if (!covers_start(tier)) continue;
-      return Choice(tier, *view, Widen(range, tier), /*exact=*/false, now,
+      if (!covers(tier, range.start)) continue;
+      return Choice({{tier, *view, Widen(range, tier)}}, /*exact=*/false, now,
                     retention);
     }
   }
-  return Choice(Tier::kRaw, View::kProtocol, range, /*exact=*/false, now,
-                retention);
+  return Choice({whole_raw}, /*exact=*/false, now, retention);
 }
 
 }  // namespace weir::store
