@@ -351,6 +351,8 @@ class ChartTest(unittest.TestCase):
         args = sts["spec"]["template"]["spec"]["containers"][0]["args"]
         self.assertIn("--retention-raw=72h", args)
         self.assertIn("--metrics-top-k=1000000", args)
+        self.assertIn("--rollup-buffer-keys=1048576", args)
+        self.assertIn("--rollup-flush-interval=30s", args)
 
         objects = self.renders["values-nodeselector.yaml"]
         for _, tmpl in pod_templates(objects):
