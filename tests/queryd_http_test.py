@@ -19,46 +19,16 @@ import urllib.request
 
 import grpc
 import websocket
-from weir.v1 import flow_pb2
 
 import weir_testing as wt
 
-from weir_testing import ICMP, TCP, UDP, ingest
+from weir_testing import ICMP, ingest
 
 
 def dataset(now):
-    """Two nodes: 30 packets, 23652 bytes, 7 flow records, 3 packets lost."""
-    return [
-        wt.batch("node-a", 1, [
-            wt.flow(protocol=TCP, src="192.0.2.1", dst="198.51.100.7", sport=40001, dport=443,
-                    packets=10, nbytes=15000, when=now - 30),
-            wt.flow(protocol=UDP, src="192.0.2.1", dst="198.51.100.53", sport=40002, dport=53,
-                    packets=2, nbytes=180, when=now - 30),
-        ], when=now - 30),
-        wt.batch("node-a", 2, [
-            wt.flow(protocol=TCP, src="192.0.2.1", dst="198.51.100.7", sport=40001, dport=443,
-                    packets=5, nbytes=7000, when=now - 20),
-        ], when=now - 20, losses=[(flow_pb2.LOSS_REASON_NON_IP, 3, 180)]),
-        wt.batch("node-a", 3, [
-            wt.flow(protocol=ICMP, src="192.0.2.1", dst="192.0.2.2", sport=0, dport=0,
-                    packets=4, nbytes=392, when=now - 10, icmp_type=8),
-        ], when=now - 10),
-        wt.batch("node-b", 1, [
-            wt.flow(direction=flow_pb2.DIRECTION_INGRESS, protocol=TCP, src="2001:db8::1",
-                    dst="2001:db8::2", sport=50000, dport=22, packets=7, nbytes=900,
-                    when=now - 25, ifindex=2)
-        ], when=now - 25, interfaces=((2, "veth0"),)),
-        wt.batch("node-b", 2, [
-            wt.flow(direction=flow_pb2.DIRECTION_INGRESS, protocol=TCP, src="2001:db8::1",
-                    dst="2001:db8::2", sport=50000, dport=22, packets=1, nbytes=60,
-                    when=now - 15, ifindex=2)
-        ], when=now - 15, interfaces=((2, "veth0"),)),
-        wt.batch("node-b", 3, [
-            wt.flow(direction=flow_pb2.DIRECTION_EGRESS, protocol=UDP, src="2001:db8::2",
-                    dst="2001:db8::1", sport=53, dport=50001, packets=1, nbytes=120,
-                    when=now - 5, ifindex=2)
-        ], when=now - 5, interfaces=((2, "veth0"),)),
-    ]
+    """weir_testing.dataset's batches, node-a's then node-b's: 30 packets,
+    23652 bytes, 7 flow records, 3 packets lost."""
+    return [b for batches in wt.dataset(now).values() for b in batches]
 
 
 TOTAL_PACKETS = 30

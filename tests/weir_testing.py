@@ -135,3 +135,42 @@ def ingest(address, batches, timeout=20):
     with grpc.insecure_channel(address) as channel:
         stub = ingest_pb2_grpc.IngestServiceStub(channel)
         return list(stub.Ingest(iter(batches), timeout=timeout))
+
+
+def dataset(now):
+    """Two nodes, three batches each, by node: known flows of TCP, UDP and ICMP
+    over IPv4 and IPv6, 3 packets lost on node-a."""
+    a = [
+        batch("node-a", 1, [
+            flow(protocol=TCP, src="192.0.2.1", dst="198.51.100.7", sport=40001, dport=443,
+                 packets=10, nbytes=15000, when=now - 30, tcp_flags=0x12),
+            flow(protocol=UDP, src="192.0.2.1", dst="198.51.100.53", sport=40002, dport=53,
+                 packets=2, nbytes=180, when=now - 30),
+        ], when=now - 30),
+        batch("node-a", 2, [
+            flow(protocol=TCP, src="192.0.2.1", dst="198.51.100.7", sport=40001, dport=443,
+                 packets=5, nbytes=7000, when=now - 20, tcp_flags=0x10),
+        ], when=now - 20, losses=[(flow_pb2.LOSS_REASON_NON_IP, 3, 180)]),
+        batch("node-a", 3, [
+            flow(protocol=ICMP, src="192.0.2.1", dst="192.0.2.2", sport=0, dport=0,
+                 packets=4, nbytes=392, when=now - 10, icmp_type=8),
+        ], when=now - 10),
+    ]
+    b = [
+        batch("node-b", 1, [
+            flow(direction=flow_pb2.DIRECTION_INGRESS, protocol=TCP, src="2001:db8::1",
+                 dst="2001:db8::2", sport=50000, dport=22, packets=7, nbytes=900,
+                 when=now - 25, ifindex=2)
+        ], when=now - 25, interfaces=((2, "veth0"),)),
+        batch("node-b", 2, [
+            flow(direction=flow_pb2.DIRECTION_INGRESS, protocol=TCP, src="2001:db8::1",
+                 dst="2001:db8::2", sport=50000, dport=22, packets=1, nbytes=60,
+                 when=now - 15, ifindex=2)
+        ], when=now - 15, interfaces=((2, "veth0"),)),
+        batch("node-b", 3, [
+            flow(direction=flow_pb2.DIRECTION_EGRESS, protocol=UDP, src="2001:db8::2",
+                 dst="2001:db8::1", sport=53, dport=50001, packets=1, nbytes=120,
+                 when=now - 5, ifindex=2)
+        ], when=now - 5, interfaces=((2, "veth0"),)),
+    ]
+    return {"node-a": a, "node-b": b}
