@@ -331,13 +331,13 @@ struct PairKey {
   Address src;
   Address dst;
 
-  bool operator==(const PairKey& other) const {
-    return bucket_sec == other.bucket_sec && src == other.src &&
-           dst == other.dst;
-  }
+  // The fields in the order of the encoded rollup key: equality, hash and
+  // (DerivedViews) key order go through it.
+  auto Tie() const { return std::tie(bucket_sec, src, dst); }
+  bool operator==(const PairKey& other) const { return Tie() == other.Tie(); }
   template <typename H>
   friend H AbslHashValue(H h, const PairKey& key) {
-    return H::combine(std::move(h), key.bucket_sec, key.src, key.dst);
+    return H::combine(std::move(h), key.Tie());
   }
 };
 
@@ -346,13 +346,11 @@ struct PortKey {
   uint8_t protocol;
   uint16_t port;
 
-  bool operator==(const PortKey& other) const {
-    return bucket_sec == other.bucket_sec && protocol == other.protocol &&
-           port == other.port;
-  }
+  auto Tie() const { return std::tie(bucket_sec, protocol, port); }
+  bool operator==(const PortKey& other) const { return Tie() == other.Tie(); }
   template <typename H>
   friend H AbslHashValue(H h, const PortKey& key) {
-    return H::combine(std::move(h), key.bucket_sec, key.protocol, key.port);
+    return H::combine(std::move(h), key.Tie());
   }
 };
 
@@ -362,14 +360,13 @@ struct InterfaceKey {
   uint8_t direction;
   std::string ifname;
 
+  auto Tie() const { return std::tie(bucket_sec, node_id, direction, ifname); }
   bool operator==(const InterfaceKey& other) const {
-    return bucket_sec == other.bucket_sec && node_id == other.node_id &&
-           direction == other.direction && ifname == other.ifname;
+    return Tie() == other.Tie();
   }
   template <typename H>
   friend H AbslHashValue(H h, const InterfaceKey& key) {
-    return H::combine(std::move(h), key.bucket_sec, key.node_id, key.direction,
-                      key.ifname);
+    return H::combine(std::move(h), key.Tie());
   }
 };
 
@@ -461,8 +458,9 @@ struct AddressKey {
   uint64_t bucket_sec;
   Address address;
 
+  auto Tie() const { return std::tie(bucket_sec, address); }
   bool operator==(const AddressKey& other) const {
-    return bucket_sec == other.bucket_sec && address == other.address;
+    return Tie() == other.Tie();
   }
 };
 
@@ -470,21 +468,11 @@ struct ProtocolKey {
   uint64_t bucket_sec;
   uint8_t protocol;
 
+  auto Tie() const { return std::tie(bucket_sec, protocol); }
   bool operator==(const ProtocolKey& other) const {
-    return bucket_sec == other.bucket_sec && protocol == other.protocol;
+    return Tie() == other.Tie();
   }
 };
-
-// Key order of each in-memory key: the order of its encoded rollup key.
-auto KeyTie(const AddressKey& k) { return std::tie(k.bucket_sec, k.address); }
-auto KeyTie(const PairKey& k) { return std::tie(k.bucket_sec, k.src, k.dst); }
-auto KeyTie(const PortKey& k) {
-  return std::tie(k.bucket_sec, k.protocol, k.port);
-}
-auto KeyTie(const ProtocolKey& k) { return std::tie(k.bucket_sec, k.protocol); }
-auto KeyTie(const InterfaceKey& k) {
-  return std::tie(k.bucket_sec, k.node_id, k.direction, k.ifname);
-}
 
 // Every view of both rollup tiers, derived from base sums when the buffer is
 // written: an entry per base entry and tier, gathered per view with its
@@ -592,7 +580,7 @@ class DerivedViews {
     void Write(Entries<Key>& entries, View view, Fill fill) {
       std::sort(entries.begin(), entries.end(),
                 [](const auto& a, const auto& b) {
-                  return KeyTie(a.first) < KeyTie(b.first);
+                  return a.first.Tie() < b.first.Tie();
                 });
       key.view = view;
       for (size_t i = 0; i < entries.size();) {
