@@ -1,6 +1,5 @@
 #include "queryd/flow_records.h"
 
-#include "absl/container/flat_hash_map.h"
 #include "common/ip_address.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -20,38 +19,6 @@ weir::v1::AddressClass ClassOf(const store::Address& address) {
 }
 
 }  // namespace
-
-std::vector<store::FlowRecord> RecordsOf(const weir::v1::FlowBatch& batch) {
-  absl::flat_hash_map<uint32_t, const std::string*> names;
-  for (const weir::v1::Interface& interface : batch.interfaces()) {
-    names[interface.ifindex()] = &interface.name();
-  }
-  std::vector<store::FlowRecord> records;
-  records.reserve(batch.flows_size());
-  for (const weir::v1::IngestFlow& flow : batch.flows()) {
-    store::FlowRecord& record = records.emplace_back();
-    record.node = batch.node();
-    record.ifindex = flow.ifindex();
-    if (auto it = names.find(flow.ifindex()); it != names.end()) {
-      record.ifname = *it->second;
-    }
-    record.direction = flow.direction();
-    record.protocol = static_cast<uint8_t>(flow.protocol());
-    store::AddressFromBytes(flow.src_addr(), &record.src_addr);
-    store::AddressFromBytes(flow.dst_addr(), &record.dst_addr);
-    record.src_port = static_cast<uint16_t>(flow.src_port());
-    record.dst_port = static_cast<uint16_t>(flow.dst_port());
-    record.icmp_type = static_cast<uint8_t>(flow.icmp_type());
-    record.icmp_code = static_cast<uint8_t>(flow.icmp_code());
-    record.fragment = flow.fragment();
-    record.tcp_flags = static_cast<uint8_t>(flow.tcp_flags());
-    record.packets = flow.packets();
-    record.bytes = flow.bytes();
-    record.first_seen_unix_nano = flow.first_seen_unix_nano();
-    record.last_seen_unix_nano = flow.last_seen_unix_nano();
-  }
-  return records;
-}
 
 weir::v1::Flow FlowToProto(const store::FlowRecord& record) {
   using google::protobuf::util::TimeUtil;

@@ -75,7 +75,7 @@ absl::StatusOr<weir::v1::Ack> IngestServiceImpl::Handle(
     stats_.RecordDuplicate();
     return ack;
   }
-  const std::vector<store::FlowRecord> records = RecordsOf(batch);
+  const std::vector<store::FlowRecord> records = store::FlowRecordsOf(batch);
   live_.Add(records);
   watchers_.Publish(records);
   stats_.RecordBatch(batch);

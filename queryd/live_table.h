@@ -36,7 +36,7 @@ class LiveTable {
   LiveTable(const LiveTable&) = delete;
   LiveTable& operator=(const LiveTable&) = delete;
 
-  // Adds the flows of a stored batch (RecordsOf).
+  // Adds the flows of a stored batch (store::FlowRecordsOf).
   void Add(const std::vector<store::FlowRecord>& flows);
 
   // ListConnections: validates the request (INVALID_ARGUMENT naming the

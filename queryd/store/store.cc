@@ -608,43 +608,6 @@ class DerivedViews {
   std::array<Views, 2> tiers_;
 };
 
-// A flow record of an ingested flow (all but node).
-void ToFlowRecord(
-    const weir::v1::IngestFlow& in,
-    const absl::flat_hash_map<uint32_t, absl::string_view>& ifnames,
-    FlowRecord* flow) {
-  flow->ifindex = in.ifindex();
-  const auto ifname = ifnames.find(in.ifindex());
-  if (ifname == ifnames.end()) {
-    flow->ifname.clear();
-  } else {
-    flow->ifname.assign(ifname->second.data(), ifname->second.size());
-  }
-  flow->direction = in.direction();
-  flow->protocol = static_cast<uint8_t>(in.protocol());
-  AddressFromBytes(in.src_addr(), &flow->src_addr);
-  AddressFromBytes(in.dst_addr(), &flow->dst_addr);
-  flow->src_port = static_cast<uint16_t>(in.src_port());
-  flow->dst_port = static_cast<uint16_t>(in.dst_port());
-  flow->icmp_type = static_cast<uint8_t>(in.icmp_type());
-  flow->icmp_code = static_cast<uint8_t>(in.icmp_code());
-  flow->fragment = in.fragment();
-  flow->tcp_flags = static_cast<uint8_t>(in.tcp_flags());
-  flow->packets = in.packets();
-  flow->bytes = in.bytes();
-  flow->first_seen_unix_nano = in.first_seen_unix_nano();
-  flow->last_seen_unix_nano = in.last_seen_unix_nano();
-}
-
-absl::flat_hash_map<uint32_t, absl::string_view> InterfaceNames(
-    const weir::v1::FlowBatch& batch) {
-  absl::flat_hash_map<uint32_t, absl::string_view> ifnames;
-  for (const weir::v1::Interface& interface : batch.interfaces()) {
-    ifnames.emplace(interface.ifindex(), interface.name());
-  }
-  return ifnames;
-}
-
 NodeInfo ToNodeInfo(const std::string& name, const NodeState& state) {
   NodeInfo info;
   info.name = name;
@@ -830,13 +793,15 @@ class RocksStore final : public Store {
   // Adds the batch's raw flows, its pending record and the rollups that
   // are not buffered to `out`; returns the flows stored. `cutoff_sec` gets
   // the cutoffs it went by.
-  uint64_t AddBatch(const weir::v1::FlowBatch& batch, uint32_t node_id,
+  uint64_t AddBatch(const weir::v1::FlowBatch& batch,
+                    const std::vector<FlowRecord>& flows, uint32_t node_id,
                     uint64_t batch_number, absl::Time received_at,
                     rocksdb::WriteBatch* out, Cutoffs* cutoff_sec) const
       ABSL_SHARED_LOCKS_REQUIRED(retention_mu_);
   // After the batch is on disk: its rollups that AddBatch left out, into
   // the node's buffer.
-  void BufferBatch(const weir::v1::FlowBatch& batch, uint32_t node_id,
+  void BufferBatch(const weir::v1::FlowBatch& batch,
+                   const std::vector<FlowRecord>& flows, uint32_t node_id,
                    uint64_t batch_number, const Cutoffs& cutoff_sec,
                    RollupBuffer* buffer) const;
   // Merges of every sum in `sums` into m1 and h1, in key order, leaving
@@ -1166,6 +1131,9 @@ absl::StatusOr<IngestResult> RocksStore::StoreBatch(
   rocksdb::WriteBatch write;
   Cutoffs cutoff_sec;
   const bool stored = result.outcome == IngestResult::Outcome::kStored;
+  // Converted once, for the raw records and both rollup passes.
+  const std::vector<FlowRecord> flows =
+      stored ? FlowRecordsOf(batch) : std::vector<FlowRecord>();
   if (stored) {
     next.epoch = batch.epoch();
     next.seq = batch.seq();
@@ -1174,8 +1142,8 @@ absl::StatusOr<IngestResult> RocksStore::StoreBatch(
     next.last_seen_unix_nano = ToUnixNanosClamped(received_at);
     next.version = batch.collector_version();
     AddCounters(CountersFromProto(batch.counters()), &next.counters);
-    result.flows = AddBatch(batch, node->id, next.batches, received_at, &write,
-                            &cutoff_sec);
+    result.flows = AddBatch(batch, flows, node->id, next.batches, received_at,
+                            &write, &cutoff_sec);
     next.flows += result.flows;
   }
   std::string state;
@@ -1193,7 +1161,7 @@ absl::StatusOr<IngestResult> RocksStore::StoreBatch(
   node->persisted = true;
   if (stored && options_.rollup_buffer_keys > 0) {
     const size_t before = node->buffer.size();
-    BufferBatch(batch, node->id, node->state.batches, cutoff_sec,
+    BufferBatch(batch, flows, node->id, node->state.batches, cutoff_sec,
                 &node->buffer);
     buffered_entries_ += node->buffer.size() - before;
     int64_t none = INT64_MAX;
@@ -1204,6 +1172,7 @@ absl::StatusOr<IngestResult> RocksStore::StoreBatch(
 }
 
 uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
+                              const std::vector<FlowRecord>& flows,
                               uint32_t node_id, uint64_t batch_number,
                               absl::Time received_at, rocksdb::WriteBatch* out,
                               Cutoffs* cutoff_sec) const {
@@ -1221,19 +1190,17 @@ uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
   // rest are merged with the batch, as is everything without a buffer.
   const bool buffering = options_.rollup_buffer_keys > 0;
   RollupSums direct;
-  const auto ifnames = InterfaceNames(batch);
 
   // Raw records are written in key order (see SortedEntries): by last_seen,
   // then index, as the keys of one batch sort.
-  std::vector<std::pair<uint64_t, int>> raw;
-  raw.reserve(batch.flows_size());
+  std::vector<std::pair<uint64_t, size_t>> raw;
+  raw.reserve(flows.size());
   PendingBatch pending;
   pending.interval_start_unix_nano = batch.interval_start_unix_nano();
   pending.min_last_seen_unix_nano = UINT64_MAX;
-  FlowRecord flow;
   uint64_t stored = 0;
-  for (int i = 0; i < batch.flows_size(); ++i) {
-    ToFlowRecord(batch.flows(i), ifnames, &flow);
+  for (size_t i = 0; i < flows.size(); ++i) {
+    const FlowRecord& flow = flows[i];
     bool kept = false;
     if (flow.last_seen_unix_nano >= raw_cutoff_ns) {
       raw.emplace_back(flow.last_seen_unix_nano, i);
@@ -1255,12 +1222,11 @@ uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
   std::string raw_key;
   std::string raw_value;
   for (const auto& [last_seen, i] : raw) {
-    ToFlowRecord(batch.flows(i), ifnames, &flow);
     raw_key.clear();
     AppendRawKey({last_seen, node_id, batch_number, static_cast<uint32_t>(i)},
                  &raw_key);
     raw_value.clear();
-    AppendRawValue(flow, &raw_value);
+    AppendRawValue(flows[i], &raw_value);
     out->Put(cf(Family::kRaw), raw_key, raw_value);
   }
 
@@ -1281,18 +1247,17 @@ uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
   return stored;
 }
 
-void RocksStore::BufferBatch(const weir::v1::FlowBatch& batch, uint32_t node_id,
-                             uint64_t batch_number, const Cutoffs& cutoff_sec,
+void RocksStore::BufferBatch(const weir::v1::FlowBatch& batch,
+                             const std::vector<FlowRecord>& flows,
+                             uint32_t node_id, uint64_t batch_number,
+                             const Cutoffs& cutoff_sec,
                              RollupBuffer* buffer) const {
   // The same choice as AddBatch's: flows in raw that the buffer can take.
   const uint64_t raw_cutoff_ns =
       cutoff_sec[static_cast<int>(Tier::kRaw)] * kNanosPerSecond;
-  const auto ifnames = InterfaceNames(batch);
-  FlowRecord flow;
-  for (const weir::v1::IngestFlow& in : batch.flows()) {
-    if (in.last_seen_unix_nano() < raw_cutoff_ns) continue;
-    ToFlowRecord(in, ifnames, &flow);
-    if (Bufferable(flow, cutoff_sec)) {
+  for (const FlowRecord& flow : flows) {
+    if (flow.last_seen_unix_nano >= raw_cutoff_ns &&
+        Bufferable(flow, cutoff_sec)) {
       AddToBuffer(flow, node_id, cutoff_sec, buffer);
     }
   }

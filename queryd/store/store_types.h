@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "queryd/store/schema.h"
 #include "weir/v1/flow.pb.h"
+#include "weir/v1/ingest.pb.h"
 
 namespace weir::store {
 
@@ -56,6 +57,10 @@ struct FlowRecord {
 
   bool ipv4() const { return IsV4Mapped(src_addr); }
 };
+
+// The flow records of an ingested batch, in batch order (interface names
+// from its interface table; empty for an ifindex it does not name).
+std::vector<FlowRecord> FlowRecordsOf(const weir::v1::FlowBatch& batch);
 
 // Totals of one rollup entry. first/last seen are the min and max over the
 // flows added (0: none).
