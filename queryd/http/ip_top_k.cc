@@ -24,6 +24,8 @@ std::string ClassOf(const store::Address& address) {
   return name;
 }
 
+}  // namespace
+
 std::string DirectionLabel(weir::v1::Direction direction) {
   switch (direction) {
     case weir::v1::DIRECTION_INGRESS:
@@ -34,8 +36,6 @@ std::string DirectionLabel(weir::v1::Direction direction) {
       return "unspecified";
   }
 }
-
-}  // namespace
 
 IpTopK::IpTopK(size_t k, size_t candidates) : k_(k), candidates_(candidates) {
   // The remainder series exist from the start, so they are never missing

@@ -32,6 +32,10 @@
 
 namespace weir::queryd::http {
 
+// The `direction` label of Weir's Prometheus series: "ingress", "egress"
+// or "unspecified".
+std::string DirectionLabel(weir::v1::Direction direction);
+
 class IpTopK {
  public:
   static constexpr absl::Duration kScoreHalfLife = absl::Minutes(5);

@@ -25,17 +25,6 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-std::string DirectionLabel(int direction) {
-  switch (direction) {
-    case weir::v1::DIRECTION_INGRESS:
-      return "ingress";
-    case weir::v1::DIRECTION_EGRESS:
-      return "egress";
-    default:
-      return "unspecified";
-  }
-}
-
 // "LOSS_REASON_MAP_FULL" -> "map_full".
 std::string ReasonLabel(weir::v1::LossReason reason) {
   const std::string& full = weir::v1::LossReason_Name(reason);
@@ -172,7 +161,9 @@ void QuerydMetrics::CollectTraffic(absl::Time now,
               [](const auto& a, const auto& b) { return a.first < b.first; });
     for (const auto& [key, traffic] : sorted) {
       std::vector<ClientMetric::Label> labels = {
-          {"direction", DirectionLabel(key.second)}, {"node", key.first}};
+          {"direction",
+           DirectionLabel(static_cast<weir::v1::Direction>(key.second))},
+          {"node", key.first}};
       packets.metric.push_back(Sample(labels, MetricType::Counter,
                                       static_cast<double>(traffic.packets)));
       bytes.metric.push_back(Sample(labels, MetricType::Counter,
