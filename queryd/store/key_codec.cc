@@ -51,9 +51,7 @@ std::string RawTimeBound(uint64_t unix_nano) {
   return out;
 }
 
-void AppendRollupKey(const RollupKey& key, std::string* out) {
-  PutU64(out, key.bucket_start_sec);
-  PutU8(out, static_cast<uint8_t>(key.view));
+void AppendViewKey(const RollupKey& key, std::string* out) {
   switch (key.view) {
     case View::kSrc:
       AppendAddress(key.src_addr, out);
@@ -84,22 +82,23 @@ void AppendRollupKey(const RollupKey& key, std::string* out) {
   }
 }
 
+void AppendRollupKey(const RollupKey& key, std::string* out) {
+  PutU64(out, key.bucket_start_sec);
+  PutU8(out, static_cast<uint8_t>(key.view));
+  AppendViewKey(key, out);
+}
+
 std::string EncodeRollupKey(const RollupKey& key) {
   std::string out;
   AppendRollupKey(key, &out);
   return out;
 }
 
-bool DecodeRollupKey(absl::string_view in, RollupKey* out) {
+bool DecodeViewKey(View view, absl::string_view in, RollupKey* out) {
   Reader reader(in);
-  uint8_t view;
-  if (!reader.GetU64(&out->bucket_start_sec) || !reader.GetU8(&view) ||
-      !IsKnownView(view)) {
-    return false;
-  }
-  out->view = static_cast<View>(view);
+  out->view = view;
   bool ok = false;
-  switch (out->view) {
+  switch (view) {
     case View::kSrc:
       ok = GetAddress(&reader, &out->src_addr);
       break;
@@ -129,6 +128,71 @@ bool DecodeRollupKey(absl::string_view in, RollupKey* out) {
       break;
   }
   return ok && reader.remaining() == 0;
+}
+
+bool DecodeRollupKey(absl::string_view in, RollupKey* out) {
+  Reader reader(in);
+  uint8_t view;
+  if (!reader.GetU64(&out->bucket_start_sec) || !reader.GetU8(&view) ||
+      !IsKnownView(view)) {
+    return false;
+  }
+  return DecodeViewKey(static_cast<View>(view), reader.rest(), out);
+}
+
+size_t ViewKeySize(View view) {
+  switch (view) {
+    case View::kSrc:
+    case View::kDst:
+      return 16;
+    case View::kPair:
+      return 32;
+    case View::kSrcPort:
+    case View::kDstPort:
+      return 3;
+    case View::kProtocol:
+      return 1;
+    case View::kNode:
+      return 0;
+    case View::kNodeCounters:
+      return 4;
+  }
+  return 0;
+}
+
+void AppendBlockKey(const BlockKey& key, std::string* out) {
+  PutU64(out, key.bucket_start_sec);
+  PutU8(out, static_cast<uint8_t>(key.view));
+  PutU16(out, key.shard);
+}
+
+bool DecodeBlockKey(absl::string_view in, BlockKey* out) {
+  Reader reader(in);
+  uint8_t view;
+  if (in.size() != kBlockKeySize || !reader.GetU64(&out->bucket_start_sec) ||
+      !reader.GetU8(&view) || !IsKnownView(view) ||
+      view == static_cast<uint8_t>(View::kNodeCounters) ||
+      !reader.GetU16(&out->shard)) {
+    return false;
+  }
+  out->view = static_cast<View>(view);
+  return out->shard < ShardCount(out->view);
+}
+
+uint16_t ShardOf(View view, absl::string_view view_key) {
+  const uint16_t count = ShardCount(view);
+  if (count <= 1) return 0;
+  uint64_t h = 0xcbf29ce484222325;  // FNV-1a 64
+  for (const char c : view_key) {
+    h ^= static_cast<uint8_t>(c);
+    h *= 0x100000001b3;
+  }
+  h ^= h >> 33;  // MurmurHash3 fmix64
+  h *= 0xff51afd7ed558ccd;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53;
+  h ^= h >> 33;
+  return static_cast<uint16_t>(h % count);
 }
 
 void AppendPendingKey(const PendingKey& key, std::string* out) {

@@ -11,10 +11,16 @@
 //   Unique, because (node, batch, index) is; ordered by time to the ns.
 //   The raw key is also the opaque page cursor of ScanRaw.
 //
-// m1, h1 (rollups), 9 bytes + view key:
+// m1, h1 (rollups). Flow views (format version 3): a block of entries
+// (value_codec.h) per bucket, view and shard, 11 bytes:
 //   [0, 8)    bucket start, seconds since the Unix epoch        u64 BE
 //             (a multiple of 60 for m1, of 3600 for h1)
 //   [8]       view id (schema.h View)                            u8
+//   [9, 11)   shard: ShardOf(view, view key) of its entries      u16 BE
+// Node counters, and flow view entries of format versions 1 and 2 (read
+// only to convert them), one key per entry, 9 bytes + view key:
+//   [0, 8)    bucket start                                       u64 BE
+//   [8]       view id                                            u8
 //   [9, ...)  view key:
 //     kSrc, kDst        address, 16 bytes (IPv4 as IPv4-mapped IPv6)
 //     kPair             src address 16 bytes, dst address 16 bytes
@@ -83,6 +89,33 @@ void AppendRollupKey(const RollupKey& key, std::string* out);
 std::string EncodeRollupKey(const RollupKey& key);
 // False unless `in` is exactly a rollup key of a known view.
 bool DecodeRollupKey(absl::string_view in, RollupKey* out);
+
+// The view key alone: the bytes after the 9-byte prefix of
+// AppendRollupKey, as block entries hold it.
+void AppendViewKey(const RollupKey& key, std::string* out);
+// Sets the fields of `view` from a view key; false unless `in` is exactly
+// one. out->view is set, out->bucket_start_sec left alone.
+bool DecodeViewKey(View view, absl::string_view in, RollupKey* out);
+// Size of every view key of a flow view; 0 for kNode (variable: an
+// interface name ends it).
+size_t ViewKeySize(View view);
+
+inline constexpr size_t kBlockKeySize = 11;
+
+struct BlockKey {
+  uint64_t bucket_start_sec = 0;
+  View view = View::kSrc;
+  uint16_t shard = 0;
+};
+
+void AppendBlockKey(const BlockKey& key, std::string* out);
+// False unless `in` is exactly a block key of a flow view.
+bool DecodeBlockKey(absl::string_view in, BlockKey* out);
+
+// The shard of a view key in [0, ShardCount(view)): a 64-bit FNV-1a hash of
+// its bytes, mixed (MurmurHash3's finalizer), modulo the count. Pinned:
+// blocks on disk are placed by it.
+uint16_t ShardOf(View view, absl::string_view view_key);
 
 // 8-byte bucket prefix of rollup keys.
 std::string BucketPrefix(uint64_t bucket_start_sec);

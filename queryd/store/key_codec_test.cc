@@ -129,6 +129,63 @@ TEST(KeyCodecTest, PinsRollupKeyLayout) {
             "65746830");
 }
 
+TEST(KeyCodecTest, PinsBlockKeyLayoutAndShards) {
+  std::string key;
+  AppendBlockKey({1700000040, View::kPair, 186}, &key);
+  EXPECT_EQ(absl::BytesToHexString(key),
+            "000000006553f128"
+            "03"
+            "00ba");
+  BlockKey decoded;
+  ASSERT_TRUE(DecodeBlockKey(key, &decoded));
+  EXPECT_EQ(decoded.bucket_start_sec, 1700000040u);
+  EXPECT_EQ(decoded.view, View::kPair);
+  EXPECT_EQ(decoded.shard, 186);
+  EXPECT_FALSE(DecodeBlockKey(key.substr(0, 10), &decoded));
+  EXPECT_FALSE(DecodeBlockKey(key + "x", &decoded));
+  // A shard beyond its view's count, node counters, an unknown view.
+  key.clear();
+  AppendBlockKey({1700000040, View::kSrc, 64}, &key);
+  EXPECT_FALSE(DecodeBlockKey(key, &decoded));
+  key[8] = static_cast<char>(View::kNodeCounters);
+  key[10] = 0;
+  EXPECT_FALSE(DecodeBlockKey(key, &decoded));
+  key[8] = 0x7f;
+  EXPECT_FALSE(DecodeBlockKey(key, &decoded));
+
+  // Shards are on disk: the hash must never change.
+  RollupKey rollup;
+  rollup.src_addr = V4(192, 0, 2, 7);
+  rollup.dst_addr = V4(198, 51, 100, 1);
+  rollup.protocol = 6;
+  rollup.port = 443;
+  const auto shard = [&](View view) {
+    rollup.view = view;
+    std::string view_key;
+    AppendViewKey(rollup, &view_key);
+    EXPECT_EQ(view_key.size(), ViewKeySize(view));
+    return ShardOf(view, view_key);
+  };
+  EXPECT_EQ(shard(View::kSrc), 42);
+  EXPECT_EQ(shard(View::kDst), 62);
+  EXPECT_EQ(shard(View::kPair), 186);
+  EXPECT_EQ(shard(View::kDstPort), 14);
+  EXPECT_EQ(shard(View::kProtocol), 0);
+  EXPECT_EQ(ShardCount(View::kNode), 1);
+
+  // Neighbouring addresses spread evenly.
+  std::vector<int> per_shard(ShardCount(View::kSrc));
+  for (int i = 0; i < 64 * 200; ++i) {
+    rollup.src_addr = V4(10, static_cast<uint8_t>(i >> 16),
+                         static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i));
+    ++per_shard[shard(View::kSrc)];
+  }
+  for (int count : per_shard) {
+    EXPECT_GT(count, 140);
+    EXPECT_LT(count, 260);
+  }
+}
+
 TEST(KeyCodecTest, RollupKeyRoundTripsEveryView) {
   for (View view :
        {View::kSrc, View::kDst, View::kPair, View::kSrcPort, View::kDstPort,

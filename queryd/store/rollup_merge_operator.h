@@ -1,10 +1,13 @@
-// The merge operator of the rollup families (m1, h1): ingest adds a batch's
-// totals to a rollup entry with a Merge, never a read-modify-write.
+// The merge operator of the rollup families (m1, h1): a rollup flush adds
+// its blocks of entries (rollup_block.h) and node counters with a Merge,
+// never a read-modify-write.
 //
-// Values are value_codec.h rollup values. Merging adds counters (and takes
-// min first_seen / max last_seen), which is associative and commutative, so
-// RocksDB may combine operands in any grouping during reads, flushes and
-// compactions and always reach the same totals.
+// Values are value_codec.h rollup values. Merging blocks joins them as
+// sorted runs and adds the totals of equal keys; merging totals or counters
+// adds them (and takes min first_seen / max last_seen). All of it is
+// associative and commutative, so RocksDB may combine operands in any
+// grouping during reads, flushes and compactions and always reach the same
+// totals.
 //
 // A value that cannot be decoded (unknown version, wrong size, or a kind
 // that does not belong to its key's view) never crashes the process and

@@ -1,12 +1,14 @@
 #include "queryd/store/rollup_merge_operator.h"
 
 #include <deque>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "queryd/store/key_codec.h"
+#include "queryd/store/rollup_block.h"
 #include "queryd/store/value_codec.h"
 
 namespace weir::store {
@@ -73,6 +75,101 @@ class RollupMergeOperatorTest : public ::testing::Test {
 
   RollupMergeOperator op_;
 };
+
+std::string PortBlockKey() {
+  std::string key;
+  AppendBlockKey({1700000040, View::kDstPort, 3}, &key);
+  return key;
+}
+
+// A block of 3-byte (port view) keys.
+std::string PortBlock(const std::map<std::string, Totals>& entries) {
+  BlockBuilder builder(ViewKeySize(View::kDstPort));
+  for (const auto& [key, totals] : entries) builder.Add(key, totals);
+  return std::string(builder.value());
+}
+
+std::map<std::string, Totals> BlockEntries(const std::string& value,
+                                           bool* damaged) {
+  RollupBlock block;
+  EXPECT_TRUE(block.Parse(value));
+  *damaged = block.damaged();
+  std::map<std::string, Totals> out;
+  for (size_t i = 0; i < block.size(); ++i) {
+    out[std::string(block.key(i))] = block.totals(i);
+  }
+  return out;
+}
+
+TEST_F(RollupMergeOperatorTest, BlocksMergeAsSortedRunsInAnyGrouping) {
+  std::mt19937_64 random(5);
+  for (int round = 0; round < 50; ++round) {
+    std::vector<std::string> operands;
+    std::map<std::string, Totals> expected;
+    const int n = 2 + random() % 6;
+    for (int i = 0; i < n; ++i) {
+      std::map<std::string, Totals> entries;
+      const int count = random() % 40;
+      for (int e = 0; e < count; ++e) {
+        const std::string key = {6, 0, static_cast<char>(random() % 60)};
+        const uint64_t first = 1 + random() % 1000;
+        const Totals t = {random() % 100000, random() % 1000, 1, first,
+                          first + random() % 1000, false};
+        entries[key] += t;
+        expected[key] += t;
+      }
+      operands.push_back(PortBlock(entries));
+    }
+    std::string all;
+    ASSERT_TRUE(FullMerge(PortBlockKey(), nullptr, operands, &all));
+    const size_t split = 1 + random() % (operands.size() - 1);
+    std::string left, right, combined;
+    ASSERT_TRUE(PartialMergeMulti(
+        PortBlockKey(), {operands.begin(), operands.begin() + split}, &left));
+    ASSERT_TRUE(PartialMergeMulti(
+        PortBlockKey(), {operands.begin() + split, operands.end()}, &right));
+    ASSERT_TRUE(FullMerge(PortBlockKey(), &right, {left}, &combined));
+    for (const std::string& value : {all, combined}) {
+      bool damaged = true;
+      const std::map<std::string, Totals> got = BlockEntries(value, &damaged);
+      EXPECT_FALSE(damaged);
+      ASSERT_EQ(got.size(), expected.size());
+      for (const auto& [key, totals] : expected) {
+        const Totals& g = got.at(key);
+        EXPECT_EQ(g.bytes, totals.bytes);
+        EXPECT_EQ(g.packets, totals.packets);
+        EXPECT_EQ(g.flows, totals.flows);
+        EXPECT_EQ(g.first_seen_unix_nano, totals.first_seen_unix_nano);
+        EXPECT_EQ(g.last_seen_unix_nano, totals.last_seen_unix_nano);
+      }
+    }
+  }
+}
+
+TEST_F(RollupMergeOperatorTest, AnUndecodableBlockIsDroppedAndFlagged) {
+  const std::string good =
+      PortBlock({{std::string("\x06\x00\x50", 3), {5, 1, 1, 40, 45, false}}});
+  // A block of another view's key size under a port view key.
+  BlockBuilder wrong_size(16);
+  wrong_size.Add(std::string(16, 'a'), {1, 1, 1, 1, 1, false});
+  const std::string other(wrong_size.value());
+  std::string result;
+  EXPECT_FALSE(PartialMergeMulti(PortBlockKey(), {good, other}, &result));
+  EXPECT_FALSE(op_.PartialMerge(PortBlockKey(), good, "junk", &result, nullptr));
+  ASSERT_TRUE(
+      FullMerge(PortBlockKey(), nullptr, {good, "junk", other, good}, &result));
+  bool damaged = false;
+  const std::map<std::string, Totals> got = BlockEntries(result, &damaged);
+  EXPECT_TRUE(damaged);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got.begin()->second.bytes, 10u);
+  // Per-entry totals are not blocks either.
+  ASSERT_TRUE(FullMerge(PortBlockKey(), nullptr,
+                        {good, TotalsValue({5, 1, 1, 40, 45, false})},
+                        &result));
+  EXPECT_EQ(BlockEntries(result, &damaged).begin()->second.bytes, 5u);
+  EXPECT_TRUE(damaged);
+}
 
 TEST_F(RollupMergeOperatorTest, NameIsPinned) {
   EXPECT_STREQ(op_.Name(), "weir.RollupMergeOperator");

@@ -56,6 +56,24 @@ absl::Duration TierResolution(Tier tier) {
   return absl::Seconds(1);
 }
 
+uint16_t ShardCount(View view) {
+  switch (view) {
+    case View::kSrc:
+    case View::kDst:
+      return 64;
+    case View::kPair:
+      return 256;
+    case View::kSrcPort:
+    case View::kDstPort:
+      return 16;
+    case View::kProtocol:
+    case View::kNode:
+    case View::kNodeCounters:
+      return 1;
+  }
+  return 1;
+}
+
 absl::string_view ViewName(View view) {
   switch (view) {
     case View::kSrc:

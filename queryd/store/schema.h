@@ -17,7 +17,10 @@ namespace weir::store {
 // kFormatVersionKey. Store::Open refuses directories of a newer format.
 // 2 added the pending family: an older weir-queryd would ignore the rollups
 // it holds for recovery (a version 1 directory opens as it is).
-inline constexpr uint32_t kFormatVersion = 2;
+// 3 keeps a flow view's entries of a bucket as sorted blocks, one per shard
+// (key_codec.h), instead of one key per entry; Open converts the rollups of
+// a version 1 or 2 directory.
+inline constexpr uint32_t kFormatVersion = 3;
 
 // Key of the format version record in the meta family (value: u32 BE).
 inline constexpr absl::string_view kFormatVersionKey = "format_version";
@@ -75,6 +78,13 @@ inline constexpr View kFlowViews[] = {
     View::kSrc,     View::kDst,      View::kPair, View::kSrcPort,
     View::kDstPort, View::kProtocol, View::kNode,
 };
+
+// How many blocks (shards) a flow view's entries of one bucket are spread
+// over, by a hash of their view key (key_codec.h ShardOf): enough that a
+// busy hour's block stays around 100 KB (~1500 entries at ~100 k distinct
+// keys per view and hour), few enough that a quiet minute is not split
+// into crumbs. Pinned: blocks on disk are placed by it.
+uint16_t ShardCount(View view);
 
 // "src", "dst", "pair", "src_port", "dst_port", "protocol", "node",
 // "node_counters".

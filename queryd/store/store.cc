@@ -21,6 +21,7 @@
 #include "queryd/store/encoding.h"
 #include "queryd/store/key_codec.h"
 #include "queryd/store/rocksdb_status.h"
+#include "queryd/store/rollup_block.h"
 #include "queryd/store/rollup_merge_operator.h"
 #include "queryd/store/value_codec.h"
 #include "rocksdb/cache.h"
@@ -149,8 +150,9 @@ std::string DataDirIsNotAStore(const std::string& dir, absl::string_view why) {
 
 // Reads the format version of an existing database without writing to it:
 // a directory of a newer version must be refused before anything (WAL
-// recovery, compaction) could change it.
-absl::Status CheckFormatVersion(const std::string& dir) {
+// recovery, compaction) could change it. 0 for a store whose first open
+// stopped before it wrote its version.
+absl::StatusOr<uint32_t> ReadFormatVersion(const std::string& dir) {
   std::vector<std::string> names;
   if (absl::Status s = FromRocksDb(
           rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &names),
@@ -189,7 +191,7 @@ absl::Status CheckFormatVersion(const std::string& dir) {
     if (handle->GetName() == nodes) nodes_cf = handle;
   }
 
-  absl::Status result = absl::OkStatus();
+  absl::StatusOr<uint32_t> result = 0;
   std::string value;
   rocksdb::Status get = db->Get(rocksdb::ReadOptions(), meta_cf,
                                 std::string{kFormatVersionKey}, &value);
@@ -220,6 +222,8 @@ absl::Status CheckFormatVersion(const std::string& dir) {
       result = absl::FailedPreconditionError(absl::StrCat(
           "data directory ", dir, " was written by format version ", version,
           "; this weir-queryd reads up to ", kFormatVersion));
+    } else {
+      result = version;
     }
   }
   for (rocksdb::ColumnFamilyHandle* handle : handles) {
@@ -234,20 +238,14 @@ int RollupIndex(Tier tier) { return tier == Tier::kMinute ? 0 : 1; }
 // Per tier, the first bucket (Unix seconds) a write may touch.
 using Cutoffs = std::array<uint64_t, 3>;
 
-// Rollup totals summed in memory, per rollup tier and rollup key.
-struct RollupSums {
-  std::array<absl::flat_hash_map<std::string, Totals>, 2> totals;
+// Node counters summed in memory, per rollup tier and rollup key.
+struct CounterSums {
   std::array<absl::flat_hash_map<std::string, CounterVector>, 2> counters;
 
-  size_t size() const {
-    return totals[0].size() + totals[1].size() + counters[0].size() +
-           counters[1].size();
-  }
-  bool empty() const { return size() == 0; }
+  size_t size() const { return counters[0].size() + counters[1].size(); }
 
-  void AddAll(const RollupSums& other) {
+  void AddAll(const CounterSums& other) {
     for (int i = 0; i < 2; ++i) {
-      for (const auto& [key, sum] : other.totals[i]) totals[i][key] += sum;
       for (const auto& [key, sum] : other.counters[i]) {
         AddCounters(sum, &counters[i][key]);
       }
@@ -255,48 +253,11 @@ struct RollupSums {
   }
 };
 
-// Adds one flow to `sums`, in every view of every rollup tier whose bucket
-// is at or after its cutoff. Returns whether any tier took it.
-bool AddFlowRollups(const FlowRecord& flow, uint32_t node_id,
-                    const Cutoffs& cutoff_sec, RollupSums* sums) {
-  const Totals totals = {flow.bytes,
-                         flow.packets,
-                         1,
-                         flow.first_seen_unix_nano,
-                         flow.last_seen_unix_nano,
-                         false};
-  RollupKey rollup;
-  rollup.src_addr = flow.src_addr;
-  rollup.dst_addr = flow.dst_addr;
-  rollup.protocol = flow.protocol;
-  rollup.node_id = node_id;
-  rollup.direction = static_cast<uint8_t>(flow.direction);
-  rollup.ifname = flow.ifname;
-  std::string key;
-  bool taken = false;
-  for (Tier tier : kRollupTiers) {
-    rollup.bucket_start_sec = BucketStartSec(flow.last_seen_unix_nano, tier);
-    if (rollup.bucket_start_sec < cutoff_sec[static_cast<int>(tier)]) continue;
-    taken = true;
-    auto& tier_sums = sums->totals[RollupIndex(tier)];
-    for (View view : kFlowViews) {
-      rollup.view = view;
-      rollup.port = view == View::kSrcPort   ? flow.src_port
-                    : view == View::kDstPort ? flow.dst_port
-                                             : 0;
-      key.clear();
-      AppendRollupKey(rollup, &key);
-      tier_sums[key] += totals;
-    }
-  }
-  return taken;
-}
-
 // Adds a batch's counters to `sums`, per rollup tier, in the bucket of the
 // batch's interval start when that is at or after the tier's cutoff.
 void AddCounterRollups(const CounterVector& counters,
                        uint64_t interval_start_unix_nano, uint32_t node_id,
-                       const Cutoffs& cutoff_sec, RollupSums* sums) {
+                       const Cutoffs& cutoff_sec, CounterSums* sums) {
   RollupKey rollup;
   rollup.view = View::kNodeCounters;
   rollup.node_id = node_id;
@@ -412,17 +373,17 @@ struct RollupBuffer {
   // Flows only h1 keeps (older than m1's retention), by hour bucket.
   BaseSums hour_only;
   // Node counters (one entry per batch and tier: kept encoded).
-  RollupSums encoded;
+  CounterSums counters;
   std::vector<std::string> pending;
 
   size_t size() const {
-    return minute.size() + hour_only.size() + encoded.size();
+    return minute.size() + hour_only.size() + counters.size();
   }
 
   void AddAll(const RollupBuffer& other) {
     minute.AddAll(other.minute);
     hour_only.AddAll(other.hour_only);
-    encoded.AddAll(other.encoded);
+    counters.AddAll(other.counters);
     pending.insert(pending.end(), other.pending.begin(), other.pending.end());
   }
 };
@@ -435,9 +396,11 @@ bool Bufferable(const FlowRecord& flow, const Cutoffs& cutoff_sec) {
          cutoff_sec[static_cast<int>(Tier::kHour)];
 }
 
-// Adds a flow for which Bufferable holds to `buffer`.
-void AddToBuffer(const FlowRecord& flow, uint32_t node_id,
-                 const Cutoffs& cutoff_sec, RollupBuffer* buffer) {
+// Adds a flow to the base sums of `sums`: by minute when m1 keeps it (h1
+// is derived from those), by hour when only h1 does. Returns whether
+// either keeps it.
+bool AddFlow(const FlowRecord& flow, uint32_t node_id,
+             const Cutoffs& cutoff_sec, RollupBuffer* sums) {
   const Totals totals = {flow.bytes,
                          flow.packets,
                          1,
@@ -447,11 +410,15 @@ void AddToBuffer(const FlowRecord& flow, uint32_t node_id,
   const uint64_t minute =
       BucketStartSec(flow.last_seen_unix_nano, Tier::kMinute);
   if (minute >= cutoff_sec[static_cast<int>(Tier::kMinute)]) {
-    buffer->minute.Add(minute, flow, node_id, totals);
-  } else {
-    buffer->hour_only.Add(BucketStartSec(flow.last_seen_unix_nano, Tier::kHour),
-                          flow, node_id, totals);
+    sums->minute.Add(minute, flow, node_id, totals);
+    return true;
   }
+  const uint64_t hour = BucketStartSec(flow.last_seen_unix_nano, Tier::kHour);
+  if (hour >= cutoff_sec[static_cast<int>(Tier::kHour)]) {
+    sums->hour_only.Add(hour, flow, node_id, totals);
+    return true;
+  }
+  return false;
 }
 
 struct AddressKey {
@@ -513,7 +480,7 @@ class DerivedViews {
     }
   }
 
-  // Merges of every entry in a bucket at or after its tier's cutoff.
+  // Merges of the blocks of every bucket at or after its tier's cutoff.
   void Append(const Cutoffs& cutoff_sec,
               const std::array<rocksdb::ColumnFamilyHandle*, 2>& families,
               rocksdb::WriteBatch* out) {
@@ -568,13 +535,18 @@ class DerivedViews {
     Entries<InterfaceKey> interface;
   };
 
+  // Writes a view's entries as blocks: sorted (which sorts them by bucket
+  // and view key), summed where keys meet, and spread over their bucket's
+  // shards, each shard's entries still in key order; one Merge per bucket
+  // and shard.
   struct Writer {
     uint64_t cutoff;
     rocksdb::ColumnFamilyHandle* family;
     rocksdb::WriteBatch* out;
     RollupKey key;
-    std::string encoded;
-    std::string value;
+    std::string view_key;
+    std::string block_key;
+    std::vector<BlockBuilder> shards;
 
     template <typename Key, typename Fill>
     void Write(Entries<Key>& entries, View view, Fill fill) {
@@ -583,6 +555,21 @@ class DerivedViews {
                   return a.first.Tie() < b.first.Tie();
                 });
       key.view = view;
+      const size_t key_size = ViewKeySize(view);
+      shards.resize(ShardCount(view));
+      for (BlockBuilder& shard : shards) shard.Reset(key_size);
+      uint64_t bucket = entries.empty() ? 0 : entries[0].first.bucket_sec;
+      const auto write_bucket = [&] {
+        for (size_t i = 0; i < shards.size(); ++i) {
+          if (shards[i].empty()) continue;
+          block_key.clear();
+          AppendBlockKey({bucket, view, static_cast<uint16_t>(i)}, &block_key);
+          const absl::string_view block = shards[i].value();
+          out->Merge(family, block_key,
+                     rocksdb::Slice(block.data(), block.size()));
+          shards[i].Reset(key_size);
+        }
+      };
       for (size_t i = 0; i < entries.size();) {
         Totals sum = entries[i].second;
         size_t j = i + 1;
@@ -592,15 +579,17 @@ class DerivedViews {
         }
         const Key& k = entries[i].first;
         i = j;
+        if (k.bucket_sec != bucket) {
+          write_bucket();
+          bucket = k.bucket_sec;
+        }
         if (k.bucket_sec < cutoff) continue;
-        key.bucket_start_sec = k.bucket_sec;
         fill(k, &key);
-        encoded.clear();
-        AppendRollupKey(key, &encoded);
-        value.clear();
-        AppendTotalsValue(sum, &value);
-        out->Merge(family, encoded, value);
+        view_key.clear();
+        AppendViewKey(key, &view_key);
+        shards[ShardOf(view, view_key)].Add(view_key, sum);
       }
+      write_bucket();
       Entries<Key>().swap(entries);
     }
   };
@@ -646,36 +635,6 @@ bool SetEntryKey(const RollupKey& key, const std::vector<std::string>& names,
   return true;
 }
 
-// Bytes [i, i + 8) of `s` as a big-endian number: comparing two of them
-// compares the bytes.
-uint64_t Word(absl::string_view s, size_t i) {
-  uint64_t word;
-  std::memcpy(&word, s.data() + i, sizeof(word));
-#if ABSL_IS_LITTLE_ENDIAN
-  word = __builtin_bswap64(word);
-#endif
-  return word;
-}
-
-// a < b in byte order, as string_view's operator< but eight bytes at a
-// time: the merge of SumRollup compares view keys of 1 to 32 bytes, where
-// the call to memcmp costs more than the comparison itself.
-bool KeyLess(absl::string_view a, absl::string_view b) {
-  const size_t n = std::min(a.size(), b.size());
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const uint64_t x = Word(a, i);
-    const uint64_t y = Word(b, i);
-    if (x != y) return x < y;
-  }
-  for (; i < n; ++i) {
-    if (a[i] != b[i]) {
-      return static_cast<uint8_t>(a[i]) < static_cast<uint8_t>(b[i]);
-    }
-  }
-  return a.size() < b.size();
-}
-
 // INVALID_ARGUMENT unless tier and view name a flow view of a rollup tier.
 absl::Status CheckFlowView(Tier tier, View view) {
   if (tier == Tier::kRaw) {
@@ -695,8 +654,8 @@ absl::Status UndecodableEntry(Tier tier, View view, uint64_t bucket_start_sec) {
                                           " at bucket ", bucket_start_sec));
 }
 
-// Entries of a view summed by MergeBuckets, in key order, their keys one
-// after the other in one string.
+// Entries of a view summed by MergeShards, their view keys one after the
+// other in one string.
 struct SummedList {
   struct Entry {
     uint32_t offset;
@@ -720,12 +679,6 @@ struct SummedList {
     keys.clear();
     entries.clear();
   }
-};
-
-// The lists of the two halves of a run merged at once.
-struct SummedLists {
-  SummedList earlier;
-  SummedList later;
 };
 
 class RocksStore final : public Store {
@@ -804,10 +757,11 @@ class RocksStore final : public Store {
                    const std::vector<FlowRecord>& flows, uint32_t node_id,
                    uint64_t batch_number, const Cutoffs& cutoff_sec,
                    RollupBuffer* buffer) const;
-  // Merges of every sum in `sums` into m1 and h1, in key order, leaving
-  // out buckets before the cutoffs.
-  void AppendMerges(const RollupSums& sums, const Cutoffs& cutoff_sec,
-                    rocksdb::WriteBatch* out) const;
+  // Merges of the sums of `sums` into m1 and h1 (blocks of every view of
+  // both tiers, and node counters), leaving out buckets before the
+  // cutoffs.
+  void AppendRollups(absl::Span<const RollupBuffer* const> sums,
+                     const Cutoffs& cutoff_sec, rocksdb::WriteBatch* out) const;
   bool BufferIsDue() const;
   // The flusher thread: writes the rollup buffer out when it is due.
   void RunFlusher();
@@ -818,6 +772,11 @@ class RocksStore final : public Store {
   // records in one write.
   absl::Status WriteBuffers(const std::vector<RollupBuffer>& buffers,
                             const Cutoffs& cutoff_sec) const;
+  // At open of a format version 1 or 2 directory: its flow view entries
+  // (one key each) into blocks (format version 3), in chunks that each
+  // write blocks and delete the entries they hold in one write, so a stop
+  // half-way loses and doubles nothing and the next open goes on.
+  absl::Status ConvertRollups();
   // At open: the rollups of batches stored before a crash, back into the
   // buffer from raw and their pending records, then flushed.
   absl::Status RecoverRollups();
@@ -828,37 +787,32 @@ class RocksStore final : public Store {
   // SumRollup over the buckets in [first, end) (Unix seconds, `first` a
   // bucket start, at most kMaxSummedBuckets of them); sets *more to false
   // when `visit` does.
-  // Merges the buckets in [first, end) of one view (`first` a bucket start)
-  // on their view keys: emit(key, totals) once per view key, in key order,
-  // with the key as stored in the first bucket holding it and the totals
-  // of every bucket, until emit returns false.
-  absl::Status MergeBuckets(
-      Tier tier, View view, uint64_t first, uint64_t end, uint64_t resolution,
-      absl::FunctionRef<bool(absl::string_view key, const Totals& totals)> emit)
-      const;
-  // MergeBuckets of [first, middle) and [middle, end) at once, on two
-  // threads, into `lists`, then emit(key, totals) of the two merged.
-  absl::Status MergeHalves(
-      Tier tier, View view, uint64_t first, uint64_t middle, uint64_t end,
-      uint64_t resolution,
-      absl::FunctionRef<bool(absl::string_view key, const Totals& totals)> emit,
-      SummedLists& lists) const;
-  // MergeHalves' lists, kept from one run to the next (one set, for the
-  // query that finds it free; others make their own): reusing their memory
-  // spares a day's top-N tens of MB of fresh pages and vector growth per
-  // query, which cost it a third of its time when other queries ran
-  // between.
-  std::unique_ptr<SummedLists> TakeSummedLists() const;
-  void GiveBackSummedLists(std::unique_ptr<SummedLists> lists) const;
   absl::Status SumRun(Tier tier, View view, uint64_t first, uint64_t end,
                       uint64_t resolution, RollupVisitor visit,
                       bool* more) const;
-  // Visits the entries of one view of a rollup tier, bucket by bucket.
-  absl::Status ScanView(Tier tier, View view, const TimeRange& range,
-                        absl::FunctionRef<absl::Status(
-                            const RollupKey& key, absl::string_view value,
-                            const NodeNames& names, bool* more)>
-                            visit) const;
+  // Merges the blocks of shards [shard_begin, shard_end) of one view in the
+  // buckets [first, end) (`first` a bucket start): emit(view key, totals)
+  // once per view key, with the totals of every bucket, shard by shard and
+  // in key order within a shard, until emit returns false.
+  absl::Status MergeShards(
+      Tier tier, View view, uint64_t first, uint64_t end, uint64_t resolution,
+      uint16_t shard_begin, uint16_t shard_end,
+      absl::FunctionRef<bool(absl::string_view view_key, const Totals& totals)>
+          emit) const;
+  // SumRun's list for the shards it merges on a second thread, kept from
+  // one run to the next (one, for the query that finds it free; others
+  // make their own): reusing its memory spares a day's top-N tens of MB of
+  // fresh pages and vector growth per query.
+  std::unique_ptr<SummedList> TakeSummedList() const;
+  void GiveBackSummedList(std::unique_ptr<SummedList> list) const;
+  // Visits the keys of one view of a rollup tier (blocks, or node counter
+  // entries), bucket by bucket, with their bucket and value.
+  absl::Status ScanView(
+      Tier tier, View view, const TimeRange& range,
+      absl::FunctionRef<absl::Status(uint64_t bucket, absl::string_view key,
+                                     absl::string_view value,
+                                     const NodeNames& names, bool* more)>
+          visit) const;
 
   const StoreOptions options_;
   const std::unique_ptr<rocksdb::DB> db_;
@@ -898,8 +852,7 @@ class RocksStore final : public Store {
   std::thread flusher_;
 
   mutable absl::Mutex summed_mu_;
-  mutable std::unique_ptr<SummedLists> summed_lists_
-      ABSL_GUARDED_BY(summed_mu_);
+  mutable std::unique_ptr<SummedList> summed_list_ ABSL_GUARDED_BY(summed_mu_);
 };
 
 RocksStore::RocksStore(StoreOptions options, std::unique_ptr<rocksdb::DB> db,
@@ -946,8 +899,12 @@ absl::StatusOr<std::unique_ptr<Store>> RocksStore::Open(
       return absl::UnavailableError(
           absl::StrCat("creating data directory ", dir, ": ", error.message()));
     }
-  } else if (absl::Status s = CheckFormatVersion(dir); !s.ok()) {
-    return s;
+  }
+  uint32_t stored_version = kFormatVersion;
+  if (exists) {
+    absl::StatusOr<uint32_t> version = ReadFormatVersion(dir);
+    if (!version.ok()) return version.status();
+    if (*version != 0) stored_version = *version;
   }
 
   std::vector<std::string> names;
@@ -973,6 +930,9 @@ absl::StatusOr<std::unique_ptr<Store>> RocksStore::Open(
   std::unique_ptr<RocksStore> store(new RocksStore(
       options, std::unique_ptr<rocksdb::DB>(raw_db), std::move(handles)));
 
+  if (stored_version < 3) {
+    if (absl::Status s = store->ConvertRollups(); !s.ok()) return s;
+  }
   std::string version;
   PutU32(&version, kFormatVersion);
   rocksdb::WriteOptions sync;
@@ -1189,7 +1149,7 @@ uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
   // go to raw can be buffered (BufferBatch, once the batch is on disk); the
   // rest are merged with the batch, as is everything without a buffer.
   const bool buffering = options_.rollup_buffer_keys > 0;
-  RollupSums direct;
+  RollupBuffer direct;
 
   // Raw records are written in key order (see SortedEntries): by last_seen,
   // then index, as the keys of one batch sort.
@@ -1215,7 +1175,7 @@ uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
         continue;
       }
     }
-    if (AddFlowRollups(flow, node_id, *cutoff_sec, &direct)) kept = true;
+    if (AddFlow(flow, node_id, *cutoff_sec, &direct)) kept = true;
     if (kept) ++stored;
   }
   std::sort(raw.begin(), raw.end());
@@ -1241,9 +1201,9 @@ uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
     out->Put(cf(Family::kPending), key, value);
   } else {
     AddCounterRollups(pending.counters, batch.interval_start_unix_nano(),
-                      node_id, *cutoff_sec, &direct);
+                      node_id, *cutoff_sec, &direct.counters);
   }
-  AppendMerges(direct, *cutoff_sec, out);
+  AppendRollups({&direct}, *cutoff_sec, out);
   return stored;
 }
 
@@ -1258,35 +1218,35 @@ void RocksStore::BufferBatch(const weir::v1::FlowBatch& batch,
   for (const FlowRecord& flow : flows) {
     if (flow.last_seen_unix_nano >= raw_cutoff_ns &&
         Bufferable(flow, cutoff_sec)) {
-      AddToBuffer(flow, node_id, cutoff_sec, buffer);
+      AddFlow(flow, node_id, cutoff_sec, buffer);
     }
   }
   AddCounterRollups(CountersFromProto(batch.counters()),
                     batch.interval_start_unix_nano(), node_id, cutoff_sec,
-                    &buffer->encoded);
+                    &buffer->counters);
   buffer->pending.emplace_back();
   AppendPendingKey({node_id, batch_number}, &buffer->pending.back());
 }
 
-void RocksStore::AppendMerges(const RollupSums& sums, const Cutoffs& cutoff_sec,
-                              rocksdb::WriteBatch* out) const {
+void RocksStore::AppendRollups(absl::Span<const RollupBuffer* const> sums,
+                               const Cutoffs& cutoff_sec,
+                               rocksdb::WriteBatch* out) const {
+  DerivedViews views;
+  CounterSums counters;
+  for (const RollupBuffer* buffer : sums) {
+    views.Add(buffer->minute, Tier::kMinute);
+    views.Add(buffer->hour_only, Tier::kHour);
+    counters.AddAll(buffer->counters);
+  }
+  views.Append(cutoff_sec, {cf(Family::kMinute), cf(Family::kHour)}, out);
   std::string value;
   for (Tier tier : kRollupTiers) {
-    const int i = RollupIndex(tier);
-    const uint64_t cutoff = cutoff_sec[static_cast<int>(tier)];
-    const std::string first_key = BucketPrefix(cutoff);
-    rocksdb::ColumnFamilyHandle* family = cf(TierFamily(tier));
-    for (const auto* entry : SortedEntries(sums.totals[i])) {
-      if (entry->first < first_key) continue;
-      value.clear();
-      AppendTotalsValue(entry->second, &value);
-      out->Merge(family, entry->first, value);
-    }
-    for (const auto* entry : SortedEntries(sums.counters[i])) {
+    const std::string first_key = BucketPrefix(cutoff_sec[static_cast<int>(tier)]);
+    for (const auto* entry : SortedEntries(counters.counters[RollupIndex(tier)])) {
       if (entry->first < first_key) continue;
       value.clear();
       AppendCountersValue(entry->second, /*damaged=*/false, &value);
-      out->Merge(family, entry->first, value);
+      out->Merge(cf(TierFamily(tier)), entry->first, value);
     }
   }
 }
@@ -1341,21 +1301,100 @@ absl::Status RocksStore::WriteBuffers(const std::vector<RollupBuffer>& buffers,
   // atomic write. It need not be synced: the WAL is a sequence, so a crash
   // loses this write only with every later one, and then the pending
   // records are still there for recovery.
-  DerivedViews views;
-  RollupSums counters;
   rocksdb::WriteBatch write;
+  std::vector<const RollupBuffer*> sums;
   for (const RollupBuffer& buffer : buffers) {
-    views.Add(buffer.minute, Tier::kMinute);
-    views.Add(buffer.hour_only, Tier::kHour);
-    counters.AddAll(buffer.encoded);
+    sums.push_back(&buffer);
     for (const std::string& key : buffer.pending) {
       write.Delete(cf(Family::kPending), key);
     }
   }
-  views.Append(cutoff_sec, {cf(Family::kMinute), cf(Family::kHour)}, &write);
-  AppendMerges(counters, cutoff_sec, &write);
+  AppendRollups(sums, cutoff_sec, &write);
   rocksdb::WriteOptions unsynced;
   return FromRocksDb(db_->Write(unsynced, &write), "writing the rollup buffer");
+}
+
+absl::Status RocksStore::ConvertRollups() {
+  // Entries per write: bounds the memory of a conversion.
+  constexpr int kChunk = 1 << 16;
+  for (Tier tier : kRollupTiers) {
+    rocksdb::ColumnFamilyHandle* family = cf(TierFamily(tier));
+    std::vector<BlockBuilder> shards;
+    BlockKey current;
+    bool open = false;
+    rocksdb::WriteBatch write;
+    int entries = 0;
+    std::string block_key;
+    // The blocks of the (bucket, view) read so far, into `write`.
+    const auto write_blocks = [&] {
+      for (size_t i = 0; i < shards.size(); ++i) {
+        if (shards[i].empty()) continue;
+        block_key.clear();
+        current.shard = static_cast<uint16_t>(i);
+        AppendBlockKey(current, &block_key);
+        const absl::string_view block = shards[i].value();
+        write.Merge(family, block_key,
+                    rocksdb::Slice(block.data(), block.size()));
+        shards[i].Reset(ViewKeySize(current.view));
+      }
+    };
+    const auto commit = [&] {
+      write_blocks();
+      absl::Status s = FromRocksDb(
+          db_->Write(write_options_, &write),
+          absl::StrCat("converting ", TierName(tier), " rollups to blocks"));
+      write.Clear();
+      entries = 0;
+      return s;
+    };
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions(), family));
+    RollupKey key;
+    Totals totals;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const absl::string_view k(it->key().data(), it->key().size());
+      if (k.size() == kBlockKeySize ||
+          (k.size() > kBucketPrefixSize &&
+           static_cast<uint8_t>(k[kBucketPrefixSize]) ==
+               static_cast<uint8_t>(View::kNodeCounters))) {
+        continue;  // already a block, or node counters (unchanged)
+      }
+      if (!DecodeRollupKey(k, &key) ||
+          !DecodeTotalsValue(
+              absl::string_view(it->value().data(), it->value().size()),
+              &totals)) {
+        return absl::DataLossError(
+            absl::StrCat("undecodable ", TierName(tier),
+                         " rollup entry, key ", it->key().ToString(true)));
+      }
+      if (!open || key.bucket_start_sec != current.bucket_start_sec ||
+          key.view != current.view) {
+        write_blocks();
+        if (entries >= kChunk) {
+          if (absl::Status s = commit(); !s.ok()) return s;
+        }
+        current = {key.bucket_start_sec, key.view, 0};
+        shards.resize(ShardCount(key.view));
+        for (BlockBuilder& shard : shards) shard.Reset(ViewKeySize(key.view));
+        open = true;
+      }
+      // Entries come in view key order, so each shard's do too.
+      const absl::string_view view_key = k.substr(kViewPrefixSize);
+      shards[ShardOf(key.view, view_key)].Add(view_key, totals);
+      write.Delete(family, it->key());
+      ++entries;
+    }
+    if (absl::Status s = FromRocksDb(
+            it->status(),
+            absl::StrCat("reading ", TierName(tier), " rollups to convert"));
+        !s.ok()) {
+      return s;
+    }
+    if (open) {
+      if (absl::Status s = commit(); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status RocksStore::RecoverRollups() {
@@ -1450,7 +1489,7 @@ absl::Status RocksStore::RecoverRollups() {
       // A flow the buffer could not take was merged with its batch (the
       // cutoffs now are at or after the write's, so that still holds).
       if (Bufferable(flow, cutoff_sec)) {
-        AddToBuffer(flow, key.node_id, cutoff_sec, &recovered);
+        AddFlow(flow, key.node_id, cutoff_sec, &recovered);
       }
       found->second.found += 1;
     }
@@ -1470,7 +1509,7 @@ absl::Status RocksStore::RecoverRollups() {
     }
     AddCounterRollups(entry.batch.counters,
                       entry.batch.interval_start_unix_nano, id.first,
-                      cutoff_sec, &recovered.encoded);
+                      cutoff_sec, &recovered.counters);
   }
   std::vector<RollupBuffer> buffers;
   buffers.push_back(std::move(recovered));
@@ -1525,7 +1564,7 @@ absl::Status RocksStore::ScanRaw(const RawScan& scan, RawVisitor visit) const {
 
 absl::Status RocksStore::ScanView(
     Tier tier, View view, const TimeRange& range,
-    absl::FunctionRef<absl::Status(const RollupKey& key,
+    absl::FunctionRef<absl::Status(uint64_t bucket, absl::string_view key,
                                    absl::string_view value,
                                    const NodeNames& names, bool* more)>
         visit) const {
@@ -1548,10 +1587,9 @@ absl::Status RocksStore::ScanView(
   // As in ScanRaw: names after the iterator.
   const std::shared_ptr<const NodeNames> names = node_names();
 
-  // Keys are [bucket][view][view key]: read this view's run in a bucket,
-  // then seek straight to the same view of the next bucket present.
+  // Keys are [bucket][view]...: read this view's run in a bucket, then seek
+  // straight to the same view of the next bucket present.
   const uint8_t wanted = static_cast<uint8_t>(view);
-  RollupKey key;
   bool more = true;
   it->Seek(ViewPrefix(first, view));
   while (more && it->Valid()) {
@@ -1571,13 +1609,10 @@ absl::Status RocksStore::ScanView(
       it->Seek(ViewPrefix(bucket + 1, view));
       continue;
     }
-    if (!DecodeRollupKey(k, &key)) {
-      return absl::DataLossError(
-          absl::StrCat("undecodable rollup key ", it->key().ToString(true)));
-    }
-    if (absl::Status s = visit(
-            key, absl::string_view(it->value().data(), it->value().size()),
-            *names, &more);
+    if (absl::Status s =
+            visit(bucket, k,
+                  absl::string_view(it->value().data(), it->value().size()),
+                  *names, &more);
         !s.ok()) {
       return s;
     }
@@ -1598,16 +1633,31 @@ absl::Status RocksStore::ScanRollup(Tier tier, View view,
   // Everything acked before this read is in the answer.
   if (absl::Status s = FlushRollups(); !s.ok()) return s;
   RollupEntry entry;
-  return ScanView(tier, view, range,
-                  [&](const RollupKey& key, absl::string_view value,
-                      const NodeNames& names, bool* more) -> absl::Status {
-                    if (!DecodeTotalsValue(value, &entry.totals) ||
-                        !SetEntryKey(key, names, &entry)) {
-                      return UndecodableEntry(tier, view, key.bucket_start_sec);
-                    }
-                    *more = visit(entry);
-                    return absl::OkStatus();
-                  });
+  RollupKey key;
+  RollupBlock block;
+  return ScanView(
+      tier, view, range,
+      [&](uint64_t bucket, absl::string_view k, absl::string_view value,
+          const NodeNames& names, bool* more) -> absl::Status {
+        BlockKey block_key;
+        if (!DecodeBlockKey(k, &block_key) || !block.Parse(value) ||
+            block.key_size() != ViewKeySize(view)) {
+          return UndecodableEntry(tier, view, bucket);
+        }
+        key.bucket_start_sec = bucket;
+        for (size_t i = 0; i < block.size(); ++i) {
+          if (!DecodeViewKey(view, block.key(i), &key) ||
+              !SetEntryKey(key, names, &entry)) {
+            return UndecodableEntry(tier, view, bucket);
+          }
+          entry.totals = block.totals(i);
+          if (!visit(entry)) {
+            *more = false;
+            break;
+          }
+        }
+        return absl::OkStatus();
+      });
 }
 
 absl::Status RocksStore::PresentBuckets(Tier tier, const TimeRange& range,
@@ -1693,47 +1743,79 @@ absl::Status RocksStore::LookupRollup(Tier tier, View view,
   if (absl::Status s = PresentBuckets(tier, range, &first, &end); !s.ok()) {
     return s;
   }
+  // The wanted view keys by shard: one block read per bucket and shard.
+  struct Wanted {
+    uint16_t shard;
+    std::string view_key;
+  };
+  std::vector<Wanted> wanted;
+  wanted.reserve(keys.size());
   RollupKey key;
   key.view = view;
-  std::string encoded;
+  for (const RollupEntry& k : keys) {
+    key.src_addr = k.src_addr;
+    key.dst_addr = k.dst_addr;
+    key.protocol = k.protocol;
+    key.port = k.port;
+    Wanted w;
+    AppendViewKey(key, &w.view_key);
+    w.shard = ShardOf(view, w.view_key);
+    wanted.push_back(std::move(w));
+  }
+  std::stable_sort(
+      wanted.begin(), wanted.end(),
+      [](const Wanted& a, const Wanted& b) { return a.shard < b.shard; });
+
+  std::string block_key;
   rocksdb::PinnableSlice value;
+  RollupBlock block;
   RollupEntry entry;
   for (uint64_t bucket = first; bucket < end; bucket += resolution) {
     key.bucket_start_sec = bucket;
-    for (const RollupEntry& wanted : keys) {
-      key.src_addr = wanted.src_addr;
-      key.dst_addr = wanted.dst_addr;
-      key.protocol = wanted.protocol;
-      key.port = wanted.port;
-      encoded.clear();
-      AppendRollupKey(key, &encoded);
+    for (size_t i = 0; i < wanted.size();) {
+      const uint16_t shard = wanted[i].shard;
+      size_t j = i;
+      while (j < wanted.size() && wanted[j].shard == shard) ++j;
+      block_key.clear();
+      AppendBlockKey({bucket, view, shard}, &block_key);
       value.Reset();
       const rocksdb::Status got = db_->Get(
-          rocksdb::ReadOptions(), cf(TierFamily(tier)), encoded, &value);
-      if (got.IsNotFound()) continue;
+          rocksdb::ReadOptions(), cf(TierFamily(tier)), block_key, &value);
+      if (got.IsNotFound()) {
+        i = j;
+        continue;
+      }
       if (!got.ok()) {
         return FromRocksDb(got, absl::StrCat("reading rollups ", TierName(tier),
                                              "/", ViewName(view)));
       }
-      if (!DecodeTotalsValue(absl::string_view(value.data(), value.size()),
-                             &entry.totals) ||
-          !SetEntryKey(key, {}, &entry)) {
+      if (!block.Parse(absl::string_view(value.data(), value.size())) ||
+          block.key_size() != ViewKeySize(view)) {
         return UndecodableEntry(tier, view, bucket);
       }
-      if (!visit(entry)) return absl::OkStatus();
+      for (; i < j; ++i) {
+        const size_t found = block.Find(wanted[i].view_key);
+        if (found == block.size()) continue;
+        if (!DecodeViewKey(view, block.key(found), &key) ||
+            !SetEntryKey(key, {}, &entry)) {
+          return UndecodableEntry(tier, view, bucket);
+        }
+        entry.totals = block.totals(found);
+        if (!visit(entry)) return absl::OkStatus();
+      }
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status RocksStore::MergeBuckets(
+absl::Status RocksStore::MergeShards(
     Tier tier, View view, uint64_t first, uint64_t end, uint64_t resolution,
-    absl::FunctionRef<bool(absl::string_view key, const Totals& totals)> emit)
-    const {
-  // One iterator per bucket, bounded to this view's keys in it: each reads
-  // its bucket's entries in key order, and a min-heap on their view keys
-  // (the key after the 9-byte prefix, the same layout in every bucket)
-  // merges them, so equal keys of several buckets come together and are
+    uint16_t shard_begin, uint16_t shard_end,
+    absl::FunctionRef<bool(absl::string_view view_key, const Totals& totals)>
+        emit) const {
+  // One iterator per bucket over the view's blocks of these shards in it;
+  // shard by shard, the blocks of every bucket are merged as sorted runs
+  // (MergeBlocks), so equal keys of several buckets come together and are
   // summed.
   struct Bucket {
     std::string lower;
@@ -1741,78 +1823,51 @@ absl::Status RocksStore::MergeBuckets(
     rocksdb::Slice lower_bound;
     rocksdb::Slice upper_bound;
     std::unique_ptr<rocksdb::Iterator> it;
-    // The iterator's current key, kept: reaching it through the virtual
-    // Iterator::key() on every comparison cost as much as the rest of the
-    // merge.
-    absl::string_view key;
-
-    absl::string_view view_key() const { return key.substr(kViewPrefixSize); }
+    // The iterator's current block and its shard.
+    RollupBlock block;
+    uint16_t shard = 0;
   };
   const size_t count =
       static_cast<size_t>((end - first + resolution - 1) / resolution);
   // Fixed size: the bounds' slices point into the strings, which must not
   // move.
   std::vector<Bucket> buckets(count);
-  std::vector<Bucket*> heap;
-  heap.reserve(count);
-  const auto scan_error = [&](const Bucket& bucket) {
+  std::vector<Bucket*> live;
+  live.reserve(count);
+  const auto error = [&](const Bucket& bucket) {
     if (!bucket.it->status().ok()) {
       return FromRocksDb(bucket.it->status(),
                          absl::StrCat("scanning rollups ", TierName(tier), "/",
                                       ViewName(view)));
     }
-    return absl::DataLossError(absl::StrCat("undecodable rollup key ",
-                                            bucket.it->key().ToString(true)));
+    uint64_t start = 0;
+    DecodeBucket(absl::string_view(bucket.it->key().data(),
+                                   bucket.it->key().size()),
+                 &start);
+    return UndecodableEntry(tier, view, start);
   };
-  // Takes the bucket's current key; false when it has none (done, or an
-  // error, which scan_error tells) or it is too short to be a rollup key.
-  const auto load = [](Bucket* bucket) {
+  // Takes the iterator's current block: false when there is none (done,
+  // or an error: the iterator is then still valid or its status not ok)
+  // or it does not decode (the iterator is valid).
+  const auto load = [&](Bucket* bucket) {
     if (!bucket->it->Valid()) return false;
-    bucket->key =
-        absl::string_view(bucket->it->key().data(), bucket->it->key().size());
-    return bucket->key.size() >= kViewPrefixSize;
-  };
-  // Moves the top of the heap down to its place.
-  const auto sift_down = [&heap] {
-    Bucket* const moving = heap[0];
-    size_t i = 0;
-    for (;;) {
-      size_t child = 2 * i + 1;
-      if (child >= heap.size()) break;
-      if (child + 1 < heap.size() &&
-          KeyLess(heap[child + 1]->view_key(), heap[child]->view_key())) {
-        ++child;
-      }
-      if (!KeyLess(heap[child]->view_key(), moving->view_key())) break;
-      heap[i] = heap[child];
-      i = child;
-    }
-    heap[i] = moving;
-  };
-  // Steps the top bucket to its next entry, or drops it when it is done.
-  const auto next = [&]() -> absl::Status {
-    Bucket* top = heap[0];
-    top->it->Next();
-    if (!load(top)) {
-      if (top->it->Valid() || !top->it->status().ok()) {
-        return scan_error(*top);
-      }
-      heap[0] = heap.back();
-      heap.pop_back();
-      if (heap.empty()) return absl::OkStatus();
-    }
-    sift_down();
-    return absl::OkStatus();
+    BlockKey key;
+    return DecodeBlockKey(absl::string_view(bucket->it->key().data(),
+                                            bucket->it->key().size()),
+                          &key) &&
+           key.view == view &&
+           bucket->block.Parse(absl::string_view(
+               bucket->it->value().data(), bucket->it->value().size())) &&
+           bucket->block.key_size() == ViewKeySize(view) &&
+           (bucket->shard = key.shard, true);
   };
 
   rocksdb::ReadOptions read;
   for (size_t i = 0; i < count; ++i) {
     Bucket& bucket = buckets[i];
     const uint64_t start = first + i * resolution;
-    bucket.lower = ViewPrefix(start, view);
-    // The prefix of the next view id: view ids are far below 255.
-    bucket.upper = bucket.lower;
-    ++bucket.upper.back();
+    AppendBlockKey({start, view, shard_begin}, &bucket.lower);
+    AppendBlockKey({start, view, shard_end}, &bucket.upper);
     bucket.lower_bound = bucket.lower;
     bucket.upper_bound = bucket.upper;
     read.iterate_lower_bound = &bucket.lower_bound;
@@ -1820,46 +1875,38 @@ absl::Status RocksStore::MergeBuckets(
     bucket.it.reset(db_->NewIterator(read, cf(TierFamily(tier))));
     bucket.it->SeekToFirst();
     if (load(&bucket)) {
-      heap.push_back(&bucket);
+      live.push_back(&bucket);
     } else if (bucket.it->Valid() || !bucket.it->status().ok()) {
-      return scan_error(bucket);
+      return error(bucket);
     }
   }
-  std::make_heap(heap.begin(), heap.end(),
-                 [](const Bucket* a, const Bucket* b) {
-                   return a->view_key() > b->view_key();
-                 });
-  Totals sum;
-  Totals totals;
-  std::string key;
-  while (!heap.empty()) {
-    const Bucket& top = *heap[0];
-    if (!DecodeTotalsValue(
-            absl::string_view(top.it->value().data(), top.it->value().size()),
-            &sum)) {
-      uint64_t start = 0;
-      DecodeBucket(top.key, &start);
-      return UndecodableEntry(tier, view, start);
+  std::vector<const RollupBlock*> blocks;
+  blocks.reserve(count);
+  std::vector<Bucket*> merged;
+  merged.reserve(count);
+  bool more = true;
+  while (more && !live.empty()) {
+    uint16_t shard = UINT16_MAX;
+    for (const Bucket* bucket : live) shard = std::min(shard, bucket->shard);
+    blocks.clear();
+    merged.clear();
+    for (Bucket* bucket : live) {
+      if (bucket->shard != shard) continue;
+      blocks.push_back(&bucket->block);
+      merged.push_back(bucket);
     }
-    key.assign(top.key.data(), top.key.size());
-    const absl::string_view view_key =
-        absl::string_view(key).substr(kViewPrefixSize);
-    if (absl::Status s = next(); !s.ok()) return s;
-    // The same key in the other buckets: no key left is below view_key, so
-    // one not above it is equal.
-    while (!heap.empty() && !KeyLess(view_key, heap[0]->view_key())) {
-      const Bucket& same = *heap[0];
-      if (!DecodeTotalsValue(absl::string_view(same.it->value().data(),
-                                               same.it->value().size()),
-                             &totals)) {
-        uint64_t start = 0;
-        DecodeBucket(same.key, &start);
-        return UndecodableEntry(tier, view, start);
+    MergeBlocks(blocks, [&](absl::string_view key, const Totals& totals) {
+      more = emit(key, totals);
+      return more;
+    });
+    for (Bucket* bucket : merged) {
+      bucket->it->Next();
+      if (load(bucket)) continue;
+      if (bucket->it->Valid() || !bucket->it->status().ok()) {
+        return error(*bucket);
       }
-      sum += totals;
-      if (absl::Status s = next(); !s.ok()) return s;
+      live.erase(std::find(live.begin(), live.end(), bucket));
     }
-    if (!emit(key, sum)) break;
   }
   return absl::OkStatus();
 }
@@ -1867,113 +1914,77 @@ absl::Status RocksStore::MergeBuckets(
 absl::Status RocksStore::SumRun(Tier tier, View view, uint64_t first,
                                 uint64_t end, uint64_t resolution,
                                 RollupVisitor visit, bool* more) const {
-  // The names are read after MergeBuckets made its iterators (as in
+  // The names are read after MergeShards made its iterators (as in
   // ScanRollup), so every node of an entry is named.
   std::shared_ptr<const NodeNames> names;
   RollupKey key;
+  key.bucket_start_sec = first;
   RollupEntry entry;
   entry.bucket = absl::FromUnixSeconds(static_cast<int64_t>(first));
   absl::Status visited = absl::OkStatus();
-  const auto visit_summed = [&](absl::string_view k, const Totals& totals) {
+  const auto visit_summed = [&](absl::string_view view_key,
+                                const Totals& totals) {
     if (names == nullptr) names = node_names();
-    if (!DecodeRollupKey(k, &key) || !SetEntryKey(key, *names, &entry)) {
-      visited = UndecodableEntry(tier, view, key.bucket_start_sec);
+    if (!DecodeViewKey(view, view_key, &key) ||
+        !SetEntryKey(key, *names, &entry)) {
+      visited = UndecodableEntry(tier, view, first);
       return false;
     }
-    entry.bucket = absl::FromUnixSeconds(static_cast<int64_t>(first));
     entry.totals = totals;
     *more = visit(entry);
     return *more;
   };
 
+  const uint16_t shards = ShardCount(view);
   const uint64_t count = (end - first + resolution - 1) / resolution;
-  if (count < kMinBucketsPerThread * 2) {
-    if (absl::Status s =
-            MergeBuckets(tier, view, first, end, resolution, visit_summed);
+  if (shards < 2 || count < kMinBucketsPerThread) {
+    if (absl::Status s = MergeShards(tier, view, first, end, resolution, 0,
+                                     shards, visit_summed);
         !s.ok()) {
       return s;
     }
     return visited;
   }
 
-  const uint64_t middle = first + count / 2 * resolution;
-  std::unique_ptr<SummedLists> lists = TakeSummedLists();
-  absl::Status merged = MergeHalves(tier, view, first, middle, end, resolution,
-                                    visit_summed, *lists);
-  GiveBackSummedLists(std::move(lists));
-  if (!merged.ok()) return merged;
+  // Shards are disjoint sets of keys: the later half is merged on a second
+  // thread into a list (a top-N is bound by this merge, and the machine has
+  // more than one core) while this one visits the earlier half, then the
+  // list is visited.
+  const uint16_t middle = shards / 2;
+  std::unique_ptr<SummedList> later = TakeSummedList();
+  absl::Status later_status;
+  std::thread worker([&] {
+    later_status = MergeShards(
+        tier, view, first, end, resolution, middle, shards,
+        [&](absl::string_view k, const Totals& t) { return later->Add(k, t); });
+  });
+  absl::Status earlier_status = MergeShards(tier, view, first, end, resolution,
+                                            0, middle, visit_summed);
+  worker.join();
+  absl::Status status = earlier_status.ok() ? later_status : earlier_status;
+  if (status.ok() && visited.ok()) {
+    for (size_t i = 0; *more && i < later->entries.size(); ++i) {
+      if (!visit_summed(later->key(later->entries[i]),
+                        later->entries[i].totals)) {
+        break;
+      }
+    }
+  }
+  GiveBackSummedList(std::move(later));
+  if (!status.ok()) return status;
   return visited;
 }
 
-absl::Status RocksStore::MergeHalves(
-    Tier tier, View view, uint64_t first, uint64_t middle, uint64_t end,
-    uint64_t resolution,
-    absl::FunctionRef<bool(absl::string_view key, const Totals& totals)> emit,
-    SummedLists& lists) const {
-  // The two halves at once, the later on a second thread (a top-N is bound
-  // by this merge, and the machine has more than one core), each into a
-  // sorted list; then the two lists are merged.
-  SummedList& earlier = lists.earlier;
-  SummedList& later = lists.later;
-  absl::Status later_status;
-  std::thread worker([&] {
-    later_status = MergeBuckets(
-        tier, view, middle, end, resolution,
-        [&](absl::string_view k, const Totals& t) { return later.Add(k, t); });
-  });
-  absl::Status earlier_status = MergeBuckets(
-      tier, view, first, middle, resolution,
-      [&](absl::string_view k, const Totals& t) { return earlier.Add(k, t); });
-  worker.join();
-  if (!earlier_status.ok()) return earlier_status;
-  if (!later_status.ok()) return later_status;
-
-  size_t i = 0;
-  size_t j = 0;
-  bool go_on = true;
-  while (go_on && (i < earlier.entries.size() || j < later.entries.size())) {
-    if (j == later.entries.size()) {
-      go_on = emit(earlier.key(earlier.entries[i]), earlier.entries[i].totals);
-      ++i;
-      continue;
-    }
-    if (i == earlier.entries.size()) {
-      go_on = emit(later.key(later.entries[j]), later.entries[j].totals);
-      ++j;
-      continue;
-    }
-    const absl::string_view a =
-        earlier.key(earlier.entries[i]).substr(kViewPrefixSize);
-    const absl::string_view b =
-        later.key(later.entries[j]).substr(kViewPrefixSize);
-    if (KeyLess(a, b)) {
-      go_on = emit(earlier.key(earlier.entries[i]), earlier.entries[i].totals);
-      ++i;
-    } else if (KeyLess(b, a)) {
-      go_on = emit(later.key(later.entries[j]), later.entries[j].totals);
-      ++j;
-    } else {
-      Totals sum = earlier.entries[i].totals;
-      sum += later.entries[j].totals;
-      go_on = emit(earlier.key(earlier.entries[i]), sum);
-      ++i;
-      ++j;
-    }
-  }
-  return absl::OkStatus();
+std::unique_ptr<SummedList> RocksStore::TakeSummedList() const {
+  absl::MutexLock lock(&summed_mu_);
+  if (summed_list_ == nullptr) return std::make_unique<SummedList>();
+  return std::move(summed_list_);
 }
 
-std::unique_ptr<SummedLists> RocksStore::TakeSummedLists() const {
+void RocksStore::GiveBackSummedList(std::unique_ptr<SummedList> list) const {
+  list->Clear();
   absl::MutexLock lock(&summed_mu_);
-  if (summed_lists_ == nullptr) return std::make_unique<SummedLists>();
-  return std::move(summed_lists_);
-}
-
-void RocksStore::GiveBackSummedLists(std::unique_ptr<SummedLists> lists) const {
-  lists->earlier.Clear();
-  lists->later.Clear();
-  absl::MutexLock lock(&summed_mu_);
-  if (summed_lists_ == nullptr) summed_lists_ = std::move(lists);
+  if (summed_list_ == nullptr) summed_list_ = std::move(list);
 }
 
 absl::Status RocksStore::ScanNodeCounters(Tier tier, const TimeRange& range,
@@ -1981,17 +1992,19 @@ absl::Status RocksStore::ScanNodeCounters(Tier tier, const TimeRange& range,
   if (absl::Status s = FlushRollups(); !s.ok()) return s;
   NodeCountersEntry entry;
   CounterVector counters;
+  RollupKey key;
   return ScanView(
       tier, View::kNodeCounters, range,
-      [&](const RollupKey& key, absl::string_view value, const NodeNames& names,
-          bool* more) -> absl::Status {
-        if (!DecodeCountersValue(value, &counters, &entry.damaged) ||
+      [&](uint64_t bucket, absl::string_view k, absl::string_view value,
+          const NodeNames& names, bool* more) -> absl::Status {
+        if (!DecodeRollupKey(k, &key) ||
+            !DecodeCountersValue(value, &counters, &entry.damaged) ||
             key.node_id >= names.size()) {
-          return absl::DataLossError(
-              absl::StrCat("undecodable node counters in ", TierName(tier),
-                           " at bucket ", key.bucket_start_sec));
+          return absl::DataLossError(absl::StrCat(
+              "undecodable node counters in ", TierName(tier), " at bucket ",
+              bucket));
         }
-        entry.bucket = absl::FromUnixSeconds(key.bucket_start_sec);
+        entry.bucket = absl::FromUnixSeconds(static_cast<int64_t>(bucket));
         entry.node = names[key.node_id];
         entry.counters = CountersFromVector(counters);
         *more = visit(entry);

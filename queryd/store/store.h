@@ -3,7 +3,8 @@
 // the only way in: the query and ingest layers never see RocksDB types.
 //
 // Column families (schema.h): raw flows keyed by time, 1-minute (m1) and
-// 1-hour (h1) rollups of reduced keys kept with a merge operator, per-node
+// 1-hour (h1) rollups of reduced keys in sorted blocks (rollup_block.h)
+// kept with a merge operator, per-node
 // state (nodes) and the format version (meta). Key and value layouts are in
 // key_codec.h and value_codec.h.
 
@@ -52,8 +53,9 @@ struct StoreOptions {
   // before WriteBatch returns: its raw flows, its node state and a pending
   // record (what recovery needs) are in the one synced write, and Open
   // redoes the rollups of pending batches from raw after a crash. Summing
-  // first turns the ~14 merges per flow (7 views x 2 tiers) into one per
-  // distinct key and flush. 0 writes every batch's rollups with the batch.
+  // first turns the ~14 entries per flow (7 views x 2 tiers) into one per
+  // distinct key and flush, written as one block per bucket, view and
+  // shard. 0 writes every batch's rollups with the batch.
   size_t rollup_buffer_keys = size_t{1} << 16;
   absl::Duration rollup_flush_interval = absl::Seconds(10);
 };
@@ -111,7 +113,8 @@ class Store {
 
   // Entries of one flow view of a rollup tier (kMinute or kHour) whose
   // bucket starts in range, bucket by bucket in time order, until `visit`
-  // returns false. Within a bucket, entries come in key order.
+  // returns false. Within a bucket, entries come shard by shard (see
+  // key_codec.h), in no order a caller may rely on.
   using RollupVisitor = absl::FunctionRef<bool(const RollupEntry& entry)>;
   virtual absl::Status ScanRollup(Tier tier, View view, const TimeRange& range,
                                   RollupVisitor visit) const = 0;
@@ -119,9 +122,9 @@ class Store {
   // Entries of one flow view of a rollup tier, summed per view key over
   // consecutive buckets starting in range: what ScanRollup visits, for
   // answers that need totals but not time (top talkers, ranking series).
-  // Each view key comes once per run of up to kMaxSummedBuckets buckets, in
-  // key order within the run, with `bucket` the run's first bucket; a
-  // caller adds what it gets, as with ScanRollup. The buckets of a run are
+  // Each view key comes once per run of up to kMaxSummedBuckets buckets (in
+  // no order a caller may rely on), with `bucket` the run's first bucket; a
+  // caller adds what it gets, as with ScanRollup. The buckets' blocks are
   // merged as the sorted runs they are on disk, so a key seen in every hour
   // of a day costs one visit instead of 24.
   static constexpr int kMaxSummedBuckets = 64;

@@ -17,9 +17,12 @@
 #include "gtest/gtest.h"
 #include "queryd/store/encoding.h"
 #include "queryd/store/key_codec.h"
+#include "queryd/store/rollup_block.h"
 #include "queryd/store/rollup_merge_operator.h"
 #include "queryd/store/store_test_util.h"
+#include "queryd/store/value_codec.h"
 #include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
 #include "weir/v1/ingest.pb.h"
 
 namespace weir::store {
@@ -236,6 +239,48 @@ void ExpectSameRollups(const TotalsByKey& got, const TotalsByKey& expected,
         << totals.flows;
   }
 }
+
+// The store's RocksDB opened directly (the store closed), to write what a
+// bug, a bad disk or an older weir-queryd might have left. Every family has
+// the rollup merge operator, so merges can be written to m1 and h1.
+class RawDb {
+ public:
+  explicit RawDb(const std::string& dir) {
+    std::vector<std::string> names;
+    EXPECT_TRUE(
+        rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &names)
+            .ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const std::string& name : names) {
+      rocksdb::ColumnFamilyOptions options;
+      options.merge_operator = std::make_shared<RollupMergeOperator>();
+      descriptors.emplace_back(name, options);
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    EXPECT_TRUE(
+        rocksdb::DB::Open(rocksdb::DBOptions(), dir, descriptors, &handles, &db)
+            .ok());
+    db_.reset(db);
+    for (rocksdb::ColumnFamilyHandle* handle : handles) {
+      families_[handle->GetName()] = handle;
+    }
+  }
+  ~RawDb() {
+    for (const auto& [name, handle] : families_) {
+      db_->DestroyColumnFamilyHandle(handle);
+    }
+  }
+
+  rocksdb::DB* db() { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* family(const std::string& name) {
+    return families_.at(name);
+  }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+  std::map<std::string, rocksdb::ColumnFamilyHandle*> families_;
+};
 
 INSTANTIATE_TEST_SUITE_P(RollupBuffer, StoreTest,
                          ::testing::Values(0, 7,
@@ -747,18 +792,11 @@ TEST_P(StoreTest, SumRollupSumsEveryKeyOncePerRun) {
         EXPECT_EQ(got[key].first_seen_unix_nano, totals.first_seen_unix_nano);
         EXPECT_EQ(got[key].last_seen_unix_nano, totals.last_seen_unix_nano);
       }
-      // Each key once per run; in key order, which ViewKey keeps for the
-      // address views (their bytes) but not for the others (numbers and
-      // names as text).
-      const bool ordered =
-          view == View::kSrc || view == View::kDst || view == View::kPair;
+      // Each key once per run (in no promised order: shard by shard).
       EXPECT_EQ(keys_by_run.size(), tier == Tier::kMinute ? 2u : 1u);
       for (const auto& [run, keys] : keys_by_run) {
         EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(),
                   keys.size());
-        if (ordered) {
-          EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
-        }
       }
     }
   }
@@ -950,30 +988,13 @@ TEST_P(StoreTest, ChoosesTiersWithItsRetention) {
 TEST_P(StoreTest, ANewerFormatVersionIsRefused) {
   store_.reset();
   {
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(),
-                                                options_.data_dir, &names)
-                    .ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    descriptors.reserve(names.size());
-    for (const std::string& name : names)
-      descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), options_.data_dir,
-                                  descriptors, &handles, &db)
-                    .ok());
+    RawDb raw(options_.data_dir);
     std::string version;
     PutU32(&version, kFormatVersion + 1);
-    for (rocksdb::ColumnFamilyHandle* handle : handles) {
-      if (handle->GetName() == "meta") {
-        ASSERT_TRUE(
-            db->Put(rocksdb::WriteOptions(), handle, "format_version", version)
-                .ok());
-      }
-      db->DestroyColumnFamilyHandle(handle);
-    }
-    delete db;
+    ASSERT_TRUE(raw.db()
+                    ->Put(rocksdb::WriteOptions(), raw.family("meta"),
+                          "format_version", version)
+                    .ok());
   }
   const absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options_);
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
@@ -986,59 +1007,160 @@ TEST_P(StoreTest, ANewerFormatVersionIsRefused) {
   EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_P(StoreTest, RollupsOfAVersion2DirectoryAreConvertedToBlocks) {
+  for (uint64_t seq = 1; seq <= 40; ++seq) {
+    BatchSpec spec;
+    spec.node = seq % 3 == 0 ? "node-a" : "node-b";
+    spec.seq = seq;
+    spec.seed = seq;
+    spec.flows = 25;
+    spec.map_full_packets = seq % 4;
+    spec.interval_start_unix_nano = kHourNs + seq * 151 * kSecond;
+    Write(MakeBatch(spec));
+  }
+  const std::vector<FlowRecord> raw = Raw();
+  const auto counters_before = Counters(Tier::kMinute);
+  store_.reset();
+  // Rewrite the blocks of most buckets as version 2 wrote them: one key per
+  // entry, half of them as two merge operands not yet folded. The rest stay
+  // blocks, as after a conversion that stopped half-way.
+  int converted = 0;
+  {
+    RawDb db(options_.data_dir);
+    for (const char* name : {"m1", "h1"}) {
+      rocksdb::ColumnFamilyHandle* family = db.family(name);
+      rocksdb::WriteBatch write;
+      std::unique_ptr<rocksdb::Iterator> it(
+          db.db()->NewIterator(rocksdb::ReadOptions(), family));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        BlockKey key;
+        if (!DecodeBlockKey(
+                absl::string_view(it->key().data(), it->key().size()), &key) ||
+            key.bucket_start_sec % 7 == 0) {
+          continue;
+        }
+        RollupBlock block;
+        ASSERT_TRUE(block.Parse(
+            absl::string_view(it->value().data(), it->value().size())));
+        for (size_t i = 0; i < block.size(); ++i) {
+          const std::string old_key =
+              ViewPrefix(key.bucket_start_sec, key.view) +
+              std::string(block.key(i));
+          const Totals totals = block.totals(i);
+          std::string value;
+          if (i % 2 == 0) {
+            AppendTotalsValue(totals, &value);
+            write.Put(family, old_key, value);
+            continue;
+          }
+          Totals part = totals;
+          part.bytes = totals.bytes / 2;
+          part.packets = totals.packets / 2;
+          part.flows = totals.flows / 2;
+          AppendTotalsValue(part, &value);
+          write.Merge(family, old_key, value);
+          part.bytes = totals.bytes - part.bytes;
+          part.packets = totals.packets - part.packets;
+          part.flows = totals.flows - part.flows;
+          value.clear();
+          AppendTotalsValue(part, &value);
+          write.Merge(family, old_key, value);
+        }
+        write.Delete(family, it->key());
+        ++converted;
+      }
+      ASSERT_TRUE(db.db()->Write(rocksdb::WriteOptions(), &write).ok());
+    }
+    std::string version;
+    PutU32(&version, 2);
+    ASSERT_TRUE(db.db()
+                    ->Put(rocksdb::WriteOptions(), db.family("meta"),
+                          "format_version", version)
+                    .ok());
+  }
+  ASSERT_GT(converted, 100);
+
+  Reopen();
+  for (Tier tier : {Tier::kMinute, Tier::kHour}) {
+    for (View view : kFlowViews) {
+      ExpectSameRollups(Rollup(tier, view), Expected(raw, tier, view),
+                        absl::StrCat(TierName(tier), "/", ViewName(view)));
+    }
+  }
+  const auto counters_after = Counters(Tier::kMinute);
+  ASSERT_EQ(counters_after.size(), counters_before.size());
+  for (const auto& [key, before] : counters_before) {
+    const NodeCounters& after = counters_after.at(key);
+    EXPECT_EQ(after.packets_seen, before.packets_seen);
+    EXPECT_EQ(after.packets_exported, before.packets_exported);
+    EXPECT_EQ(after.lost_packets(), before.lost_packets());
+  }
+  store_.reset();
+  {
+    // Nothing of the old layout is left, and the directory says version 3.
+    RawDb db(options_.data_dir);
+    for (const char* name : {"m1", "h1"}) {
+      std::unique_ptr<rocksdb::Iterator> it(
+          db.db()->NewIterator(rocksdb::ReadOptions(), db.family(name)));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        const absl::string_view key(it->key().data(), it->key().size());
+        BlockKey block_key;
+        RollupKey rollup_key;
+        EXPECT_TRUE(DecodeBlockKey(key, &block_key) ||
+                    (DecodeRollupKey(key, &rollup_key) &&
+                     rollup_key.view == View::kNodeCounters))
+            << name << " " << it->key().ToString(true);
+      }
+    }
+    std::string version;
+    ASSERT_TRUE(db.db()
+                    ->Get(rocksdb::ReadOptions(), db.family("meta"),
+                          "format_version", &version)
+                    .ok());
+    EXPECT_EQ(version, std::string("\0\0\0\3", 4));
+  }
+}
+
 TEST_P(StoreTest, AnUndecodableMergeOperandIsFlaggedNotFatal) {
   Write(MakeBatch({}));
   const TotalsByKey before = Rollup(Tier::kMinute, View::kProtocol);
   ASSERT_FALSE(before.empty());
   store_.reset();
+  int64_t junk_bucket = -1;
   {
-    // Append a junk operand to the first 1m/protocol entry, as a bug or a
-    // bad disk might.
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(),
-                                                options_.data_dir, &names)
-                    .ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (const std::string& name : names) {
-      rocksdb::ColumnFamilyOptions cf_options;
-      cf_options.merge_operator = std::make_shared<RollupMergeOperator>();
-      descriptors.emplace_back(name, cf_options);
-    }
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), options_.data_dir,
-                                  descriptors, &handles, &db)
-                    .ok());
-    for (rocksdb::ColumnFamilyHandle* handle : handles) {
-      if (handle->GetName() == "m1") {
-        std::unique_ptr<rocksdb::Iterator> it(
-            db->NewIterator(rocksdb::ReadOptions(), handle));
-        for (it->SeekToFirst(); it->Valid(); it->Next()) {
-          if (it->key()[kBucketPrefixSize] ==
-              static_cast<char>(View::kProtocol)) {
-            break;
-          }
-        }
-        ASSERT_TRUE(it->Valid());
-        ASSERT_TRUE(
-            db->Merge(rocksdb::WriteOptions(), handle, it->key(), "junk").ok());
+    RawDb raw(options_.data_dir);
+    std::unique_ptr<rocksdb::Iterator> it(
+        raw.db()->NewIterator(rocksdb::ReadOptions(), raw.family("m1")));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (it->key()[kBucketPrefixSize] == static_cast<char>(View::kProtocol)) {
+        break;
       }
-      db->DestroyColumnFamilyHandle(handle);
     }
-    delete db;
+    ASSERT_TRUE(it->Valid());
+    uint64_t bucket = 0;
+    ASSERT_TRUE(DecodeBucket(
+        absl::string_view(it->key().data(), it->key().size()), &bucket));
+    junk_bucket = static_cast<int64_t>(bucket);
+    ASSERT_TRUE(raw.db()
+                    ->Merge(rocksdb::WriteOptions(), raw.family("m1"),
+                            it->key(), "junk")
+                    .ok());
   }
   Reopen();
   auto check = [&](absl::string_view when) {
     const TotalsByKey after = Rollup(Tier::kMinute, View::kProtocol);
     ASSERT_EQ(after.size(), before.size()) << when;
+    // The flag covers the block: every entry of its bucket (one shard for
+    // protocols), and nothing else.
     int damaged = 0;
     for (const auto& [key, totals] : after) {
       const Totals& was = before.at(key);
       EXPECT_EQ(totals.bytes, was.bytes) << when;
       EXPECT_EQ(totals.flows, was.flows) << when;
+      EXPECT_EQ(totals.damaged, key.first == junk_bucket) << when;
       damaged += totals.damaged;
     }
-    EXPECT_EQ(damaged, 1) << when;
+    EXPECT_GT(damaged, 0) << when;
   };
   check("on read");
   // Compaction folds the operand away without failing (a failed compaction

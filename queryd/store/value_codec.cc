@@ -140,7 +140,8 @@ bool PeekRollupKind(absl::string_view in, RollupKind* kind) {
   }
   const uint8_t k = static_cast<uint8_t>(in[1]);
   if (k != static_cast<uint8_t>(RollupKind::kTotals) &&
-      k != static_cast<uint8_t>(RollupKind::kCounters)) {
+      k != static_cast<uint8_t>(RollupKind::kCounters) &&
+      k != static_cast<uint8_t>(RollupKind::kBlock)) {
     return false;
   }
   *kind = static_cast<RollupKind>(k);

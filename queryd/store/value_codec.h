@@ -16,7 +16,18 @@
 //   kTotals (flow views)       bytes, packets, flows, min first_seen ns,
 //                              max last_seen ns: 5 x u64
 //   kCounters (kNodeCounters)  [3] n u8, then n x u64: a counter vector
-// The merge operator (rollup_merge_operator.h) adds values of one kind.
+//   kBlock (flow views, format version 3; rollup_block.h)
+//                              [3] key size k u8 (0: each key starts with
+//                              its length u8)  [4,8) entry count n u32;
+//                              then n entries in strictly increasing key
+//                              order: view key (key_codec.h), bytes,
+//                              packets, flows, min first_seen ns, max
+//                              last_seen ns (5 x u64). The flags byte
+//                              covers every entry.
+// kTotals is the value of one entry per key of format versions 1 and 2;
+// Open converts those to blocks.
+// The merge operator (rollup_merge_operator.h) adds values of one kind
+// (blocks: merged as sorted runs, summing equal keys).
 //
 // Counter vector, the form of weir.v1.Counters on disk: slot 0 packets_seen,
 // 1 bytes_seen, 2 packets_exported, 3 bytes_exported, then for loss reason r
@@ -71,6 +82,7 @@ bool DecodeRawValue(absl::string_view in, FlowRecord* flow);
 enum class RollupKind : uint8_t {
   kTotals = 1,
   kCounters = 2,
+  kBlock = 3,
 };
 
 inline constexpr uint8_t kDamagedFlag = 0x01;
