@@ -442,118 +442,224 @@ struct ProtocolKey {
 };
 
 // Every view of both rollup tiers, derived from base sums when the buffer is
-// written: an entry per base entry and tier, gathered per view with its
-// tier's bucket, then sorted and summed where keys meet (the minutes of one
-// hour, the pairs of one source). Nothing is hashed and each encoded key is
-// built once, in key order.
+// written, by sorting, not hashing. Per tier, the base entries are sorted
+// and summed where keys meet; pair entries then give the pair view, and,
+// as they come sorted by source, the source view by summing neighbours;
+// source ports give protocols the same way; destinations are sorted on
+// their own. The summed minute entries, each minute a sorted run, are
+// merged into the hour tier's base entries. The vectors keep their memory
+// from one flush to the next.
 class DerivedViews {
  public:
-  // Adds base sums in `base_tier` buckets to that tier and every coarser
-  // one.
+  // Adds base sums in `base_tier` buckets: m1 for flows m1 keeps (h1 gets
+  // them from m1), h1 for flows only h1 keeps.
   void Add(const BaseSums& base, Tier base_tier) {
-    for (Tier tier : kRollupTiers) {
-      if (TierResolution(tier) < TierResolution(base_tier)) continue;
-      const uint64_t width =
-          static_cast<uint64_t>(absl::ToInt64Seconds(TierResolution(tier)));
-      const auto bucket = [width](uint64_t sec) { return sec - sec % width; };
-      Views& views = tiers_[RollupIndex(tier)];
-      for (const auto& [key, totals] : base.pair) {
-        const uint64_t b = bucket(key.bucket_sec);
-        views.src.push_back({{b, key.src}, totals});
-        views.dst.push_back({{b, key.dst}, totals});
-        views.pair.push_back({{b, key.src, key.dst}, totals});
-      }
-      for (const auto& [key, totals] : base.src_port) {
-        const uint64_t b = bucket(key.bucket_sec);
-        views.src_port.push_back({{b, key.protocol, key.port}, totals});
-        views.protocol.push_back({{b, key.protocol}, totals});
-      }
-      for (const auto& [key, totals] : base.dst_port) {
-        views.dst_port.push_back(
-            {{bucket(key.bucket_sec), key.protocol, key.port}, totals});
-      }
-      for (const auto& [key, totals] : base.interface) {
-        views.interface.push_back(
-            {{bucket(key.bucket_sec), key.node_id, key.direction, key.ifname},
-             totals});
-      }
-    }
+    Base& to = base_[RollupIndex(base_tier)];
+    to.pair.insert(to.pair.end(), base.pair.begin(), base.pair.end());
+    to.src_port.insert(to.src_port.end(), base.src_port.begin(),
+                       base.src_port.end());
+    to.dst_port.insert(to.dst_port.end(), base.dst_port.begin(),
+                       base.dst_port.end());
+    to.interface.insert(to.interface.end(), base.interface.begin(),
+                        base.interface.end());
   }
 
-  // Merges of the blocks of every bucket at or after its tier's cutoff.
+  // Merges of the blocks of every view of both tiers, of buckets at or
+  // after their tier's cutoff; then empties itself.
   void Append(const Cutoffs& cutoff_sec,
               const std::array<rocksdb::ColumnFamilyHandle*, 2>& families,
               rocksdb::WriteBatch* out) {
+    Base& minute = base_[RollupIndex(Tier::kMinute)];
+    Base& hour = base_[RollupIndex(Tier::kHour)];
+    // What only h1 keeps is one unsorted run; each minute then adds one
+    // sorted run per base view.
+    hour.SortAndSum();
+    hour.StartRuns();
+    minute.SortAndSum();
+    minute.AppendTo(&hour, kSecondsPerHour);
+    hour.MergeRuns();
     for (Tier tier : kRollupTiers) {
       const int i = RollupIndex(tier);
-      const uint64_t cutoff = cutoff_sec[static_cast<int>(tier)];
-      Views& views = tiers_[i];
-      Writer writer{cutoff, families[i], out};
-      writer.Write(views.src, View::kSrc,
-                   [](const AddressKey& k, RollupKey* key) {
-                     key->src_addr = k.address;
-                   });
-      writer.Write(views.dst, View::kDst,
-                   [](const AddressKey& k, RollupKey* key) {
-                     key->dst_addr = k.address;
-                   });
-      writer.Write(views.pair, View::kPair,
-                   [](const PairKey& k, RollupKey* key) {
-                     key->src_addr = k.src;
-                     key->dst_addr = k.dst;
-                   });
-      const auto port = [](const PortKey& k, RollupKey* key) {
-        key->protocol = k.protocol;
-        key->port = k.port;
-      };
-      writer.Write(views.src_port, View::kSrcPort, port);
-      writer.Write(views.dst_port, View::kDstPort, port);
-      writer.Write(views.protocol, View::kProtocol,
-                   [](const ProtocolKey& k, RollupKey* key) {
-                     key->protocol = k.protocol;
-                   });
-      writer.Write(views.interface, View::kNode,
-                   [](const InterfaceKey& k, RollupKey* key) {
-                     key->node_id = k.node_id;
-                     key->direction = k.direction;
-                     key->ifname = k.ifname;
-                   });
+      writer_.cutoff = cutoff_sec[static_cast<int>(tier)];
+      writer_.family = families[i];
+      writer_.out = out;
+      WriteViews(base_[i]);
+      base_[i].Clear();
     }
   }
 
  private:
+  static constexpr uint64_t kSecondsPerHour = 3600;
+
   template <typename Key>
   using Entries = std::vector<std::pair<Key, Totals>>;
 
-  struct Views {
-    Entries<AddressKey> src;
-    Entries<AddressKey> dst;
+  template <typename Key>
+  static bool Less(const std::pair<Key, Totals>& a,
+                   const std::pair<Key, Totals>& b) {
+    return a.first.Tie() < b.first.Tie();
+  }
+
+  // Sorts entries and sums those with equal keys, in place.
+  template <typename Key>
+  static void SortAndSum(Entries<Key>& entries) {
+    std::sort(entries.begin(), entries.end(), Less<Key>);
+    SumNeighbours(entries);
+  }
+
+  // Sums neighbours with equal keys, in place.
+  template <typename Key>
+  static void SumNeighbours(Entries<Key>& entries) {
+    size_t kept = 0;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (kept > 0 && entries[kept - 1].first == entries[i].first) {
+        entries[kept - 1].second += entries[i].second;
+      } else {
+        entries[kept++] = entries[i];
+      }
+    }
+    entries.resize(kept);
+  }
+
+  // Merges the sorted runs of `entries` that start at `starts`, pairwise,
+  // then sums equal keys.
+  template <typename Key>
+  static void MergeRuns(Entries<Key>& entries, std::vector<size_t>& starts) {
+    while (starts.size() > 1) {
+      size_t kept = 0;
+      for (size_t r = 0; r < starts.size(); r += 2) {
+        if (r + 1 < starts.size()) {
+          const size_t end =
+              r + 2 < starts.size() ? starts[r + 2] : entries.size();
+          std::inplace_merge(entries.begin() + starts[r],
+                             entries.begin() + starts[r + 1],
+                             entries.begin() + end, Less<Key>);
+        }
+        starts[kept++] = starts[r];
+      }
+      starts.resize(kept);
+    }
+    SumNeighbours(entries);
+  }
+
+  // Appends `entries` to `to` with their buckets widened to `width`
+  // seconds, adding a run start at each bucket of `entries`.
+  template <typename Key>
+  static void Widen(const Entries<Key>& entries, uint64_t width,
+                    Entries<Key>* to, std::vector<size_t>* starts) {
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (i == 0 || entries[i].first.bucket_sec !=
+                        entries[i - 1].first.bucket_sec) {
+        starts->push_back(to->size());
+      }
+      to->push_back(entries[i]);
+      to->back().first.bucket_sec -= to->back().first.bucket_sec % width;
+    }
+  }
+
+  // The base views of one tier.
+  struct Base {
     Entries<PairKey> pair;
     Entries<PortKey> src_port;
     Entries<PortKey> dst_port;
-    Entries<ProtocolKey> protocol;
     Entries<InterfaceKey> interface;
+    // Run starts of each, while runs are merged (MergeRuns).
+    std::array<std::vector<size_t>, 4> starts;
+
+    void SortAndSum() {
+      DerivedViews::SortAndSum(pair);
+      DerivedViews::SortAndSum(src_port);
+      DerivedViews::SortAndSum(dst_port);
+      DerivedViews::SortAndSum(interface);
+    }
+    void StartRuns() {
+      for (auto& s : starts) s.clear();
+      if (!pair.empty()) starts[0].push_back(0);
+      if (!src_port.empty()) starts[1].push_back(0);
+      if (!dst_port.empty()) starts[2].push_back(0);
+      if (!interface.empty()) starts[3].push_back(0);
+    }
+    void AppendTo(Base* to, uint64_t width) const {
+      Widen(pair, width, &to->pair, &to->starts[0]);
+      Widen(src_port, width, &to->src_port, &to->starts[1]);
+      Widen(dst_port, width, &to->dst_port, &to->starts[2]);
+      Widen(interface, width, &to->interface, &to->starts[3]);
+    }
+    void MergeRuns() {
+      DerivedViews::MergeRuns(pair, starts[0]);
+      DerivedViews::MergeRuns(src_port, starts[1]);
+      DerivedViews::MergeRuns(dst_port, starts[2]);
+      DerivedViews::MergeRuns(interface, starts[3]);
+    }
+    void Clear() {
+      pair.clear();
+      src_port.clear();
+      dst_port.clear();
+      interface.clear();
+    }
   };
 
-  // Writes a view's entries as blocks: sorted (which sorts them by bucket
-  // and view key), summed where keys meet, and spread over their bucket's
-  // shards, each shard's entries still in key order; one Merge per bucket
-  // and shard.
+  // Writes every view of one tier from its sorted, summed base entries.
+  void WriteViews(const Base& base) {
+    writer_.Write(base.pair, View::kPair, [](const PairKey& k, RollupKey* key) {
+      key->src_addr = k.src;
+      key->dst_addr = k.dst;
+    });
+    // Sorted by (bucket, src, dst), so by (bucket, src) too.
+    src_.clear();
+    for (const auto& [key, totals] : base.pair) {
+      src_.push_back({{key.bucket_sec, key.src}, totals});
+    }
+    SumNeighbours(src_);
+    writer_.Write(src_, View::kSrc, [](const AddressKey& k, RollupKey* key) {
+      key->src_addr = k.address;
+    });
+    dst_.clear();
+    for (const auto& [key, totals] : base.pair) {
+      dst_.push_back({{key.bucket_sec, key.dst}, totals});
+    }
+    SortAndSum(dst_);
+    writer_.Write(dst_, View::kDst, [](const AddressKey& k, RollupKey* key) {
+      key->dst_addr = k.address;
+    });
+    const auto port = [](const PortKey& k, RollupKey* key) {
+      key->protocol = k.protocol;
+      key->port = k.port;
+    };
+    writer_.Write(base.src_port, View::kSrcPort, port);
+    writer_.Write(base.dst_port, View::kDstPort, port);
+    // Sorted by (bucket, protocol, port), so by (bucket, protocol) too.
+    protocol_.clear();
+    for (const auto& [key, totals] : base.src_port) {
+      protocol_.push_back({{key.bucket_sec, key.protocol}, totals});
+    }
+    SumNeighbours(protocol_);
+    writer_.Write(protocol_, View::kProtocol,
+                  [](const ProtocolKey& k, RollupKey* key) {
+                    key->protocol = k.protocol;
+                  });
+    writer_.Write(base.interface, View::kNode,
+                  [](const InterfaceKey& k, RollupKey* key) {
+                    key->node_id = k.node_id;
+                    key->direction = k.direction;
+                    key->ifname = k.ifname;
+                  });
+  }
+
+  // Writes a view's sorted, summed entries as blocks, spread over their
+  // bucket's shards (each shard's entries still in key order): one Merge
+  // per bucket and shard.
   struct Writer {
-    uint64_t cutoff;
-    rocksdb::ColumnFamilyHandle* family;
-    rocksdb::WriteBatch* out;
+    uint64_t cutoff = 0;
+    rocksdb::ColumnFamilyHandle* family = nullptr;
+    rocksdb::WriteBatch* out = nullptr;
     RollupKey key;
     std::string view_key;
     std::string block_key;
     std::vector<BlockBuilder> shards;
 
     template <typename Key, typename Fill>
-    void Write(Entries<Key>& entries, View view, Fill fill) {
-      std::sort(entries.begin(), entries.end(),
-                [](const auto& a, const auto& b) {
-                  return a.first.Tie() < b.first.Tie();
-                });
+    void Write(const Entries<Key>& entries, View view, Fill fill) {
       key.view = view;
       const size_t key_size = ViewKeySize(view);
       shards.resize(ShardCount(view));
@@ -570,15 +676,7 @@ class DerivedViews {
           shards[i].Reset(key_size);
         }
       };
-      for (size_t i = 0; i < entries.size();) {
-        Totals sum = entries[i].second;
-        size_t j = i + 1;
-        for (; j < entries.size() && entries[j].first == entries[i].first;
-             ++j) {
-          sum += entries[j].second;
-        }
-        const Key& k = entries[i].first;
-        i = j;
+      for (const auto& [k, sum] : entries) {
         if (k.bucket_sec != bucket) {
           write_bucket();
           bucket = k.bucket_sec;
@@ -590,11 +688,14 @@ class DerivedViews {
         shards[ShardOf(view, view_key)].Add(view_key, sum);
       }
       write_bucket();
-      Entries<Key>().swap(entries);
     }
   };
 
-  std::array<Views, 2> tiers_;
+  std::array<Base, 2> base_;
+  Entries<AddressKey> src_;
+  Entries<AddressKey> dst_;
+  Entries<ProtocolKey> protocol_;
+  Writer writer_;
 };
 
 NodeInfo ToNodeInfo(const std::string& name, const NodeState& state) {
@@ -761,7 +862,8 @@ class RocksStore final : public Store {
   // both tiers, and node counters), leaving out buckets before the
   // cutoffs.
   void AppendRollups(absl::Span<const RollupBuffer* const> sums,
-                     const Cutoffs& cutoff_sec, rocksdb::WriteBatch* out) const;
+                     const Cutoffs& cutoff_sec, DerivedViews* views,
+                     rocksdb::WriteBatch* out) const;
   bool BufferIsDue() const;
   // The flusher thread: writes the rollup buffer out when it is due.
   void RunFlusher();
@@ -771,7 +873,8 @@ class RocksStore final : public Store {
   // Writes buffers out: their merges and the deletion of their pending
   // records in one write.
   absl::Status WriteBuffers(const std::vector<RollupBuffer>& buffers,
-                            const Cutoffs& cutoff_sec) const;
+                            const Cutoffs& cutoff_sec,
+                            DerivedViews* views) const;
   // At open of a format version 1 or 2 directory: its flow view entries
   // (one key each) into blocks (format version 3), in chunks that each
   // write blocks and delete the entries they hold in one write, so a stop
@@ -838,6 +941,8 @@ class RocksStore final : public Store {
   // so a read that flushes first also waits for a flush already under way.
   // Taken before retention_mu_, which is taken before a node's mutex.
   mutable absl::Mutex flush_mu_;
+  // The flushes' working memory, kept from one to the next.
+  mutable DerivedViews derived_views_ ABSL_GUARDED_BY(flush_mu_);
   // Buffers a failed flush could not write, for the next one.
   mutable absl::Mutex leftover_mu_;
   mutable std::vector<RollupBuffer> leftover_ ABSL_GUARDED_BY(leftover_mu_);
@@ -1203,7 +1308,8 @@ uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
     AddCounterRollups(pending.counters, batch.interval_start_unix_nano(),
                       node_id, *cutoff_sec, &direct.counters);
   }
-  AppendRollups({&direct}, *cutoff_sec, out);
+  DerivedViews views;
+  AppendRollups({&direct}, *cutoff_sec, &views, out);
   return stored;
 }
 
@@ -1229,16 +1335,15 @@ void RocksStore::BufferBatch(const weir::v1::FlowBatch& batch,
 }
 
 void RocksStore::AppendRollups(absl::Span<const RollupBuffer* const> sums,
-                               const Cutoffs& cutoff_sec,
+                               const Cutoffs& cutoff_sec, DerivedViews* views,
                                rocksdb::WriteBatch* out) const {
-  DerivedViews views;
   CounterSums counters;
   for (const RollupBuffer* buffer : sums) {
-    views.Add(buffer->minute, Tier::kMinute);
-    views.Add(buffer->hour_only, Tier::kHour);
+    views->Add(buffer->minute, Tier::kMinute);
+    views->Add(buffer->hour_only, Tier::kHour);
     counters.AddAll(buffer->counters);
   }
-  views.Append(cutoff_sec, {cf(Family::kMinute), cf(Family::kHour)}, out);
+  views->Append(cutoff_sec, {cf(Family::kMinute), cf(Family::kHour)}, out);
   std::string value;
   for (Tier tier : kRollupTiers) {
     const std::string first_key = BucketPrefix(cutoff_sec[static_cast<int>(tier)]);
@@ -1283,7 +1388,7 @@ absl::Status RocksStore::FlushRollupsLocked() const {
     buffers.push_back(std::exchange(node->buffer, RollupBuffer()));
   }
   if (buffers.empty()) return absl::OkStatus();
-  absl::Status s = WriteBuffers(buffers, retained_from_sec_);
+  absl::Status s = WriteBuffers(buffers, retained_from_sec_, &derived_views_);
   if (!s.ok()) {
     // Kept for the next flush: nothing acked is dropped.
     absl::MutexLock lock(&leftover_mu_);
@@ -1296,7 +1401,8 @@ absl::Status RocksStore::FlushRollupsLocked() const {
 }
 
 absl::Status RocksStore::WriteBuffers(const std::vector<RollupBuffer>& buffers,
-                                      const Cutoffs& cutoff_sec) const {
+                                      const Cutoffs& cutoff_sec,
+                                      DerivedViews* views) const {
   // The merges and the deletion of their batches' pending records are one
   // atomic write. It need not be synced: the WAL is a sequence, so a crash
   // loses this write only with every later one, and then the pending
@@ -1309,7 +1415,7 @@ absl::Status RocksStore::WriteBuffers(const std::vector<RollupBuffer>& buffers,
       write.Delete(cf(Family::kPending), key);
     }
   }
-  AppendRollups(sums, cutoff_sec, &write);
+  AppendRollups(sums, cutoff_sec, views, &write);
   rocksdb::WriteOptions unsynced;
   return FromRocksDb(db_->Write(unsynced, &write), "writing the rollup buffer");
 }
@@ -1513,7 +1619,8 @@ absl::Status RocksStore::RecoverRollups() {
   }
   std::vector<RollupBuffer> buffers;
   buffers.push_back(std::move(recovered));
-  return WriteBuffers(buffers, cutoff_sec);
+  DerivedViews views;
+  return WriteBuffers(buffers, cutoff_sec, &views);
 }
 
 absl::Status RocksStore::ScanRaw(const RawScan& scan, RawVisitor visit) const {
