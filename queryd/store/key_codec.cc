@@ -51,6 +51,20 @@ std::string RawTimeBound(uint64_t unix_nano) {
   return out;
 }
 
+void AppendRawBlockKey(const RawBlockKey& key, std::string* out) {
+  PutU64(out, key.bucket_unix_nano);
+  PutU32(out, key.node_id);
+  PutU64(out, key.batch);
+}
+
+bool DecodeRawBlockKey(absl::string_view in, RawBlockKey* out) {
+  Reader reader(in);
+  return in.size() == kRawBlockKeySize &&
+         reader.GetU64(&out->bucket_unix_nano) &&
+         reader.GetU32(&out->node_id) && reader.GetU64(&out->batch) &&
+         out->bucket_unix_nano == RawBucketStart(out->bucket_unix_nano);
+}
+
 void AppendViewKey(const RollupKey& key, std::string* out) {
   switch (key.view) {
     case View::kSrc:

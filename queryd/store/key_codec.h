@@ -2,14 +2,22 @@
 // them. All integers are fixed-width big-endian, so the byte order of keys
 // (RocksDB's bytewise comparator) is time order.
 //
-// raw (one record per flow), 24 bytes:
-//   [0, 8)    last_seen of the flow, ns since the Unix epoch    u64 BE
+// raw (format version 4): a block of one batch's flows (value_codec.h)
+// per raw bucket (2^27 ns, ~134 ms, of last_seen), 20 bytes:
+//   [0, 8)    bucket start, ns since the Unix epoch (a last_seen  u64 BE
+//             with its low 27 bits cleared)
 //   [8, 12)   node id (assigned by the store, kept in nodes)    u32 BE
 //   [12, 20)  batch number: the node's count of stored batches  u64 BE
 //             (unique across epochs, unlike seq)
+//
+// A flow's raw key, 24 bytes: the raw key of format versions 1 to 3 (one
+// record per flow, read only to convert them) and the opaque page cursor
+// of ScanRaw. Flows are listed in its order:
+//   [0, 8)    last_seen of the flow, ns since the Unix epoch    u64 BE
+//   [8, 12)   node id                                            u32 BE
+//   [12, 20)  batch number                                       u64 BE
 //   [20, 24)  index of the flow in its batch                    u32 BE
 //   Unique, because (node, batch, index) is; ordered by time to the ns.
-//   The raw key is also the opaque page cursor of ScanRaw.
 //
 // m1, h1 (rollups). Flow views (format version 3): a block of entries
 // (value_codec.h) per bucket, view and shard, 11 bytes:
@@ -68,9 +76,29 @@ std::string EncodeRawKey(const RawKey& key);
 // False unless `in` is exactly a raw key.
 bool DecodeRawKey(absl::string_view in, RawKey* out);
 
-// 8-byte prefix: every raw key with last_seen >= unix_nano sorts at or after
-// it, every earlier one before it. Use as a scan bound.
+// 8-byte prefix: every raw key (flow or block) with a time (last_seen or
+// bucket start) >= unix_nano sorts at or after it, every earlier one
+// before it. Use as a scan bound.
 std::string RawTimeBound(uint64_t unix_nano);
+
+inline constexpr int kRawBucketBits = 27;
+inline constexpr uint64_t kRawBucketNanos = uint64_t{1} << kRawBucketBits;
+inline constexpr size_t kRawBlockKeySize = 20;
+
+// Start (ns) of the raw bucket holding unix_nano.
+inline uint64_t RawBucketStart(uint64_t unix_nano) {
+  return unix_nano & ~(kRawBucketNanos - 1);
+}
+
+struct RawBlockKey {
+  uint64_t bucket_unix_nano = 0;
+  uint32_t node_id = 0;
+  uint64_t batch = 0;
+};
+
+void AppendRawBlockKey(const RawBlockKey& key, std::string* out);
+// False unless `in` is exactly a raw block key with a bucket start.
+bool DecodeRawBlockKey(absl::string_view in, RawBlockKey* out);
 
 struct RollupKey {
   uint64_t bucket_start_sec = 0;

@@ -20,7 +20,9 @@ namespace weir::store {
 // 3 keeps a flow view's entries of a bucket as sorted blocks, one per shard
 // (key_codec.h), instead of one key per entry; Open converts the rollups of
 // a version 1 or 2 directory.
-inline constexpr uint32_t kFormatVersion = 3;
+// 4 keeps raw flows as blocks, one per batch and raw bucket (key_codec.h),
+// instead of one key per flow; Open converts older directories' raw flows.
+inline constexpr uint32_t kFormatVersion = 4;
 
 // Key of the format version record in the meta family (value: u32 BE).
 inline constexpr absl::string_view kFormatVersionKey = "format_version";

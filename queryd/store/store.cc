@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <system_error>
 #include <thread>
 #include <tuple>
@@ -880,6 +881,10 @@ class RocksStore final : public Store {
   // write blocks and delete the entries they hold in one write, so a stop
   // half-way loses and doubles nothing and the next open goes on.
   absl::Status ConvertRollups();
+  // At open of a format version 1 to 3 directory: its raw flows (one key
+  // each) into blocks (format version 4), a raw bucket at a time, each
+  // write holding whole buckets' blocks and the deletion of their flows.
+  absl::Status ConvertRaw();
   // At open: the rollups of batches stored before a crash, back into the
   // buffer from raw and their pending records, then flushed.
   absl::Status RecoverRollups();
@@ -1037,6 +1042,9 @@ absl::StatusOr<std::unique_ptr<Store>> RocksStore::Open(
 
   if (stored_version < 3) {
     if (absl::Status s = store->ConvertRollups(); !s.ok()) return s;
+  }
+  if (stored_version < 4) {
+    if (absl::Status s = store->ConvertRaw(); !s.ok()) return s;
   }
   std::string version;
   PutU32(&version, kFormatVersion);
@@ -1283,16 +1291,22 @@ uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
     if (AddFlow(flow, node_id, *cutoff_sec, &direct)) kept = true;
     if (kept) ++stored;
   }
+  // One block per raw bucket the batch's flows fall in.
   std::sort(raw.begin(), raw.end());
   std::string raw_key;
-  std::string raw_value;
-  for (const auto& [last_seen, i] : raw) {
+  RawBlockBuilder block;
+  for (size_t r = 0; r < raw.size();) {
+    const uint64_t bucket = RawBucketStart(raw[r].first);
+    block.Reset();
+    for (; r < raw.size() && RawBucketStart(raw[r].first) == bucket; ++r) {
+      block.Add(raw[r].first, static_cast<uint32_t>(raw[r].second),
+                flows[raw[r].second]);
+    }
     raw_key.clear();
-    AppendRawKey({last_seen, node_id, batch_number, static_cast<uint32_t>(i)},
-                 &raw_key);
-    raw_value.clear();
-    AppendRawValue(flows[i], &raw_value);
-    out->Put(cf(Family::kRaw), raw_key, raw_value);
+    AppendRawBlockKey({bucket, node_id, batch_number}, &raw_key);
+    const absl::string_view value = block.value();
+    out->Put(cf(Family::kRaw), raw_key,
+             rocksdb::Slice(value.data(), value.size()));
   }
 
   // The batch's accounting, per node and bucket of its interval start.
@@ -1503,6 +1517,69 @@ absl::Status RocksStore::ConvertRollups() {
   return absl::OkStatus();
 }
 
+absl::Status RocksStore::ConvertRaw() {
+  // Flows per write: bounds the memory of a conversion.
+  constexpr size_t kChunk = 1 << 16;
+  rocksdb::ColumnFamilyHandle* family = cf(Family::kRaw);
+  rocksdb::WriteBatch write;
+  size_t flows = 0;
+  // The current bucket's blocks by (node id, batch): old keys come in
+  // (last_seen, node, batch, index) order, so each block's flows come in
+  // (last_seen, index) order.
+  std::map<std::pair<uint32_t, uint64_t>, RawBlockBuilder> blocks;
+  uint64_t bucket = 0;
+  std::string key;
+  const auto write_blocks = [&] {
+    for (auto& [id, block] : blocks) {
+      key.clear();
+      AppendRawBlockKey({bucket, id.first, id.second}, &key);
+      const absl::string_view value = block.value();
+      write.Put(family, key, rocksdb::Slice(value.data(), value.size()));
+    }
+    blocks.clear();
+  };
+  const auto commit = [&] {
+    absl::Status s = FromRocksDb(db_->Write(write_options_, &write),
+                                 "converting raw flows to blocks");
+    write.Clear();
+    flows = 0;
+    return s;
+  };
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), family));
+  RawKey flow_key;
+  FlowRecord flow;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const absl::string_view k(it->key().data(), it->key().size());
+    if (k.size() == kRawBlockKeySize) continue;  // already a block
+    if (!DecodeRawKey(k, &flow_key) ||
+        !DecodeRawValue(
+            absl::string_view(it->value().data(), it->value().size()),
+            &flow)) {
+      return absl::DataLossError(absl::StrCat(
+          "undecodable raw flow record, key ", it->key().ToString(true)));
+    }
+    const uint64_t flow_bucket = RawBucketStart(flow_key.last_seen_unix_nano);
+    if (!blocks.empty() && flow_bucket != bucket) {
+      write_blocks();
+      if (flows >= kChunk) {
+        if (absl::Status s = commit(); !s.ok()) return s;
+      }
+    }
+    bucket = flow_bucket;
+    blocks[{flow_key.node_id, flow_key.batch}].Add(
+        flow_key.last_seen_unix_nano, flow_key.index, flow);
+    write.Delete(family, it->key());
+    ++flows;
+  }
+  if (absl::Status s = FromRocksDb(it->status(), "reading raw flows to convert");
+      !s.ok()) {
+    return s;
+  }
+  write_blocks();
+  return commit();
+}
+
 absl::Status RocksStore::RecoverRollups() {
   // Pending batches by (node id, batch number), and the raw time ranges
   // that hold their flows.
@@ -1527,8 +1604,11 @@ absl::Status RocksStore::RecoverRollups() {
           "undecodable pending batch record, key ", it->key().ToString(true)));
     }
     if (entry.batch.raw_flows > 0) {
-      ranges.emplace_back(entry.batch.min_last_seen_unix_nano,
-                          entry.batch.max_last_seen_unix_nano);
+      // The raw buckets holding the batch's flows.
+      ranges.emplace_back(
+          RawBucketStart(entry.batch.min_last_seen_unix_nano),
+          RawBucketStart(entry.batch.max_last_seen_unix_nano) +
+              (kRawBucketNanos - 1));
     }
     pending.emplace(std::make_pair(key.node_id, key.batch), std::move(entry));
     recovered.pending.emplace_back(it->key().data(), it->key().size());
@@ -1561,7 +1641,8 @@ absl::Status RocksStore::RecoverRollups() {
   // Each stretch of raw is read once, however many batches overlap in it.
   std::sort(ranges.begin(), ranges.end());
   FlowRecord flow;
-  RawKey key;
+  RawBlockKey key;
+  RawBlock block;
   for (size_t i = 0; i < ranges.size();) {
     const uint64_t first = ranges[i].first;
     uint64_t last = ranges[i].second;
@@ -1578,26 +1659,30 @@ absl::Status RocksStore::RecoverRollups() {
     std::unique_ptr<rocksdb::Iterator> raw(
         db_->NewIterator(read, cf(Family::kRaw)));
     for (raw->SeekToFirst(); raw->Valid(); raw->Next()) {
-      if (!DecodeRawKey(absl::string_view(raw->key().data(), raw->key().size()),
-                        &key)) {
-        return absl::DataLossError(absl::StrCat("undecodable raw flow key ",
+      if (!DecodeRawBlockKey(
+              absl::string_view(raw->key().data(), raw->key().size()), &key)) {
+        return absl::DataLossError(absl::StrCat("undecodable raw block key ",
                                                 raw->key().ToString(true)));
       }
       auto found = pending.find(std::make_pair(key.node_id, key.batch));
       if (found == pending.end()) continue;
-      if (!DecodeRawValue(
-              absl::string_view(raw->value().data(), raw->value().size()),
-              &flow)) {
+      if (!block.Parse(
+              absl::string_view(raw->value().data(), raw->value().size()))) {
         return absl::DataLossError(absl::StrCat(
-            "undecodable raw flow record, key ", raw->key().ToString(true)));
+            "undecodable raw block, key ", raw->key().ToString(true)));
       }
-      flow.last_seen_unix_nano = key.last_seen_unix_nano;
-      // A flow the buffer could not take was merged with its batch (the
-      // cutoffs now are at or after the write's, so that still holds).
-      if (Bufferable(flow, cutoff_sec)) {
-        AddFlow(flow, key.node_id, cutoff_sec, &recovered);
+      for (size_t f = 0; f < block.size(); ++f) {
+        if (!block.Flow(f, &flow)) {
+          return absl::DataLossError(absl::StrCat(
+              "undecodable raw flow in block ", raw->key().ToString(true)));
+        }
+        // A flow the buffer could not take was merged with its batch (the
+        // cutoffs now are at or after the write's, so that still holds).
+        if (Bufferable(flow, cutoff_sec)) {
+          AddFlow(flow, key.node_id, cutoff_sec, &recovered);
+        }
+        found->second.found += 1;
       }
-      found->second.found += 1;
     }
     if (absl::Status s = FromRocksDb(raw->status(), "reading raw flows back");
         !s.ok()) {
@@ -1624,23 +1709,33 @@ absl::Status RocksStore::RecoverRollups() {
 }
 
 absl::Status RocksStore::ScanRaw(const RawScan& scan, RawVisitor visit) const {
-  std::string lower = RawTimeBound(ToUnixNanosClamped(scan.range.start));
-  std::string upper = RawTimeBound(ToUnixNanosClamped(scan.range.end));
-  if (!scan.cursor.empty()) {
-    RawKey cursor;
+  uint64_t start = ToUnixNanosClamped(scan.range.start);
+  uint64_t end = ToUnixNanosClamped(scan.range.end);
+  {
+    // What retention deleted stays deleted to the ns, though whole raw
+    // buckets go only once they are wholly past the cutoff.
+    absl::ReaderMutexLock lock(&retention_mu_);
+    start = std::max(
+        start, retained_from_sec_[static_cast<int>(Tier::kRaw)] *
+                   kNanosPerSecond);
+  }
+  RawKey cursor;
+  const bool resume = !scan.cursor.empty();
+  if (resume) {
     if (!DecodeRawKey(scan.cursor, &cursor)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "cursor: not a flow cursor (", scan.cursor.size(), " bytes)"));
     }
     if (scan.newest_first) {
-      upper = std::min(upper, scan.cursor);
+      end = std::min(end, cursor.last_seen_unix_nano + 1);
     } else {
-      // The smallest key after the cursor.
-      lower = std::max(lower, scan.cursor + std::string(1, '\0'));
+      start = std::max(start, cursor.last_seen_unix_nano);
     }
   }
-  if (lower >= upper) return absl::OkStatus();
+  if (start >= end) return absl::OkStatus();
 
+  const std::string lower = RawTimeBound(RawBucketStart(start));
+  const std::string upper = RawTimeBound(end);
   const rocksdb::Slice lower_bound(lower);
   const rocksdb::Slice upper_bound(upper);
   rocksdb::ReadOptions read;
@@ -1651,20 +1746,80 @@ absl::Status RocksStore::ScanRaw(const RawScan& scan, RawVisitor visit) const {
   // Names after the iterator: a node gets its id before its first write, so
   // every node of a flow the iterator sees is named.
   const std::shared_ptr<const NodeNames> names = node_names();
+  const auto tie = [](const RawKey& k) {
+    return std::tie(k.last_seen_unix_nano, k.node_id, k.batch, k.index);
+  };
+
+  // Bucket by bucket (in scan order): the flows of every block in it, put
+  // in raw key order.
+  struct Listed {
+    RawKey key;
+    size_t block;
+    size_t flow;
+  };
+  std::vector<RawBlockKey> block_keys;
+  std::vector<std::string> values;
+  std::vector<RawBlock> blocks;
+  std::vector<Listed> listed;
   FlowRecord flow;
-  RawKey key;
-  for (scan.newest_first ? it->SeekToLast() : it->SeekToFirst(); it->Valid();
-       scan.newest_first ? it->Prev() : it->Next()) {
-    const absl::string_view k(it->key().data(), it->key().size());
-    if (!DecodeRawKey(k, &key) || key.node_id >= names->size() ||
-        !DecodeRawValue(
-            absl::string_view(it->value().data(), it->value().size()), &flow)) {
-      return absl::DataLossError(absl::StrCat(
-          "undecodable raw flow record, key ", it->key().ToString(true)));
+  std::string cursor_of_flow;
+  const auto undecodable = [&](const std::string& what) {
+    return absl::DataLossError(absl::StrCat("undecodable raw ", what));
+  };
+  scan.newest_first ? it->SeekToLast() : it->SeekToFirst();
+  while (it->Valid()) {
+    block_keys.clear();
+    values.clear();
+    RawBlockKey key;
+    uint64_t bucket = 0;
+    for (; it->Valid(); scan.newest_first ? it->Prev() : it->Next()) {
+      if (!DecodeRawBlockKey(
+              absl::string_view(it->key().data(), it->key().size()), &key)) {
+        return undecodable(
+            absl::StrCat("block key ", it->key().ToString(true)));
+      }
+      if (!block_keys.empty() && key.bucket_unix_nano != bucket) break;
+      bucket = key.bucket_unix_nano;
+      block_keys.push_back(key);
+      values.emplace_back(it->value().data(), it->value().size());
     }
-    flow.node = (*names)[key.node_id];
-    flow.last_seen_unix_nano = key.last_seen_unix_nano;
-    if (!visit(flow, k)) break;
+    blocks.resize(values.size());
+    listed.clear();
+    for (size_t b = 0; b < values.size(); ++b) {
+      if (!blocks[b].Parse(values[b]) ||
+          block_keys[b].node_id >= names->size()) {
+        return undecodable(absl::StrCat("block of node id ",
+                                        block_keys[b].node_id, ", batch ",
+                                        block_keys[b].batch));
+      }
+      for (size_t i = 0; i < blocks[b].size(); ++i) {
+        const RawKey k = {blocks[b].last_seen(i), block_keys[b].node_id,
+                          block_keys[b].batch, blocks[b].index(i)};
+        if (k.last_seen_unix_nano < start || k.last_seen_unix_nano >= end) {
+          continue;
+        }
+        if (resume && (scan.newest_first ? tie(k) >= tie(cursor)
+                                         : tie(k) <= tie(cursor))) {
+          continue;
+        }
+        listed.push_back({k, b, i});
+      }
+    }
+    std::sort(listed.begin(), listed.end(),
+              [&](const Listed& a, const Listed& b) {
+                return scan.newest_first ? tie(a.key) > tie(b.key)
+                                         : tie(a.key) < tie(b.key);
+              });
+    for (const Listed& l : listed) {
+      if (!blocks[l.block].Flow(l.flow, &flow)) {
+        return undecodable(absl::StrCat("flow of node id ", l.key.node_id,
+                                        ", batch ", l.key.batch));
+      }
+      flow.node = (*names)[l.key.node_id];
+      cursor_of_flow.clear();
+      AppendRawKey(l.key, &cursor_of_flow);
+      if (!visit(flow, cursor_of_flow)) return absl::OkStatus();
+    }
   }
   return FromRocksDb(it->status(), "scanning raw flows");
 }
@@ -2174,11 +2329,15 @@ absl::Status RocksStore::EnforceRetention(absl::Time now) {
       Expired range;
       range.family = TierFamily(tier);
       if (tier == Tier::kRaw) {
-        range.begin =
-            retained_from_sec_[i] == 0
-                ? std::string()
-                : RawTimeBound(retained_from_sec_[i] * kNanosPerSecond);
-        range.end = RawTimeBound(cutoff_sec[i] * kNanosPerSecond);
+        // Whole raw buckets only: one that straddles the cutoff stays until
+        // it is wholly past (ScanRaw hides what it holds before the
+        // cutoff).
+        range.begin = retained_from_sec_[i] == 0
+                          ? std::string()
+                          : RawTimeBound(RawBucketStart(
+                                retained_from_sec_[i] * kNanosPerSecond));
+        range.end =
+            RawTimeBound(RawBucketStart(cutoff_sec[i] * kNanosPerSecond));
       } else {
         range.begin = retained_from_sec_[i] == 0
                           ? std::string()

@@ -1007,7 +1007,7 @@ TEST_P(StoreTest, ANewerFormatVersionIsRefused) {
   EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
-TEST_P(StoreTest, RollupsOfAVersion2DirectoryAreConvertedToBlocks) {
+TEST_P(StoreTest, AVersion2DirectoryIsConvertedToBlocks) {
   for (uint64_t seq = 1; seq <= 40; ++seq) {
     BatchSpec spec;
     spec.node = seq % 3 == 0 ? "node-a" : "node-b";
@@ -1019,14 +1019,52 @@ TEST_P(StoreTest, RollupsOfAVersion2DirectoryAreConvertedToBlocks) {
     Write(MakeBatch(spec));
   }
   const std::vector<FlowRecord> raw = Raw();
+  std::vector<std::string> cursors;
+  ASSERT_TRUE(store_
+                  ->ScanRaw({kAllTime, true, ""},
+                            [&](const FlowRecord&, absl::string_view cursor) {
+                              cursors.emplace_back(cursor);
+                              return true;
+                            })
+                  .ok());
   const auto counters_before = Counters(Tier::kMinute);
   store_.reset();
   // Rewrite the blocks of most buckets as version 2 wrote them: one key per
-  // entry, half of them as two merge operands not yet folded. The rest stay
-  // blocks, as after a conversion that stopped half-way.
+  // flow or rollup entry, half of the rollup entries as two merge operands
+  // not yet folded. The rest stay blocks, as after a conversion that
+  // stopped half-way.
   int converted = 0;
+  int raw_converted = 0;
   {
     RawDb db(options_.data_dir);
+    {
+      rocksdb::ColumnFamilyHandle* family = db.family("raw");
+      rocksdb::WriteBatch write;
+      std::unique_ptr<rocksdb::Iterator> it(
+          db.db()->NewIterator(rocksdb::ReadOptions(), family));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        RawBlockKey key;
+        ASSERT_TRUE(DecodeRawBlockKey(
+            absl::string_view(it->key().data(), it->key().size()), &key));
+        if ((key.bucket_unix_nano >> kRawBucketBits) % 5 == 0) continue;
+        RawBlock block;
+        ASSERT_TRUE(block.Parse(
+            absl::string_view(it->value().data(), it->value().size())));
+        for (size_t i = 0; i < block.size(); ++i) {
+          FlowRecord flow;
+          ASSERT_TRUE(block.Flow(i, &flow));
+          std::string value;
+          AppendRawValue(flow, &value);
+          write.Put(family,
+                    EncodeRawKey({block.last_seen(i), key.node_id, key.batch,
+                                  block.index(i)}),
+                    value);
+        }
+        write.Delete(family, it->key());
+        ++raw_converted;
+      }
+      ASSERT_TRUE(db.db()->Write(rocksdb::WriteOptions(), &write).ok());
+    }
     for (const char* name : {"m1", "h1"}) {
       rocksdb::ColumnFamilyHandle* family = db.family(name);
       rocksdb::WriteBatch write;
@@ -1079,8 +1117,30 @@ TEST_P(StoreTest, RollupsOfAVersion2DirectoryAreConvertedToBlocks) {
                     .ok());
   }
   ASSERT_GT(converted, 100);
+  ASSERT_GT(raw_converted, 20);
 
   Reopen();
+  // Every flow, in the same order, with the same cursors.
+  const std::vector<FlowRecord> raw_after = Raw();
+  ASSERT_EQ(raw_after.size(), raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    EXPECT_EQ(raw_after[i].node, raw[i].node) << i;
+    EXPECT_EQ(raw_after[i].last_seen_unix_nano, raw[i].last_seen_unix_nano)
+        << i;
+    EXPECT_EQ(raw_after[i].src_addr, raw[i].src_addr) << i;
+    EXPECT_EQ(raw_after[i].src_port, raw[i].src_port) << i;
+    EXPECT_EQ(raw_after[i].bytes, raw[i].bytes) << i;
+    EXPECT_EQ(raw_after[i].ifname, raw[i].ifname) << i;
+  }
+  std::vector<std::string> cursors_after;
+  ASSERT_TRUE(store_
+                  ->ScanRaw({kAllTime, true, ""},
+                            [&](const FlowRecord&, absl::string_view cursor) {
+                              cursors_after.emplace_back(cursor);
+                              return true;
+                            })
+                  .ok());
+  EXPECT_EQ(cursors_after, cursors);
   for (Tier tier : {Tier::kMinute, Tier::kHour}) {
     for (View view : kFlowViews) {
       ExpectSameRollups(Rollup(tier, view), Expected(raw, tier, view),
@@ -1097,8 +1157,16 @@ TEST_P(StoreTest, RollupsOfAVersion2DirectoryAreConvertedToBlocks) {
   }
   store_.reset();
   {
-    // Nothing of the old layout is left, and the directory says version 3.
+    // Nothing of the old layout is left, and the directory says so.
     RawDb db(options_.data_dir);
+    std::unique_ptr<rocksdb::Iterator> raw_it(
+        db.db()->NewIterator(rocksdb::ReadOptions(), db.family("raw")));
+    for (raw_it->SeekToFirst(); raw_it->Valid(); raw_it->Next()) {
+      RawBlockKey key;
+      EXPECT_TRUE(DecodeRawBlockKey(
+          absl::string_view(raw_it->key().data(), raw_it->key().size()), &key))
+          << raw_it->key().ToString(true);
+    }
     for (const char* name : {"m1", "h1"}) {
       std::unique_ptr<rocksdb::Iterator> it(
           db.db()->NewIterator(rocksdb::ReadOptions(), db.family(name)));
@@ -1117,7 +1185,9 @@ TEST_P(StoreTest, RollupsOfAVersion2DirectoryAreConvertedToBlocks) {
                     ->Get(rocksdb::ReadOptions(), db.family("meta"),
                           "format_version", &version)
                     .ok());
-    EXPECT_EQ(version, std::string("\0\0\0\3", 4));
+    std::string want;
+    PutU32(&want, kFormatVersion);
+    EXPECT_EQ(version, want);
   }
 }
 

@@ -82,6 +82,64 @@ bool DecodeRawValue(absl::string_view in, FlowRecord* flow) {
   return true;
 }
 
+void RawBlockBuilder::Reset() {
+  data_.clear();
+  count_ = 0;
+  PutU8(&data_, kRawBlockVersion);
+  PutU32(&data_, 0);
+}
+
+void RawBlockBuilder::Add(uint64_t last_seen_unix_nano, uint32_t index,
+                          const FlowRecord& flow) {
+  PutU64(&data_, last_seen_unix_nano);
+  PutU32(&data_, index);
+  AppendRawValue(flow, &data_);
+  ++count_;
+}
+
+absl::string_view RawBlockBuilder::value() {
+  for (int i = 0; i < 4; ++i) {
+    data_[1 + i] = static_cast<char>(count_ >> (8 * (3 - i)));
+  }
+  return data_;
+}
+
+bool RawBlock::Parse(absl::string_view value) {
+  // A version 1 raw value is 72 bytes and the interface name, whose
+  // length is its last fixed byte.
+  constexpr size_t kFixed = 72;
+  records_.clear();
+  Reader reader(value);
+  uint8_t version;
+  uint32_t count;
+  if (!reader.GetU8(&version) || version != kRawBlockVersion ||
+      !reader.GetU32(&count) ||
+      count > reader.remaining() / (12 + kFixed)) {
+    return false;
+  }
+  records_.reserve(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    Record record;
+    absl::string_view fixed;
+    absl::string_view name;
+    if (!reader.GetU64(&record.last_seen) || !reader.GetU32(&record.index) ||
+        !reader.GetBytes(kFixed, &fixed) ||
+        !reader.GetBytes(static_cast<uint8_t>(fixed.back()), &name)) {
+      return false;
+    }
+    record.value =
+        absl::string_view(fixed.data(), fixed.size() + name.size());
+    records_.push_back(record);
+  }
+  return reader.remaining() == 0;
+}
+
+bool RawBlock::Flow(size_t i, FlowRecord* flow) const {
+  if (!DecodeRawValue(records_[i].value, flow)) return false;
+  flow->last_seen_unix_nano = records_[i].last_seen;
+  return true;
+}
+
 void AppendTotalsValue(const Totals& totals, std::string* out) {
   PutU8(out, kRollupValueVersion);
   PutU8(out, static_cast<uint8_t>(RollupKind::kTotals));

@@ -11,6 +11,12 @@
 //   [63,71) first_seen ns u64  [71] interface name length n  [72,72+n) name
 //   (node and last_seen are in the key)
 //
+// raw blocks, version 2 (format version 4; raw keys are then block keys,
+// key_codec.h): the flows of one batch in one raw bucket:
+//   [0] version 2  [1,5) flow count n u32, then n flows in (last_seen,
+//   index) order, each: last_seen ns u64, index in its batch u32, then the
+//   flow as a version 1 raw value (72 bytes + interface name).
+//
 // m1, h1 rollups, version 1: [0] version 1  [1] kind  [2] flags (bit 0:
 // damaged, see Totals::damaged), then by kind:
 //   kTotals (flow views)       bytes, packets, flows, min first_seen ns,
@@ -78,6 +84,47 @@ void AppendRawValue(const FlowRecord& flow, std::string* out);
 // Fills every field but node and last_seen. False on a wrong version or
 // size.
 bool DecodeRawValue(absl::string_view in, FlowRecord* flow);
+
+inline constexpr uint8_t kRawBlockVersion = 2;
+
+// Writes a raw block. Flows must come in (last_seen, index) order.
+class RawBlockBuilder {
+ public:
+  RawBlockBuilder() { Reset(); }
+  // Empties the builder, keeping its memory.
+  void Reset();
+  void Add(uint64_t last_seen_unix_nano, uint32_t index, const FlowRecord& flow);
+  size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  // The block so far: valid until the next Add or Reset.
+  absl::string_view value();
+
+ private:
+  std::string data_;
+  size_t count_ = 0;
+};
+
+// A raw block, read in place (it must outlive the reader).
+class RawBlock {
+ public:
+  // False unless `value` is a whole raw block: every flow's record has its
+  // size (each is decoded by Flow).
+  bool Parse(absl::string_view value);
+  size_t size() const { return records_.size(); }
+  uint64_t last_seen(size_t i) const { return records_[i].last_seen; }
+  uint32_t index(size_t i) const { return records_[i].index; }
+  // Fills every field of flow i but node (last_seen included). False when
+  // its record does not decode.
+  bool Flow(size_t i, FlowRecord* flow) const;
+
+ private:
+  struct Record {
+    uint64_t last_seen;
+    uint32_t index;
+    absl::string_view value;
+  };
+  std::vector<Record> records_;
+};
 
 enum class RollupKind : uint8_t {
   kTotals = 1,
