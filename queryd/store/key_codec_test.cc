@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace weir::store {
@@ -127,6 +128,34 @@ TEST(KeyCodecTest, PinsRollupKeyLayout) {
             "00000003"
             "02"
             "65746830");
+}
+
+TEST(KeyCodecTest, PinsRawBlockKeyLayout) {
+  const uint64_t last_seen = 1700000000123456789;
+  const uint64_t bucket = RawBucketStart(last_seen);
+  EXPECT_EQ(bucket % kRawBucketNanos, 0u);
+  EXPECT_LE(bucket, last_seen);
+  EXPECT_GT(bucket + kRawBucketNanos, last_seen);
+  std::string key;
+  AppendRawBlockKey({bucket, 3, 258}, &key);
+  EXPECT_EQ(absl::BytesToHexString(key),
+            absl::StrCat(absl::BytesToHexString(RawTimeBound(bucket)),
+                         "00000003"
+                         "0000000000000102"));
+  RawBlockKey decoded;
+  ASSERT_TRUE(DecodeRawBlockKey(key, &decoded));
+  EXPECT_EQ(decoded.bucket_unix_nano, bucket);
+  EXPECT_EQ(decoded.node_id, 3u);
+  EXPECT_EQ(decoded.batch, 258u);
+  EXPECT_FALSE(DecodeRawBlockKey(key + "x", &decoded));
+  // Not a bucket start; a flow's 24-byte key.
+  key.clear();
+  AppendRawBlockKey({bucket + 1, 3, 258}, &key);
+  EXPECT_FALSE(DecodeRawBlockKey(key, &decoded));
+  EXPECT_FALSE(DecodeRawBlockKey(EncodeRawKey({bucket, 3, 258, 0}), &decoded));
+  // Blocks sort with the flows' time bounds: every flow of a bucket is at
+  // or after its start.
+  EXPECT_LE(RawTimeBound(bucket), key);
 }
 
 TEST(KeyCodecTest, PinsBlockKeyLayoutAndShards) {

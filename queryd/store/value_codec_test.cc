@@ -65,6 +65,60 @@ TEST(ValueCodecTest, RawValueRejectsOtherVersionsAndSizes) {
   EXPECT_FALSE(DecodeRawValue("", &out));
 }
 
+TEST(ValueCodecTest, RawBlockRoundTripsAndRefusesDamage) {
+  FlowRecord a = SampleFlow();
+  FlowRecord b = SampleFlow();
+  b.ifname = "";
+  b.src_port = 53;
+  FlowRecord c = SampleFlow();
+  c.ifname = std::string(255, 'e');
+  RawBlockBuilder builder;
+  builder.Add(1700000000000000100, 4, a);
+  builder.Add(1700000000000000100, 9, b);
+  builder.Add(1700000000000000200, 0, c);
+  const std::string value(builder.value());
+  EXPECT_EQ(value.size(), 5 + 3 * (12 + 72) + a.ifname.size() + 255);
+  RawBlock block;
+  ASSERT_TRUE(block.Parse(value));
+  ASSERT_EQ(block.size(), 3u);
+  EXPECT_EQ(block.last_seen(1), 1700000000000000100u);
+  EXPECT_EQ(block.index(1), 9u);
+  EXPECT_EQ(block.index(2), 0u);
+  FlowRecord out;
+  ASSERT_TRUE(block.Flow(0, &out));
+  EXPECT_EQ(out.ifname, a.ifname);
+  EXPECT_EQ(out.last_seen_unix_nano, 1700000000000000100u);
+  EXPECT_EQ(out.bytes, a.bytes);
+  ASSERT_TRUE(block.Flow(1, &out));
+  EXPECT_EQ(out.ifname, "");
+  EXPECT_EQ(out.src_port, 53);
+  ASSERT_TRUE(block.Flow(2, &out));
+  EXPECT_EQ(out.ifname, c.ifname);
+  EXPECT_EQ(out.last_seen_unix_nano, 1700000000000000200u);
+
+  for (size_t cut = 0; cut < value.size(); ++cut) {
+    EXPECT_FALSE(block.Parse(value.substr(0, cut))) << cut;
+  }
+  EXPECT_FALSE(block.Parse(value + "x"));
+  std::string bad = value;
+  bad[0] = kRawValueVersion;  // a flow's value, not a block
+  EXPECT_FALSE(block.Parse(bad));
+  bad = value;
+  bad[1] = '\x7f';  // a count far beyond the bytes
+  EXPECT_FALSE(block.Parse(bad));
+  // A record's own version byte is checked when the flow is read.
+  bad = value;
+  bad[5 + 12] = 9;
+  ASSERT_TRUE(block.Parse(bad));
+  EXPECT_FALSE(block.Flow(0, &out));
+  EXPECT_TRUE(block.Flow(1, &out));
+
+  builder.Reset();
+  EXPECT_TRUE(builder.empty());
+  ASSERT_TRUE(block.Parse(builder.value()));
+  EXPECT_EQ(block.size(), 0u);
+}
+
 TEST(ValueCodecTest, TotalsValueRoundTrips) {
   const Totals in = {1, 2, 3, 4, 5, true};
   std::string value;
