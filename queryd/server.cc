@@ -21,6 +21,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   store_options.rollup_buffer_keys =
       static_cast<size_t>(options.rollup_buffer_keys);
   store_options.rollup_flush_interval = options.rollup_flush_interval;
+  store_options.progress = [](absl::string_view line) {
+    std::fprintf(stderr, "weir-queryd: %.*s\n", static_cast<int>(line.size()),
+                 line.data());
+  };
   absl::StatusOr<std::unique_ptr<store::Store>> store =
       store::Store::Open(store_options);
   if (!store.ok()) return store.status();

@@ -1040,11 +1040,23 @@ absl::StatusOr<std::unique_ptr<Store>> RocksStore::Open(
   std::unique_ptr<RocksStore> store(new RocksStore(
       options, std::unique_ptr<rocksdb::DB>(raw_db), std::move(handles)));
 
-  if (stored_version < 3) {
-    if (absl::Status s = store->ConvertRollups(); !s.ok()) return s;
-  }
-  if (stored_version < 4) {
+  if (stored_version < kFormatVersion) {
+    const auto say = [&](const std::string& line) {
+      if (options.progress) options.progress(line);
+    };
+    const absl::Time started = absl::Now();
+    say(absl::StrCat("converting data directory ", dir, " from format version ",
+                     stored_version, " to ", kFormatVersion,
+                     " (rollups and raw flows as blocks); this reads the "
+                     "whole store once"));
+    if (stored_version < 3) {
+      if (absl::Status s = store->ConvertRollups(); !s.ok()) return s;
+    }
     if (absl::Status s = store->ConvertRaw(); !s.ok()) return s;
+    say(absl::StrCat("converted data directory ", dir, " to format version ",
+                     kFormatVersion, " in ",
+                     absl::FormatDuration(absl::Trunc(absl::Now() - started,
+                                                      absl::Milliseconds(1)))));
   }
   std::string version;
   PutU32(&version, kFormatVersion);

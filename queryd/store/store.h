@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,6 +59,10 @@ struct StoreOptions {
   // shard. 0 writes every batch's rollups with the batch.
   size_t rollup_buffer_keys = size_t{1} << 16;
   absl::Duration rollup_flush_interval = absl::Seconds(10);
+  // Told, one line at a time, about the long steps of Open: converting a
+  // directory of an older format version reads the whole store once. May
+  // be empty.
+  std::function<void(absl::string_view line)> progress;
 };
 
 // A page of raw flows.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
@@ -1119,7 +1120,22 @@ TEST_P(StoreTest, AVersion2DirectoryIsConvertedToBlocks) {
   ASSERT_GT(converted, 100);
   ASSERT_GT(raw_converted, 20);
 
+  std::vector<std::string> progress;
+  options_.progress = [&](absl::string_view line) {
+    progress.emplace_back(line);
+  };
   Reopen();
+  options_.progress = nullptr;
+  ASSERT_EQ(progress.size(), 2u);
+  EXPECT_EQ(progress[0],
+            absl::StrCat("converting data directory ", options_.data_dir,
+                         " from format version 2 to ", kFormatVersion,
+                         " (rollups and raw flows as blocks); this reads the "
+                         "whole store once"));
+  EXPECT_TRUE(absl::StartsWith(
+      progress[1], absl::StrCat("converted data directory ", options_.data_dir,
+                                " to format version ", kFormatVersion, " in ")))
+      << progress[1];
   // Every flow, in the same order, with the same cursors.
   const std::vector<FlowRecord> raw_after = Raw();
   ASSERT_EQ(raw_after.size(), raw.size());
