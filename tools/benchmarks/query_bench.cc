@@ -275,6 +275,28 @@ int Main(int argc, char** argv) {
           });
     }
   }
+  // Raw flows: the newest page, and a walk of a whole hour for a filter
+  // nothing matches (the generator never uses destination port 9).
+  for (const bool nothing : {false, true}) {
+    const Window& w = windows[0];
+    add(nothing ? "flows_nomatch_1h" : "flows_1h",
+        [w, nothing](std::string* source, int* results) {
+          weir::v1::ListFlowsRequest request;
+          SetRange(request.mutable_range(), w.end, w.length);
+          request.set_page_size(100);
+          if (nothing) request.mutable_filter()->add_dst_port(9);
+          absl::StatusOr<weir::v1::ListFlowsResponse> r =
+              w.engine->ListFlows(request);
+          if (!r.ok()) {
+            std::fprintf(stderr, "query_bench: %s\n",
+                         r.status().ToString().c_str());
+            return false;
+          }
+          *source = r->source();
+          *results = r->flows_size();
+          return true;
+        });
+  }
   if (queries.empty()) {
     std::fprintf(stderr, "query_bench: --queries matches no query\n");
     return 2;
