@@ -22,8 +22,8 @@
 
 namespace weir::store {
 
-// Bytes [i, i + 8) of `s` as a big-endian number: comparing two of them
-// compares the bytes.
+// The 8 bytes at p as a big-endian number: comparing two of them compares
+// the bytes.
 inline uint64_t BigEndianWord(const char* p) {
   uint64_t word;
   std::memcpy(&word, p, sizeof(word));

@@ -42,9 +42,9 @@ constexpr Family kFamilies[] = {Family::kRaw,  Family::kMinute,
                                 Family::kMeta, Family::kPending};
 constexpr Tier kRollupTiers[] = {Tier::kMinute, Tier::kHour};
 constexpr uint64_t kNanosPerSecond = 1000000000;
-// SumRollup merges a run on two threads when each gets at least this many
-// buckets; below, a thread costs more than it saves.
-constexpr uint64_t kMinBucketsPerThread = 6;
+// SumRollup merges a run's shards on two threads when the run has at least
+// this many buckets; below, a thread costs more than it saves.
+constexpr uint64_t kMinBucketsForThreads = 6;
 
 // Options of every column family, in one place.
 rocksdb::ColumnFamilyOptions FamilyOptions(
@@ -2126,14 +2126,17 @@ absl::Status RocksStore::MergeShards(
   const auto load = [&](Bucket* bucket) {
     if (!bucket->it->Valid()) return false;
     BlockKey key;
-    return DecodeBlockKey(absl::string_view(bucket->it->key().data(),
-                                            bucket->it->key().size()),
-                          &key) &&
-           key.view == view &&
-           bucket->block.Parse(absl::string_view(
-               bucket->it->value().data(), bucket->it->value().size())) &&
-           bucket->block.key_size() == ViewKeySize(view) &&
-           (bucket->shard = key.shard, true);
+    if (!DecodeBlockKey(absl::string_view(bucket->it->key().data(),
+                                          bucket->it->key().size()),
+                        &key) ||
+        key.view != view ||
+        !bucket->block.Parse(absl::string_view(bucket->it->value().data(),
+                                               bucket->it->value().size())) ||
+        bucket->block.key_size() != ViewKeySize(view)) {
+      return false;
+    }
+    bucket->shard = key.shard;
+    return true;
   };
 
   rocksdb::ReadOptions read;
@@ -2211,7 +2214,7 @@ absl::Status RocksStore::SumRun(Tier tier, View view, uint64_t first,
 
   const uint16_t shards = ShardCount(view);
   const uint64_t count = (end - first + resolution - 1) / resolution;
-  if (shards < 2 || count < kMinBucketsPerThread) {
+  if (shards < 2 || count < kMinBucketsForThreads) {
     if (absl::Status s = MergeShards(tier, view, first, end, resolution, 0,
                                      shards, visit_summed);
         !s.ok()) {
