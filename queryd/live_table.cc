@@ -10,34 +10,41 @@
 
 namespace weir::queryd {
 
-LiveTable::Key LiveTable::Key::Of(const store::FlowRecord& r) {
-  return Key{r.node,      r.ifindex,   r.direction, r.protocol,
+LiveTable::Key LiveTable::Key::Of(const store::FlowRecord& r, uint32_t node) {
+  return Key{node,        r.ifindex,   r.direction, r.protocol,
              r.src_addr,  r.dst_addr,  r.src_port,  r.dst_port,
              r.icmp_type, r.icmp_code, r.fragment};
 }
 
-bool LiveTable::Key::operator==(const Key& o) const {
-  return std::tie(node, ifindex, direction, protocol, src, dst, src_port,
-                  dst_port, icmp_type, icmp_code, fragment) ==
-         std::tie(o.node, o.ifindex, o.direction, o.protocol, o.src, o.dst,
-                  o.src_port, o.dst_port, o.icmp_type, o.icmp_code, o.fragment);
+uint32_t LiveTable::NodeIndexLocked(const std::string& node) {
+  const auto [it, added] = node_indexes_.try_emplace(
+      node, static_cast<uint32_t>(node_names_.size()));
+  if (added) node_names_.push_back(node);
+  return it->second;
 }
 
 void LiveTable::Add(const std::vector<store::FlowRecord>& flows) {
   absl::MutexLock lock(&mu_);
+  // A batch's flows share their node: look its index up once per run.
+  const std::string* node = nullptr;
+  uint32_t node_index = 0;
   for (const store::FlowRecord& flow : flows) {
-    Key key = Key::Of(flow);
-    auto it = table_.find(key);
-    if (it == table_.end()) {
-      if (table_.size() >= options_.max_connections) {
+    if (node == nullptr || flow.node != *node) {
+      node = &flow.node;
+      node_index = NodeIndexLocked(flow.node);
+    }
+    const auto [it, added] =
+        table_.try_emplace(Key::Of(flow, node_index), Entry{});
+    if (added) {
+      if (table_.size() > options_.max_connections) {
+        table_.erase(it);
         ++overflow_;
         continue;
       }
-      it = table_.emplace(std::move(key), Entry{}).first;
       it->second.first_seen_unix_nano = flow.first_seen_unix_nano;
     }
     Entry& entry = it->second;
-    entry.ifname = flow.ifname;
+    if (entry.ifname != flow.ifname) entry.ifname = flow.ifname;
     entry.packets += flow.packets;
     entry.bytes += flow.bytes;
     entry.first_seen_unix_nano =
@@ -58,9 +65,10 @@ void LiveTable::ExpireLocked(absl::Time now) {
   });
 }
 
-store::FlowRecord LiveTable::ToRecord(const Key& key, const Entry& entry) {
+store::FlowRecord LiveTable::ToRecordLocked(const Key& key,
+                                            const Entry& entry) const {
   store::FlowRecord r;
-  r.node = key.node;
+  r.node = node_names_[key.node];
   r.ifindex = key.ifindex;
   r.ifname = entry.ifname;
   r.direction = key.direction;
@@ -105,7 +113,7 @@ absl::StatusOr<weir::v1::ListConnectionsResponse> LiveTable::List(
     ExpireLocked(now);
     for (const auto& [key, entry] : table_) {
       if (static_cast<int64_t>(entry.last_seen_unix_nano) < cutoff) continue;
-      store::FlowRecord record = ToRecord(key, entry);
+      store::FlowRecord record = ToRecordLocked(key, entry);
       if (filter->Matches(record)) matches.push_back(std::move(record));
     }
   }

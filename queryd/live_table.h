@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -53,7 +54,7 @@ class LiveTable {
  private:
   // Everything of a FlowRecord that identifies its flow.
   struct Key {
-    std::string node;
+    uint32_t node;  // index in node_names_
     uint32_t ifindex;
     weir::v1::Direction direction;
     uint8_t protocol;
@@ -65,14 +66,16 @@ class LiveTable {
     uint8_t icmp_code;
     bool fragment;
 
-    static Key Of(const store::FlowRecord& record);
-    bool operator==(const Key& other) const;
+    static Key Of(const store::FlowRecord& record, uint32_t node);
+    // Every field: equality and hash go through it.
+    auto Tie() const {
+      return std::tie(node, ifindex, direction, protocol, src, dst, src_port,
+                      dst_port, icmp_type, icmp_code, fragment);
+    }
+    bool operator==(const Key& other) const { return Tie() == other.Tie(); }
     template <typename H>
     friend H AbslHashValue(H h, const Key& key) {
-      return H::combine(std::move(h), key.node, key.ifindex, key.direction,
-                        key.protocol, key.src, key.dst, key.src_port,
-                        key.dst_port, key.icmp_type, key.icmp_code,
-                        key.fragment);
+      return H::combine(std::move(h), key.Tie());
     }
   };
   struct Entry {
@@ -85,11 +88,20 @@ class LiveTable {
   };
 
   void ExpireLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  static store::FlowRecord ToRecord(const Key& key, const Entry& entry);
+  // The index of a node's name in node_names_, added when new.
+  uint32_t NodeIndexLocked(const std::string& node)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  store::FlowRecord ToRecordLocked(const Key& key, const Entry& entry) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const LiveTableOptions options_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<Key, Entry> table_ ABSL_GUARDED_BY(mu_);
+  // Keys hold a node's index, not its name: a flow's key is then fixed-size,
+  // hashed and compared without touching a string.
+  std::vector<std::string> node_names_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, uint32_t> node_indexes_
+      ABSL_GUARDED_BY(mu_);
   uint64_t overflow_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_expiry_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
