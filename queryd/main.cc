@@ -12,6 +12,7 @@
 #include "common/version.h"
 #include "google/protobuf/stubs/common.h"
 #include "grpcpp/grpcpp.h"
+#include "queryd/malloc_tuning.h"
 #include "queryd/queryd.h"
 #include "rocksdb/version.h"
 
@@ -66,6 +67,7 @@ std::string VersionText() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  weir::queryd::TuneMalloc();
   const weir::CommandLineSpec spec{
       .program = "weir-queryd",
       .usage =

@@ -41,6 +41,7 @@
 #include "absl/time/time.h"
 #include "common/command_line.h"
 #include "grpcpp/grpcpp.h"
+#include "queryd/malloc_tuning.h"
 #include "queryd/store/store.h"
 #include "tools/benchmarks/flow_generator.h"
 #include "weir/v1/ingest.grpc.pb.h"
@@ -318,4 +319,8 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace weir::bench
 
-int main(int argc, char** argv) { return weir::bench::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // Direct mode stands in for weir-queryd: the same allocator settings.
+  weir::queryd::TuneMalloc();
+  return weir::bench::Main(argc, argv);
+}

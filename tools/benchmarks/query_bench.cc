@@ -38,6 +38,7 @@
 #include "absl/time/time.h"
 #include "common/command_line.h"
 #include "google/protobuf/util/time_util.h"
+#include "queryd/malloc_tuning.h"
 #include "queryd/query/query_engine.h"
 #include "queryd/store/store.h"
 #include "tools/benchmarks/flow_generator.h"
@@ -332,4 +333,9 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace weir::bench
 
-int main(int argc, char** argv) { return weir::bench::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // The engine and store as weir-queryd runs them: the same allocator
+  // settings.
+  weir::queryd::TuneMalloc();
+  return weir::bench::Main(argc, argv);
+}
