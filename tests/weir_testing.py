@@ -57,6 +57,8 @@ class Queryd:
                     if h:
                         self.http_port = int(h.group(1))
                     ready.set()
+            # EOF: queryd exited. The pipe is done with.
+            self.proc.stderr.close()
 
         threading.Thread(target=pump, daemon=True).start()
         if not ready.wait(timeout):
