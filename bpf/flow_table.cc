@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_util.h"
 
 namespace weir::bpf {
 namespace {
@@ -18,10 +19,6 @@ namespace {
 // bucket larger than this makes the call fail with ENOSPC; the batch then
 // doubles.
 constexpr uint32_t kInitialBatch = 1024;
-
-absl::Status LibbpfError(int err, absl::string_view what) {
-  return absl::ErrnoToStatus(err < 0 ? -err : err, what);
-}
 
 // Folds one CPU's value into the merged one.
 void MergeCpuValue(const weir_flow_value& cpu, weir_flow_value& merged) {
@@ -52,7 +49,7 @@ absl::StatusOr<uint32_t> FlowTable::ActiveSlot() const {
   __u32 slot = 0;
   if (int err = bpf_map_lookup_elem(maps_.active_slot_fd, &zero, &slot);
       err != 0) {
-    return LibbpfError(err, "weir_active_slot: read");
+    return LibbpfFailure(err, "weir_active_slot: read");
   }
   if (slot >= WEIR_FLOW_SLOTS) {
     return absl::DataLossError(
@@ -70,7 +67,7 @@ absl::StatusOr<uint32_t> FlowTable::Swap() {
   if (int err =
           bpf_map_update_elem(maps_.active_slot_fd, &zero, &next, BPF_ANY);
       err != 0) {
-    return LibbpfError(err,
+    return LibbpfFailure(err,
                        absl::StrCat("weir_active_slot: switch to slot ", next));
   }
   // Updating an ARRAY does not wait for running programs; updating a
@@ -81,7 +78,7 @@ absl::StatusOr<uint32_t> FlowTable::Swap() {
   if (int err =
           bpf_map_update_elem(maps_.flow_slots_fd, &old, &old_fd, BPF_ANY);
       err != 0) {
-    return LibbpfError(err, absl::StrCat("weir_flow_slots: re-install slot ",
+    return LibbpfFailure(err, absl::StrCat("weir_flow_slots: re-install slot ",
                                          old, " to wait for running programs"));
   }
   return old;
@@ -92,7 +89,7 @@ absl::StatusOr<std::vector<FlowEntry>> FlowTable::Drain(uint32_t slot) {
     return absl::InvalidArgumentError(
         absl::StrCat("slot: ", slot, " is not a flow map slot"));
   }
-  if (num_cpus_ <= 0) return LibbpfError(num_cpus_, "count possible CPUs");
+  if (num_cpus_ <= 0) return LibbpfFailure(num_cpus_, "count possible CPUs");
   absl::StatusOr<uint32_t> active = ActiveSlot();
   if (!active.ok()) return active.status();
   if (*active == slot) {
@@ -124,7 +121,7 @@ absl::StatusOr<std::vector<FlowEntry>> FlowTable::Drain(uint32_t slot) {
     if (err == -ENOSPC && count == 0) {
       // One bucket holds more keys than fit: retry the same position larger.
       if (batch > std::numeric_limits<uint32_t>::max() / 2) {
-        return LibbpfError(err, "weir flow map: read batch");
+        return LibbpfFailure(err, "weir flow map: read batch");
       }
       batch *= 2;
       keys.resize(batch);
@@ -133,7 +130,7 @@ absl::StatusOr<std::vector<FlowEntry>> FlowTable::Drain(uint32_t slot) {
     }
     // ENOENT: the end of the map, possibly with a last chunk of entries.
     if (err != 0 && err != -ENOENT) {
-      return LibbpfError(
+      return LibbpfFailure(
           err, absl::StrCat("weir flow map slot ", slot, ": read batch after ",
                             flows.size(), " flows"));
     }
@@ -162,7 +159,7 @@ absl::StatusOr<std::vector<FlowEntry>> FlowTable::Drain(uint32_t slot) {
     int err = bpf_map_delete_batch(fd, &all_keys[deleted], &count, &opts);
     deleted += count;
     if (err != 0 || count != wanted) {
-      return LibbpfError(
+      return LibbpfFailure(
           err != 0 ? err : -EIO,
           absl::StrCat("weir flow map slot ", slot, ": clear (deleted ",
                        deleted, " of ", all_keys.size(), " flows)"));

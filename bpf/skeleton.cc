@@ -11,16 +11,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "bpf/weir.skel.h"
+#include "common/status_util.h"
 
 namespace weir::bpf {
-namespace {
-
-// libbpf returns -errno; the status carries errno's code and our context.
-absl::Status LibbpfError(int err, absl::string_view what) {
-  return absl::ErrnoToStatus(err < 0 ? -err : err, what);
-}
-
-}  // namespace
 
 Skeleton::~Skeleton() {
   if (flow_map_1_fd_ >= 0) close(flow_map_1_fd_);
@@ -41,7 +34,7 @@ absl::Status Skeleton::Open() {
     return absl::FailedPreconditionError("weir BPF object: already open");
   skel_ = weir_bpf__open();
   if (skel_ == nullptr)
-    return LibbpfError(errno, "weir BPF object: open (parse embedded ELF)");
+    return LibbpfFailure(errno, "weir BPF object: open (parse embedded ELF)");
   return absl::OkStatus();
 }
 
@@ -60,7 +53,7 @@ absl::Status Skeleton::Configure(const ProgramOptions& options) {
   if (int err = bpf_map__set_max_entries(skel_->maps.weir_flows_0,
                                          options.flow_map_entries);
       err != 0) {
-    return LibbpfError(err, absl::StrCat("weir_flows_0: set max_entries to ",
+    return LibbpfFailure(err, absl::StrCat("weir_flows_0: set max_entries to ",
                                          options.flow_map_entries));
   }
   skel_->rodata->weir_gso_accounting = options.gso_accounting ? 1 : 0;
@@ -78,13 +71,13 @@ absl::Status Skeleton::Load() {
   }
   if (int err = weir_bpf__load(skel_); err != 0) {
     if (adopted_) {
-      return LibbpfError(
+      return LibbpfFailure(
           err, absl::StrCat("weir BPF object: load with the maps pinned in ",
                             options_.pin_path,
                             " (left by a different Weir version or map size?"
                             " remove them to start afresh)"));
     }
-    return LibbpfError(
+    return LibbpfFailure(
         err,
         "weir BPF object: load (create maps, verify programs; "
         "needs CAP_BPF and CAP_PERFMON or root, details in libbpf's log)");
@@ -94,7 +87,7 @@ absl::Status Skeleton::Load() {
     // The outer map already holds both flow maps; take slot 1's from its pin.
     flow_map_1_fd_ = bpf_obj_get(PinOf("weir_flows_1").c_str());
     if (flow_map_1_fd_ < 0) {
-      return LibbpfError(flow_map_1_fd_, "weir_flows_1: open pin");
+      return LibbpfFailure(flow_map_1_fd_, "weir_flows_1: open pin");
     }
   } else if (absl::Status s = InstallSecondFlowMap(); !s.ok()) {
     return s;
@@ -147,13 +140,13 @@ absl::Status Skeleton::ReusePinnedMaps() {
       }
     }
     if (fd < 0) {
-      return LibbpfError(
+      return LibbpfFailure(
           fd, absl::StrCat("open pinned map ", PinOf(kPinnedMaps[i])));
     }
     const int err = bpf_map__reuse_fd(maps[i], fd);
     close(fd);  // reuse_fd keeps its own duplicate
     if (err != 0) {
-      return LibbpfError(
+      return LibbpfFailure(
           err, absl::StrCat("reuse pinned map ", PinOf(kPinnedMaps[i])));
     }
   }
@@ -173,7 +166,7 @@ absl::Status Skeleton::PinMaps() {
     const std::string path = PinOf(kPinnedMaps[i]);
     if (access(path.c_str(), F_OK) == 0) continue;  // adopted
     if (int err = bpf_obj_pin(fds[i], path.c_str()); err != 0) {
-      return LibbpfError(err, absl::StrCat("pin map at ", path));
+      return LibbpfFailure(err, absl::StrCat("pin map at ", path));
     }
   }
   return absl::OkStatus();
@@ -195,7 +188,7 @@ absl::Status Skeleton::InstallSecondFlowMap() {
   struct bpf_map_info info = {};
   __u32 info_len = sizeof(info);
   if (int err = bpf_obj_get_info_by_fd(first_fd, &info, &info_len); err != 0) {
-    return LibbpfError(err, "weir_flows_0: get map info");
+    return LibbpfFailure(err, "weir_flows_0: get map info");
   }
   // The object's own BTF, so tools can show keys and values; it comes from
   // the object rather than by id, which would need CAP_SYS_ADMIN.
@@ -212,7 +205,7 @@ absl::Status Skeleton::InstallSecondFlowMap() {
                           "weir_flows_1", info.key_size, info.value_size,
                           info.max_entries, &create_opts);
   if (fd < 0) {
-    return LibbpfError(fd, absl::StrCat("weir_flows_1: create (",
+    return LibbpfFailure(fd, absl::StrCat("weir_flows_1: create (",
                                         info.max_entries, " entries)"));
   }
   flow_map_1_fd_ = fd;
@@ -220,7 +213,7 @@ absl::Status Skeleton::InstallSecondFlowMap() {
   if (int err =
           bpf_map_update_elem(flow_slots_fd(), &slot, &flow_map_1_fd_, BPF_ANY);
       err != 0) {
-    return LibbpfError(err, "weir_flow_slots: install weir_flows_1 in slot 1");
+    return LibbpfFailure(err, "weir_flow_slots: install weir_flows_1 in slot 1");
   }
   return absl::OkStatus();
 }

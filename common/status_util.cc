@@ -22,11 +22,15 @@ constexpr size_t kMaxQuotedBytes = 64;
 
 absl::Status LibbpfErrorToStatus(int err, absl::string_view what) {
   if (err >= 0) return absl::OkStatus();
-  if (err < -kMaxErrno) {
+  return LibbpfFailure(err, what);
+}
+
+absl::Status LibbpfFailure(int err, absl::string_view what) {
+  if (err == 0 || err < -kMaxErrno || err > kMaxErrno) {
     return absl::UnknownError(
         absl::StrCat(what, ": unexpected libbpf return value ", err));
   }
-  return absl::ErrnoToStatus(-err, what);
+  return absl::ErrnoToStatus(err < 0 ? -err : err, what);
 }
 
 absl::Status ErrnoStatus(absl::string_view what) {

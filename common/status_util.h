@@ -27,6 +27,11 @@ namespace weir {
 // become UNKNOWN too.
 absl::Status LibbpfErrorToStatus(int err, absl::string_view what);
 
+// The status of a libbpf call known to have failed, from what it returned
+// (-errno) or from errno itself (positive): as LibbpfErrorToStatus, but
+// never OK, so a failure path cannot turn into success (0 is UNKNOWN).
+absl::Status LibbpfFailure(int err, absl::string_view what);
+
 // Converts the current `errno` into a status, as "what: strerror(errno)".
 // Call it straight after the failing call, before anything can change errno.
 // Never returns OK: when errno is 0 the status is UNKNOWN and says so.

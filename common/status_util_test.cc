@@ -16,6 +16,22 @@ TEST(LibbpfErrorToStatusTest, NonNegativeIsOk) {
   EXPECT_TRUE(LibbpfErrorToStatus(7, "creating map").ok());
 }
 
+TEST(LibbpfFailureTest, IsNeverOkAndTakesErrnoOfEitherSign) {
+  const absl::Status from_return = LibbpfFailure(-ENOENT, "weir_flows_1: open pin");
+  EXPECT_EQ(from_return.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(from_return.message(),
+            "weir_flows_1: open pin: No such file or directory");
+  // errno itself, as after a call that returns NULL.
+  EXPECT_EQ(LibbpfFailure(EPERM, "open").code(),
+            absl::StatusCode::kPermissionDenied);
+  // A failure path never turns into success.
+  const absl::Status zero = LibbpfFailure(0, "count possible CPUs");
+  EXPECT_EQ(zero.code(), absl::StatusCode::kUnknown);
+  EXPECT_EQ(zero.message(),
+            "count possible CPUs: unexpected libbpf return value 0");
+  EXPECT_EQ(LibbpfFailure(-5000, "x").code(), absl::StatusCode::kUnknown);
+}
+
 TEST(LibbpfErrorToStatusTest, MapsErrnoToCanonicalCode) {
   const struct {
     int err;
