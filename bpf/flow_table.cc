@@ -67,8 +67,8 @@ absl::StatusOr<uint32_t> FlowTable::Swap() {
   if (int err =
           bpf_map_update_elem(maps_.active_slot_fd, &zero, &next, BPF_ANY);
       err != 0) {
-    return LibbpfFailure(err,
-                       absl::StrCat("weir_active_slot: switch to slot ", next));
+    return LibbpfFailure(
+        err, absl::StrCat("weir_active_slot: switch to slot ", next));
   }
   // Updating an ARRAY does not wait for running programs; updating a
   // map-in-map does (synchronize_rcu in maybe_wait_bpf_programs). Putting
@@ -78,8 +78,9 @@ absl::StatusOr<uint32_t> FlowTable::Swap() {
   if (int err =
           bpf_map_update_elem(maps_.flow_slots_fd, &old, &old_fd, BPF_ANY);
       err != 0) {
-    return LibbpfFailure(err, absl::StrCat("weir_flow_slots: re-install slot ",
-                                         old, " to wait for running programs"));
+    return LibbpfFailure(err,
+                         absl::StrCat("weir_flow_slots: re-install slot ", old,
+                                      " to wait for running programs"));
   }
   return old;
 }

@@ -54,7 +54,7 @@ absl::Status Skeleton::Configure(const ProgramOptions& options) {
                                          options.flow_map_entries);
       err != 0) {
     return LibbpfFailure(err, absl::StrCat("weir_flows_0: set max_entries to ",
-                                         options.flow_map_entries));
+                                           options.flow_map_entries));
   }
   skel_->rodata->weir_gso_accounting = options.gso_accounting ? 1 : 0;
   options_ = options;
@@ -206,14 +206,15 @@ absl::Status Skeleton::InstallSecondFlowMap() {
                           info.max_entries, &create_opts);
   if (fd < 0) {
     return LibbpfFailure(fd, absl::StrCat("weir_flows_1: create (",
-                                        info.max_entries, " entries)"));
+                                          info.max_entries, " entries)"));
   }
   flow_map_1_fd_ = fd;
   const __u32 slot = 1;
   if (int err =
           bpf_map_update_elem(flow_slots_fd(), &slot, &flow_map_1_fd_, BPF_ANY);
       err != 0) {
-    return LibbpfFailure(err, "weir_flow_slots: install weir_flows_1 in slot 1");
+    return LibbpfFailure(err,
+                         "weir_flow_slots: install weir_flows_1 in slot 1");
   }
   return absl::OkStatus();
 }

@@ -17,7 +17,8 @@ TEST(LibbpfErrorToStatusTest, NonNegativeIsOk) {
 }
 
 TEST(LibbpfFailureTest, IsNeverOkAndTakesErrnoOfEitherSign) {
-  const absl::Status from_return = LibbpfFailure(-ENOENT, "weir_flows_1: open pin");
+  const absl::Status from_return =
+      LibbpfFailure(-ENOENT, "weir_flows_1: open pin");
   EXPECT_EQ(from_return.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(from_return.message(),
             "weir_flows_1: open pin: No such file or directory");

@@ -100,8 +100,7 @@ class LiveTable {
   // Keys hold a node's index, not its name: a flow's key is then fixed-size,
   // hashed and compared without touching a string.
   std::vector<std::string> node_names_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, uint32_t> node_indexes_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, uint32_t> node_indexes_ ABSL_GUARDED_BY(mu_);
   uint64_t overflow_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_expiry_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };

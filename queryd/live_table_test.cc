@@ -27,7 +27,8 @@ store::FlowRecord Flow(const std::string& node, uint16_t src_port,
   flow.dst_port = 53;
   flow.packets = packets;
   flow.bytes = packets * 100;
-  flow.last_seen_unix_nano = static_cast<uint64_t>(absl::ToUnixNanos(last_seen));
+  flow.last_seen_unix_nano =
+      static_cast<uint64_t>(absl::ToUnixNanos(last_seen));
   flow.first_seen_unix_nano = flow.last_seen_unix_nano - kSecond;
   return flow;
 }

@@ -16,7 +16,8 @@ bool RollupBlock::Parse(absl::string_view value) {
   uint8_t version, kind, flags, key_size;
   uint32_t count;
   if (!reader.GetU8(&version) || version != kRollupValueVersion ||
-      !reader.GetU8(&kind) || kind != static_cast<uint8_t>(RollupKind::kBlock) ||
+      !reader.GetU8(&kind) ||
+      kind != static_cast<uint8_t>(RollupKind::kBlock) ||
       !reader.GetU8(&flags) || !reader.GetU8(&key_size) ||
       !reader.GetU32(&count)) {
     return false;

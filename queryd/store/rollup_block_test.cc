@@ -155,9 +155,8 @@ TEST(RollupBlockTest, MergeSumsEqualKeysOfEveryBlockInKeyOrder) {
   }
   // Stops when emit says so.
   int seen = 0;
-  MergeBlocks(runs, [&](absl::string_view, const Totals&) {
-    return ++seen < 3;
-  });
+  MergeBlocks(runs,
+              [&](absl::string_view, const Totals&) { return ++seen < 3; });
   EXPECT_EQ(seen, 3);
   // One block: as it is.
   int single = 0;
@@ -184,8 +183,8 @@ TEST(RollupBlockTest, KeyLessIsByteOrder) {
   };
   for (const std::string& a : keys) {
     for (const std::string& b : keys) {
-      EXPECT_EQ(KeyLess(a, b), a < b) << absl::CEscape(a) << " "
-                                      << absl::CEscape(b);
+      EXPECT_EQ(KeyLess(a, b), a < b)
+          << absl::CEscape(a) << " " << absl::CEscape(b);
     }
   }
 }

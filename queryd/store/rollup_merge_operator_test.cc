@@ -113,8 +113,12 @@ TEST_F(RollupMergeOperatorTest, BlocksMergeAsSortedRunsInAnyGrouping) {
       for (int e = 0; e < count; ++e) {
         const std::string key = {6, 0, static_cast<char>(random() % 60)};
         const uint64_t first = 1 + random() % 1000;
-        const Totals t = {random() % 100000, random() % 1000, 1, first,
-                          first + random() % 1000, false};
+        const Totals t = {random() % 100000,
+                          random() % 1000,
+                          1,
+                          first,
+                          first + random() % 1000,
+                          false};
         entries[key] += t;
         expected[key] += t;
       }
@@ -155,7 +159,8 @@ TEST_F(RollupMergeOperatorTest, AnUndecodableBlockIsDroppedAndFlagged) {
   const std::string other(wrong_size.value());
   std::string result;
   EXPECT_FALSE(PartialMergeMulti(PortBlockKey(), {good, other}, &result));
-  EXPECT_FALSE(op_.PartialMerge(PortBlockKey(), good, "junk", &result, nullptr));
+  EXPECT_FALSE(
+      op_.PartialMerge(PortBlockKey(), good, "junk", &result, nullptr));
   ASSERT_TRUE(
       FullMerge(PortBlockKey(), nullptr, {good, "junk", other, good}, &result));
   bool damaged = false;

@@ -549,8 +549,8 @@ class DerivedViews {
   static void Widen(const Entries<Key>& entries, uint64_t width,
                     Entries<Key>* to, std::vector<size_t>* starts) {
     for (size_t i = 0; i < entries.size(); ++i) {
-      if (i == 0 || entries[i].first.bucket_sec !=
-                        entries[i - 1].first.bucket_sec) {
+      if (i == 0 ||
+          entries[i].first.bucket_sec != entries[i - 1].first.bucket_sec) {
         starts->push_back(to->size());
       }
       to->push_back(entries[i]);
@@ -1372,8 +1372,10 @@ void RocksStore::AppendRollups(absl::Span<const RollupBuffer* const> sums,
   views->Append(cutoff_sec, {cf(Family::kMinute), cf(Family::kHour)}, out);
   std::string value;
   for (Tier tier : kRollupTiers) {
-    const std::string first_key = BucketPrefix(cutoff_sec[static_cast<int>(tier)]);
-    for (const auto* entry : SortedEntries(counters.counters[RollupIndex(tier)])) {
+    const std::string first_key =
+        BucketPrefix(cutoff_sec[static_cast<int>(tier)]);
+    for (const auto* entry :
+         SortedEntries(counters.counters[RollupIndex(tier)])) {
       if (entry->first < first_key) continue;
       value.clear();
       AppendCountersValue(entry->second, /*damaged=*/false, &value);
@@ -1495,9 +1497,9 @@ absl::Status RocksStore::ConvertRollups() {
           !DecodeTotalsValue(
               absl::string_view(it->value().data(), it->value().size()),
               &totals)) {
-        return absl::DataLossError(
-            absl::StrCat("undecodable ", TierName(tier),
-                         " rollup entry, key ", it->key().ToString(true)));
+        return absl::DataLossError(absl::StrCat("undecodable ", TierName(tier),
+                                                " rollup entry, key ",
+                                                it->key().ToString(true)));
       }
       if (!open || key.bucket_start_sec != current.bucket_start_sec ||
           key.view != current.view) {
@@ -1566,8 +1568,7 @@ absl::Status RocksStore::ConvertRaw() {
     if (k.size() == kRawBlockKeySize) continue;  // already a block
     if (!DecodeRawKey(k, &flow_key) ||
         !DecodeRawValue(
-            absl::string_view(it->value().data(), it->value().size()),
-            &flow)) {
+            absl::string_view(it->value().data(), it->value().size()), &flow)) {
       return absl::DataLossError(absl::StrCat(
           "undecodable raw flow record, key ", it->key().ToString(true)));
     }
@@ -1579,12 +1580,13 @@ absl::Status RocksStore::ConvertRaw() {
       }
     }
     bucket = flow_bucket;
-    blocks[{flow_key.node_id, flow_key.batch}].Add(
-        flow_key.last_seen_unix_nano, flow_key.index, flow);
+    blocks[{flow_key.node_id, flow_key.batch}].Add(flow_key.last_seen_unix_nano,
+                                                   flow_key.index, flow);
     write.Delete(family, it->key());
     ++flows;
   }
-  if (absl::Status s = FromRocksDb(it->status(), "reading raw flows to convert");
+  if (absl::Status s =
+          FromRocksDb(it->status(), "reading raw flows to convert");
       !s.ok()) {
     return s;
   }
@@ -1617,10 +1619,9 @@ absl::Status RocksStore::RecoverRollups() {
     }
     if (entry.batch.raw_flows > 0) {
       // The raw buckets holding the batch's flows.
-      ranges.emplace_back(
-          RawBucketStart(entry.batch.min_last_seen_unix_nano),
-          RawBucketStart(entry.batch.max_last_seen_unix_nano) +
-              (kRawBucketNanos - 1));
+      ranges.emplace_back(RawBucketStart(entry.batch.min_last_seen_unix_nano),
+                          RawBucketStart(entry.batch.max_last_seen_unix_nano) +
+                              (kRawBucketNanos - 1));
     }
     pending.emplace(std::make_pair(key.node_id, key.batch), std::move(entry));
     recovered.pending.emplace_back(it->key().data(), it->key().size());
@@ -1680,8 +1681,8 @@ absl::Status RocksStore::RecoverRollups() {
       if (found == pending.end()) continue;
       if (!block.Parse(
               absl::string_view(raw->value().data(), raw->value().size()))) {
-        return absl::DataLossError(absl::StrCat(
-            "undecodable raw block, key ", raw->key().ToString(true)));
+        return absl::DataLossError(absl::StrCat("undecodable raw block, key ",
+                                                raw->key().ToString(true)));
       }
       for (size_t f = 0; f < block.size(); ++f) {
         if (!block.Flow(f, &flow)) {
@@ -1727,9 +1728,8 @@ absl::Status RocksStore::ScanRaw(const RawScan& scan, RawVisitor visit) const {
     // What retention deleted stays deleted to the ns, though whole raw
     // buckets go only once they are wholly past the cutoff.
     absl::ReaderMutexLock lock(&retention_mu_);
-    start = std::max(
-        start, retained_from_sec_[static_cast<int>(Tier::kRaw)] *
-                   kNanosPerSecond);
+    start = std::max(start, retained_from_sec_[static_cast<int>(Tier::kRaw)] *
+                                kNanosPerSecond);
   }
   RawKey cursor;
   const bool resume = !scan.cursor.empty();
@@ -2115,9 +2115,9 @@ absl::Status RocksStore::MergeShards(
                                       ViewName(view)));
     }
     uint64_t start = 0;
-    DecodeBucket(absl::string_view(bucket.it->key().data(),
-                                   bucket.it->key().size()),
-                 &start);
+    DecodeBucket(
+        absl::string_view(bucket.it->key().data(), bucket.it->key().size()),
+        &start);
     return UndecodableEntry(tier, view, start);
   };
   // Takes the iterator's current block: false when there is none (done,
@@ -2235,8 +2235,8 @@ absl::Status RocksStore::SumRun(Tier tier, View view, uint64_t first,
         tier, view, first, end, resolution, middle, shards,
         [&](absl::string_view k, const Totals& t) { return later->Add(k, t); });
   });
-  absl::Status earlier_status = MergeShards(tier, view, first, end, resolution,
-                                            0, middle, visit_summed);
+  absl::Status earlier_status =
+      MergeShards(tier, view, first, end, resolution, 0, middle, visit_summed);
   worker.join();
   absl::Status status = earlier_status.ok() ? later_status : earlier_status;
   if (status.ok() && visited.ok()) {
@@ -2277,9 +2277,9 @@ absl::Status RocksStore::ScanNodeCounters(Tier tier, const TimeRange& range,
         if (!DecodeRollupKey(k, &key) ||
             !DecodeCountersValue(value, &counters, &entry.damaged) ||
             key.node_id >= names.size()) {
-          return absl::DataLossError(absl::StrCat(
-              "undecodable node counters in ", TierName(tier), " at bucket ",
-              bucket));
+          return absl::DataLossError(
+              absl::StrCat("undecodable node counters in ", TierName(tier),
+                           " at bucket ", bucket));
         }
         entry.bucket = absl::FromUnixSeconds(static_cast<int64_t>(bucket));
         entry.node = names[key.node_id];
@@ -2349,8 +2349,8 @@ absl::Status RocksStore::EnforceRetention(absl::Time now) {
         // cutoff).
         range.begin = retained_from_sec_[i] == 0
                           ? std::string()
-                          : RawTimeBound(RawBucketStart(
-                                retained_from_sec_[i] * kNanosPerSecond));
+                          : RawTimeBound(RawBucketStart(retained_from_sec_[i] *
+                                                        kNanosPerSecond));
         range.end =
             RawTimeBound(RawBucketStart(cutoff_sec[i] * kNanosPerSecond));
       } else {

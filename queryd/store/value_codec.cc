@@ -113,8 +113,7 @@ bool RawBlock::Parse(absl::string_view value) {
   uint8_t version;
   uint32_t count;
   if (!reader.GetU8(&version) || version != kRawBlockVersion ||
-      !reader.GetU32(&count) ||
-      count > reader.remaining() / (12 + kFixed)) {
+      !reader.GetU32(&count) || count > reader.remaining() / (12 + kFixed)) {
     return false;
   }
   records_.reserve(count);
@@ -127,8 +126,7 @@ bool RawBlock::Parse(absl::string_view value) {
         !reader.GetBytes(static_cast<uint8_t>(fixed.back()), &name)) {
       return false;
     }
-    record.value =
-        absl::string_view(fixed.data(), fixed.size() + name.size());
+    record.value = absl::string_view(fixed.data(), fixed.size() + name.size());
     records_.push_back(record);
   }
   return reader.remaining() == 0;

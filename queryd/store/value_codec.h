@@ -93,7 +93,8 @@ class RawBlockBuilder {
   RawBlockBuilder() { Reset(); }
   // Empties the builder, keeping its memory.
   void Reset();
-  void Add(uint64_t last_seen_unix_nano, uint32_t index, const FlowRecord& flow);
+  void Add(uint64_t last_seen_unix_nano, uint32_t index,
+           const FlowRecord& flow);
   size_t size() const { return count_; }
   bool empty() const { return count_ == 0; }
   // The block so far: valid until the next Add or Reset.
