@@ -22,7 +22,7 @@ std::string Block(size_t key_size, const std::map<std::string, Totals>& in,
   BlockBuilder builder(key_size);
   for (const auto& [key, totals] : in) builder.Add(key, totals);
   if (damaged) builder.MarkDamaged();
-  return std::string(builder.value());
+  return std::string{builder.value()};
 }
 
 void ExpectTotals(const Totals& got, const Totals& want) {
@@ -139,7 +139,7 @@ TEST(RollupBlockTest, MergeSumsEqualKeysOfEveryBlockInKeyOrder) {
   }
   std::vector<std::pair<std::string, Totals>> got;
   MergeBlocks(runs, [&](absl::string_view key, const Totals& totals) {
-    got.emplace_back(std::string(key), totals);
+    got.emplace_back(std::string{key}, totals);
     return true;
   });
   ASSERT_EQ(got.size(), want.size());

@@ -86,7 +86,7 @@ std::string PortBlockKey() {
 std::string PortBlock(const std::map<std::string, Totals>& entries) {
   BlockBuilder builder(ViewKeySize(View::kDstPort));
   for (const auto& [key, totals] : entries) builder.Add(key, totals);
-  return std::string(builder.value());
+  return std::string{builder.value()};
 }
 
 std::map<std::string, Totals> BlockEntries(const std::string& value,
@@ -96,7 +96,7 @@ std::map<std::string, Totals> BlockEntries(const std::string& value,
   *damaged = block.damaged();
   std::map<std::string, Totals> out;
   for (size_t i = 0; i < block.size(); ++i) {
-    out[std::string(block.key(i))] = block.totals(i);
+    out[std::string{block.key(i)}] = block.totals(i);
   }
   return out;
 }

@@ -1084,7 +1084,7 @@ TEST_P(StoreTest, AVersion2DirectoryIsConvertedToBlocks) {
         for (size_t i = 0; i < block.size(); ++i) {
           const std::string old_key =
               ViewPrefix(key.bucket_start_sec, key.view) +
-              std::string(block.key(i));
+              std::string{block.key(i)};
           const Totals totals = block.totals(i);
           std::string value;
           if (i % 2 == 0) {

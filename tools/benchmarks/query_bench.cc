@@ -124,7 +124,7 @@ absl::Status Generate(const std::string& dir, int64_t flows, int nodes) {
         std::fprintf(stderr,
                      "  query data set: %3d %% (%lld flows, %.0f s, %.0f "
                      "flows/s)\n",
-                     percent, static_cast<long long>(written * kFlowsPerBatch),
+                     percent, static_cast<long long>(written) * kFlowsPerBatch,
                      s, written * kFlowsPerBatch / std::max(s, 1e-3));
       }
     }
