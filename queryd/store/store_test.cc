@@ -179,6 +179,19 @@ class StoreTest : public ::testing::TestWithParam<size_t> {
     return flows;
   }
 
+  // The page cursor of every raw flow, newest first.
+  std::vector<std::string> Cursors() {
+    std::vector<std::string> cursors;
+    EXPECT_TRUE(store_
+                    ->ScanRaw({kAllTime, true, ""},
+                              [&](const FlowRecord&, absl::string_view cursor) {
+                                cursors.emplace_back(cursor);
+                                return true;
+                              })
+                    .ok());
+    return cursors;
+  }
+
   TotalsByKey Rollup(Tier tier, View view, const TimeRange& range = kAllTime) {
     TotalsByKey totals;
     const absl::Status status =
@@ -1020,14 +1033,7 @@ TEST_P(StoreTest, AVersion2DirectoryIsConvertedToBlocks) {
     Write(MakeBatch(spec));
   }
   const std::vector<FlowRecord> raw = Raw();
-  std::vector<std::string> cursors;
-  ASSERT_TRUE(store_
-                  ->ScanRaw({kAllTime, true, ""},
-                            [&](const FlowRecord&, absl::string_view cursor) {
-                              cursors.emplace_back(cursor);
-                              return true;
-                            })
-                  .ok());
+  const std::vector<std::string> cursors = Cursors();
   const auto counters_before = Counters(Tier::kMinute);
   store_.reset();
   // Rewrite the blocks of most buckets as version 2 wrote them: one key per
@@ -1148,15 +1154,7 @@ TEST_P(StoreTest, AVersion2DirectoryIsConvertedToBlocks) {
     EXPECT_EQ(raw_after[i].bytes, raw[i].bytes) << i;
     EXPECT_EQ(raw_after[i].ifname, raw[i].ifname) << i;
   }
-  std::vector<std::string> cursors_after;
-  ASSERT_TRUE(store_
-                  ->ScanRaw({kAllTime, true, ""},
-                            [&](const FlowRecord&, absl::string_view cursor) {
-                              cursors_after.emplace_back(cursor);
-                              return true;
-                            })
-                  .ok());
-  EXPECT_EQ(cursors_after, cursors);
+  EXPECT_EQ(Cursors(), cursors);
   for (Tier tier : {Tier::kMinute, Tier::kHour}) {
     for (View view : kFlowViews) {
       ExpectSameRollups(Rollup(tier, view), Expected(raw, tier, view),
