@@ -75,7 +75,11 @@ rocksdb::ColumnFamilyOptions FamilyOptions(
       // Rollups: many merges per key; RocksDB folds operands in flushes and
       // compactions (and on reads, through the same operator).
       options.merge_operator = std::make_shared<RollupMergeOperator>();
-      options.write_buffer_size = 8 << 20;
+      // Big enough that a flush folds many buffer writes of one bucket's
+      // blocks into one: at 8 MiB, a 20 s direct ingest run stored ~13 %
+      // fewer flows/s and spent ~20 % more CPU per flow (flushes and
+      // compactions merging the same blocks again).
+      options.write_buffer_size = 32 << 20;
       // Flushes of the rollup buffer write each bucket's keys in order: as
       // for raw, inserts start from the last one in the same bucket.
       options.memtable_insert_with_hint_prefix_extractor.reset(
