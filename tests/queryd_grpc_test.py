@@ -296,6 +296,48 @@ class QuerydRestartTest(unittest.TestCase):
             self.assertEqual(r.losses.packets, 3)
         self.assertEqual(queryd.stop(), 0)
 
+    def test_kill_after_the_rollups_went_out_loses_and_doubles_nothing(self):
+        # A rollup read writes the buffer out first, into memtables only (it
+        # skips the WAL); SIGKILL then loses that write, and with it the
+        # deletion of its batches' pending records, so start-up redoes those
+        # rollups from raw: once, not twice, and not never.
+        queryd = wt.Queryd().start()
+        self.addCleanup(queryd.kill)
+        now = time.time()
+        batches = wt.dataset(now)
+        ingest(queryd.address, batches["node-a"] + batches["node-b"])
+        minutes = query_pb2.TimeRange(start=ts((now - 600) // 60 * 60),
+                                      end=ts((now + 60) // 60 * 60 + 60))
+        hours = query_pb2.TimeRange(start=ts((now - 600) // 3600 * 3600),
+                                    end=ts((now + 60) // 3600 * 3600 + 3600))
+        want = [("192.0.2.1", 15000 + 180 + 7000 + 392, 21, 4),
+                ("2001:db8::1", 960, 8, 2),
+                ("2001:db8::2", 120, 1, 1)]
+
+        def check(address):
+            with grpc.insecure_channel(address) as channel:
+                stub = query_pb2_grpc.QueryServiceStub(channel)
+                for window, source in ((minutes, "1m/src"), (hours, "1h/src")):
+                    r = stub.TopTalkers(query_pb2.TopTalkersRequest(
+                        range=window, group_by=query_pb2.GROUP_BY_SRC, limit=10), timeout=10)
+                    self.assertEqual(r.source, source)
+                    self.assertEqual(
+                        [(t.src_addr, t.bytes, t.packets, t.flows) for t in r.talkers], want,
+                        source)
+                    self.assertEqual(r.losses.packets, 3, source)
+
+        check(queryd.address)
+        queryd.kill()
+        queryd = wt.Queryd(queryd.data_dir).start()
+        self.addCleanup(queryd.kill)
+        check(queryd.address)
+        # And once more after a clean stop, which writes the memtables out.
+        self.assertEqual(queryd.stop(), 0)
+        queryd = wt.Queryd(queryd.data_dir).start()
+        self.addCleanup(queryd.kill)
+        check(queryd.address)
+        self.assertEqual(queryd.stop(), 0)
+
     def test_bad_flags_get_one_line_and_exit_2(self):
         for flag, message in (
                 ("--rollup-buffer-keys=-1", "--rollup-buffer-keys"),

@@ -613,6 +613,9 @@ TEST_P(StoreTest, ACrashLosesNoRollups) {
                    .ok()) {
             std::_Exit(2);
           }
+          // Half-way the buffer goes out, to memtables only (no WAL): the
+          // crash loses that write too, pending deletions included.
+          if (seq == 30 && !(*store)->FlushRollups().ok()) std::_Exit(3);
         }
         std::_Exit(0);
       },
@@ -915,6 +918,44 @@ TEST_P(StoreTest, NodeCountersReportLossesPerBucket) {
   ASSERT_EQ(hour.size(), 1u);
   EXPECT_EQ(hour.at({kHourSec, "node-a"}).lost_packets(), 11u);
   EXPECT_EQ(hour.at({kHourSec, "node-a"}).losses.size(), 2u);
+}
+
+TEST_P(StoreTest, ACrashAfterRetentionLosesNoRollups) {
+  // A batch's rollups go out without the WAL, then retention deletes the
+  // raw flows a recovery of them would read, then the process dies. The
+  // rollups must have reached disk before that deletion.
+  options_.retention.raw = absl::Hours(1);
+  options_.retention.minute = absl::Hours(3);
+  options_.retention.hour = absl::Hours(10);
+  store_.reset();
+  const uint64_t now_ns = kHourNs + 30 * 60 * kSecond;
+  // In raw when written, past raw's cutoff a minute later.
+  const uint64_t seen_ns = now_ns - 3600 * kSecond + 5 * kSecond;
+  const weir::v1::FlowBatch batch = OneFlowBatch(1, seen_ns, 7);
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options_);
+        if (!store.ok()) std::_Exit(1);
+        if (!(*store)->WriteBatch(batch, AtNanos(now_ns)).ok()) std::_Exit(2);
+        if (!(*store)->FlushRollups().ok()) std::_Exit(3);
+        if (!(*store)->EnforceRetention(AtNanos(now_ns + 60 * kSecond)).ok()) {
+          std::_Exit(4);
+        }
+        std::_Exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+
+  store_ = Open();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_TRUE(Raw().empty());
+  const std::vector<FlowRecord> flows = FlowRecordsOf(batch);
+  for (Tier tier : {Tier::kMinute, Tier::kHour}) {
+    for (View view : kFlowViews) {
+      ExpectSameRollups(Rollup(tier, view), Expected(flows, tier, view),
+                        absl::StrCat(TierName(tier), "/", ViewName(view)));
+    }
+  }
 }
 
 TEST_P(StoreTest, RetentionDropsExactlyTheOldBuckets) {
