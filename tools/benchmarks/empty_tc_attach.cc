@@ -45,8 +45,9 @@ int Main(int argc, char** argv) {
   const std::string ifname = absl::GetFlag(FLAGS_interface);
   const std::string pin_path = absl::GetFlag(FLAGS_pin_path);
   if (ifname.empty() || pin_path.empty()) {
-    std::fprintf(stderr, "empty_tc_attach: --interface and --pin-path are "
-                         "required\n");
+    std::fprintf(stderr,
+                 "empty_tc_attach: --interface and --pin-path are "
+                 "required\n");
     return 2;
   }
   signal(SIGTERM, OnSignal);
@@ -73,12 +74,13 @@ int Main(int argc, char** argv) {
     attached.push_back(*a);
   }
   if (status == 0) {
-    std::printf("attached %s\n",
-                attached[0].mode == collector::AttachMode::kTcx ? "tcx"
-                                                                : "clsact");
+    std::printf("attached %s\n", attached[0].mode == collector::AttachMode::kTcx
+                                     ? "tcx"
+                                     : "clsact");
     std::fflush(stdout);
-    const auto end = std::chrono::steady_clock::now() +
-                     std::chrono::duration<double>(absl::GetFlag(FLAGS_seconds));
+    const auto end =
+        std::chrono::steady_clock::now() +
+        std::chrono::duration<double>(absl::GetFlag(FLAGS_seconds));
     while (!stop && std::chrono::steady_clock::now() < end) usleep(50000);
   }
   for (collector::Attachment& a : attached) {

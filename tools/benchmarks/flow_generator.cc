@@ -23,7 +23,8 @@ std::vector<double> ZipfCdf(int n, double s) {
 
 std::string V4(uint32_t address) {
   std::string bytes(4, '\0');
-  for (int i = 0; i < 4; ++i) bytes[i] = static_cast<char>(address >> (24 - 8 * i));
+  for (int i = 0; i < 4; ++i)
+    bytes[i] = static_cast<char>(address >> (24 - 8 * i));
   return bytes;
 }
 
@@ -34,7 +35,8 @@ std::string V6(uint16_t net, uint32_t host) {
   for (int i = 0; i < 4; ++i) bytes[i] = static_cast<char>(prefix[i]);
   bytes[4] = static_cast<char>(net >> 8);
   bytes[5] = static_cast<char>(net);
-  for (int i = 0; i < 4; ++i) bytes[12 + i] = static_cast<char>(host >> (24 - 8 * i));
+  for (int i = 0; i < 4; ++i)
+    bytes[12 + i] = static_cast<char>(host >> (24 - 8 * i));
   return bytes;
 }
 
@@ -46,9 +48,9 @@ struct Service {
 
 // What internal hosts talk: TCP ~70 %, UDP ~25 %, ICMP ~5 %.
 constexpr Service kServices[] = {
-    {6, 443, 0.40},  {6, 80, 0.10},    {6, 22, 0.03},   {6, 5432, 0.04},
-    {6, 6379, 0.04}, {6, 9090, 0.03},  {6, 8080, 0.06}, {17, 53, 0.15},
-    {17, 443, 0.07}, {17, 123, 0.03},  {1, 0, 0.05},
+    {6, 443, 0.40},  {6, 80, 0.10},   {6, 22, 0.03},   {6, 5432, 0.04},
+    {6, 6379, 0.04}, {6, 9090, 0.03}, {6, 8080, 0.06}, {17, 53, 0.15},
+    {17, 443, 0.07}, {17, 123, 0.03}, {1, 0, 0.05},
 };
 
 }  // namespace
@@ -76,8 +78,8 @@ void FlowGenerator::Fill(weir::v1::IngestFlow& flow, const BatchShape& shape) {
     local_addr = V6(1, local + 1);
     remote_addr = V6(2, remote + 1);
   } else {
-    local_addr = V4(0x0a000000u + 1 + local);     // 10.0.x.y
-    remote_addr = V4(0xc6120000u + 1 + remote);   // 198.18.x.y
+    local_addr = V4(0x0a000000u + 1 + local);    // 10.0.x.y
+    remote_addr = V4(0xc6120000u + 1 + remote);  // 198.18.x.y
   }
 
   double pick = unit(random_);
@@ -116,9 +118,9 @@ void FlowGenerator::Fill(weir::v1::IngestFlow& flow, const BatchShape& shape) {
   const double boost = local < 10 ? 20.0 : (local < 100 ? 4.0 : 1.0);
   const uint64_t packets =
       std::min<uint64_t>(1 + static_cast<uint64_t>(pareto * boost), 5000000);
-  const uint64_t mean_size =
-      protocol == 6 && unit(random_) < 0.6 ? 1200 + random_() % 314
-                                            : 64 + random_() % 400;
+  const uint64_t mean_size = protocol == 6 && unit(random_) < 0.6
+                                 ? 1200 + random_() % 314
+                                 : 64 + random_() % 400;
   flow.set_packets(packets);
   flow.set_bytes(packets * mean_size);
   const uint64_t first =

@@ -144,7 +144,8 @@ int Main(int argc, char** argv) {
   const int repeats = std::clamp(absl::GetFlag(FLAGS_repeats), 1000, 65000);
   const int rounds = std::clamp(absl::GetFlag(FLAGS_rounds), 1, 1000);
   if (geteuid() != 0) {
-    std::fprintf(stderr, "kernel_new_flow: needs root (CAP_BPF, CAP_PERFMON)\n");
+    std::fprintf(stderr,
+                 "kernel_new_flow: needs root (CAP_BPF, CAP_PERFMON)\n");
     return 1;
   }
   bpf::ProgramOptions options;  // the default map size: 65536 flows
@@ -163,8 +164,9 @@ int Main(int argc, char** argv) {
   struct empty_tc* empty = empty_tc__open_and_load();
   struct new_flow_harness* harness_skel = new_flow_harness__open_and_load();
   if (empty == nullptr || harness_skel == nullptr) {
-    std::fprintf(stderr, "kernel_new_flow: loading the empty program or the "
-                         "harness failed\n");
+    std::fprintf(stderr,
+                 "kernel_new_flow: loading the empty program or the "
+                 "harness failed\n");
     return 1;
   }
   Harness harness(harness_skel, bpf_program__fd(empty->progs.empty_tc),
@@ -234,9 +236,8 @@ int Main(int argc, char** argv) {
         "%s repeats=%d rounds=%d harness_empty_ns=%.1f harness_new_ns=%.1f "
         "harness_existing_ns=%.1f new_over_empty_ns=%.1f "
         "existing_over_empty_ns=%.1f\n",
-        families[i].name, repeats, rounds, Median(s.empty_ns),
-        Median(s.new_ns), Median(s.existing_ns), Median(s.new_cost),
-        Median(s.existing_cost));
+        families[i].name, repeats, rounds, Median(s.empty_ns), Median(s.new_ns),
+        Median(s.existing_ns), Median(s.new_cost), Median(s.existing_cost));
   }
   Clear(flows_fd);
   new_flow_harness__destroy(harness_skel);

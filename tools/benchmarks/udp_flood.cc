@@ -42,8 +42,9 @@ ABSL_FLAG(int, flows, 16, "sending sockets, one source port each (1-1024)");
 ABSL_FLAG(int, payload, 18,
           "UDP payload bytes: 18 makes a 60-byte IPv4 frame on the wire "
           "(64 with the FCS a real link would add)");
-ABSL_FLAG(double, seconds, 5, "how long to send (flood) or hold (sink); "
-                              "at most 3600");
+ABSL_FLAG(double, seconds, 5,
+          "how long to send (flood) or hold (sink); "
+          "at most 3600");
 ABSL_FLAG(int, batch, 64, "datagrams per sendmmsg call (1-1024)");
 
 namespace weir::bench {
@@ -82,8 +83,8 @@ int Sink(const sockaddr_storage& addr, socklen_t len, double seconds) {
   }
   std::printf("ready\n");
   std::fflush(stdout);
-  const auto end = std::chrono::steady_clock::now() +
-                   std::chrono::duration<double>(seconds);
+  const auto end =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (!stop && std::chrono::steady_clock::now() < end) usleep(100000);
   close(fd);
   return 0;
@@ -158,14 +159,14 @@ int Main(int argc, char** argv) {
   const int payload = absl::GetFlag(FLAGS_payload);
   const int batch = absl::GetFlag(FLAGS_batch);
   if (!(seconds > 0 && seconds <= 3600) || port < 1 || port > 65535 ||
-      flows < 1 || flows > 1024 || payload < 0 || payload > 1400 ||
-      batch < 1 || batch > 1024) {
+      flows < 1 || flows > 1024 || payload < 0 || payload > 1400 || batch < 1 ||
+      batch > 1024) {
     std::fprintf(stderr, "udp_flood: a flag is out of range; see --help\n");
     return 2;
   }
   const bool sink = absl::GetFlag(FLAGS_sink);
-  const std::string host = sink ? absl::GetFlag(FLAGS_bind)
-                                : absl::GetFlag(FLAGS_dst);
+  const std::string host =
+      sink ? absl::GetFlag(FLAGS_bind) : absl::GetFlag(FLAGS_dst);
   sockaddr_storage addr;
   socklen_t len;
   if (!Parse(host, port, &addr, &len)) {
