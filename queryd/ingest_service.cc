@@ -28,7 +28,7 @@ class IngestServiceImpl::Reactor final
     absl::StatusOr<weir::v1::Ack> ack = service_.Handle(batch_);
     if (!ack.ok()) {
       Finish(grpc::Status(static_cast<grpc::StatusCode>(ack.status().code()),
-                          std::string(ack.status().message())));
+                          std::string{ack.status().message()}));
       return;
     }
     ack_ = *std::move(ack);

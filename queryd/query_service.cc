@@ -28,8 +28,9 @@ grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context,
                                  absl::StatusOr<Response> result,
                                  Response* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const grpc::Status status = ToGrpcStatus(result.status());
   if (result.ok()) *response = *std::move(result);
-  reactor->Finish(ToGrpcStatus(result.status()));
+  reactor->Finish(status);
   return reactor;
 }
 
@@ -38,7 +39,7 @@ grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context,
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+                      std::string{status.message()});
 }
 
 QueryServiceImpl::QueryServiceImpl(QueryServiceOptions options,

@@ -57,7 +57,7 @@ std::string ErrorOf(const std::string& text) {
   EXPECT_FALSE(filter.ok()) << text;
   if (filter.ok()) return "";
   EXPECT_EQ(filter.status().code(), absl::StatusCode::kInvalidArgument);
-  return std::string(filter.status().message());
+  return std::string{filter.status().message()};
 }
 
 TEST(FlowFilterTest, EmptyMatchesEverything) {

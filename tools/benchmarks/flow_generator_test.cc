@@ -52,6 +52,7 @@ TEST(FlowGeneratorTest, FewHostsCarryMostFlowsAndBytes) {
   auto top10_share = [](const std::map<std::string, uint64_t>& by_host,
                         double total) {
     std::vector<uint64_t> values;
+    values.reserve(by_host.size());
     for (const auto& [host, v] : by_host) values.push_back(v);
     std::sort(values.rbegin(), values.rend());
     double top = 0;
