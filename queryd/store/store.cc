@@ -2403,8 +2403,10 @@ absl::Status RocksStore::EnforceRetention(absl::Time now) {
     const uint64_t raw_end_ns = RawBucketStart(
         cutoff_sec[static_cast<int>(Tier::kRaw)] * kNanosPerSecond);
     if (unlogged_raw_from_ns_ < raw_end_ns) {
-      // Rare (a late batch near raw's cutoff): its rollups reach disk
-      // before the raw flows a recovery of them would need are deleted.
+      // Such rollups reach disk before the raw flows a recovery of them
+      // would read are deleted. Rare: about once per raw retention, as the
+      // bound is kept from one such flush to the next, or for a late batch
+      // near raw's cutoff. Ingest waits meanwhile (retention_mu_).
       if (absl::Status s = FlushMemtables(); !s.ok()) return s;
       unlogged_raw_from_ns_ = UINT64_MAX;
     }
