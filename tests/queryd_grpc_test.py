@@ -27,6 +27,20 @@ def ts(seconds):
     return t
 
 
+# wt.dataset's sources by bytes: (address, bytes, packets, flows).
+TOP_SOURCES = [("192.0.2.1", 15000 + 180 + 7000 + 392, 21, 4),
+               ("2001:db8::1", 960, 8, 2),
+               ("2001:db8::2", 120, 1, 1)]
+
+
+def top_sources(stub, window):
+    """TopTalkers by source, top 10: (source, talkers as in TOP_SOURCES, lost packets)."""
+    r = stub.TopTalkers(query_pb2.TopTalkersRequest(
+        range=window, group_by=query_pb2.GROUP_BY_SRC, limit=10), timeout=10)
+    return (r.source, [(t.src_addr, t.bytes, t.packets, t.flows) for t in r.talkers],
+            r.losses.packets)
+
+
 class QuerydGrpcTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -141,12 +155,8 @@ class QuerydGrpcTest(unittest.TestCase):
         self.assertEqual(clean.losses.packets, 0)
 
     def test_top_talkers(self):
-        r = self.stub().TopTalkers(query_pb2.TopTalkersRequest(
-            range=self.window(), group_by=query_pb2.GROUP_BY_SRC, limit=10), timeout=10)
-        self.assertEqual([(t.src_addr, t.bytes, t.packets, t.flows) for t in r.talkers],
-                         [("192.0.2.1", 15000 + 180 + 7000 + 392, 21, 4),
-                          ("2001:db8::1", 960, 8, 2),
-                          ("2001:db8::2", 120, 1, 1)])
+        _, talkers, _ = top_sources(self.stub(), self.window())
+        self.assertEqual(talkers, TOP_SOURCES)
         r = self.stub().TopTalkers(query_pb2.TopTalkersRequest(
             range=self.window(), group_by=query_pb2.GROUP_BY_DST_PORT,
             order_by=query_pb2.ORDER_BY_PACKETS, limit=2), timeout=10)
@@ -286,14 +296,7 @@ class QuerydRestartTest(unittest.TestCase):
             # start. A window of whole minutes is answered from 1m.
             minutes = query_pb2.TimeRange(start=ts((now - 600) // 60 * 60),
                                           end=ts((now + 60) // 60 * 60 + 60))
-            r = stub.TopTalkers(query_pb2.TopTalkersRequest(
-                range=minutes, group_by=query_pb2.GROUP_BY_SRC, limit=10), timeout=10)
-            self.assertEqual(r.source, "1m/src")
-            self.assertEqual([(t.src_addr, t.bytes, t.packets, t.flows) for t in r.talkers],
-                             [("192.0.2.1", 15000 + 180 + 7000 + 392, 21, 4),
-                              ("2001:db8::1", 960, 8, 2),
-                              ("2001:db8::2", 120, 1, 1)])
-            self.assertEqual(r.losses.packets, 3)
+            self.assertEqual(top_sources(stub, minutes), ("1m/src", TOP_SOURCES, 3))
         self.assertEqual(queryd.stop(), 0)
 
     def test_kill_after_the_rollups_went_out_loses_and_doubles_nothing(self):
@@ -310,21 +313,12 @@ class QuerydRestartTest(unittest.TestCase):
                                       end=ts((now + 60) // 60 * 60 + 60))
         hours = query_pb2.TimeRange(start=ts((now - 600) // 3600 * 3600),
                                     end=ts((now + 60) // 3600 * 3600 + 3600))
-        want = [("192.0.2.1", 15000 + 180 + 7000 + 392, 21, 4),
-                ("2001:db8::1", 960, 8, 2),
-                ("2001:db8::2", 120, 1, 1)]
 
         def check(address):
             with grpc.insecure_channel(address) as channel:
                 stub = query_pb2_grpc.QueryServiceStub(channel)
                 for window, source in ((minutes, "1m/src"), (hours, "1h/src")):
-                    r = stub.TopTalkers(query_pb2.TopTalkersRequest(
-                        range=window, group_by=query_pb2.GROUP_BY_SRC, limit=10), timeout=10)
-                    self.assertEqual(r.source, source)
-                    self.assertEqual(
-                        [(t.src_addr, t.bytes, t.packets, t.flows) for t in r.talkers], want,
-                        source)
-                    self.assertEqual(r.losses.packets, 3, source)
+                    self.assertEqual(top_sources(stub, window), (source, TOP_SOURCES, 3))
 
         check(queryd.address)
         queryd.kill()
