@@ -76,9 +76,9 @@ rocksdb::ColumnFamilyOptions FamilyOptions(
       // compactions (and on reads, through the same operator).
       options.merge_operator = std::make_shared<RollupMergeOperator>();
       // Big enough that a flush folds many buffer writes of one bucket's
-      // blocks into one: at 8 MiB, a 20 s direct ingest run stored ~13 %
-      // fewer flows/s and spent ~20 % more CPU per flow (flushes and
-      // compactions merging the same blocks again).
+      // blocks into one: at 8 MiB, `ingest_bench --mode=direct --seconds=20`
+      // stored ~13 % fewer flows/s and spent ~20 % more CPU per flow
+      // (flushes and compactions merging the same blocks again).
       options.write_buffer_size = 32 << 20;
       // Flushes of the rollup buffer write each bucket's keys in order: as
       // for raw, inserts start from the last one in the same bucket.
@@ -1467,8 +1467,7 @@ absl::Status RocksStore::WriteBuffers(const std::vector<RollupBuffer>& buffers,
   // acked: the pending records it deleted come back from the WAL, and Open
   // redoes their rollups from raw (so retention must not delete that raw
   // first: unlogged_raw_from_ns_). Skipping the WAL saves writing every
-  // rollup block twice (disk bytes per stored flow in ingest_bench: ~506
-  // -> ~297).
+  // rollup block twice.
   rocksdb::WriteBatch write;
   std::vector<const RollupBuffer*> sums;
   for (const RollupBuffer& buffer : buffers) {
