@@ -478,6 +478,10 @@ class DerivedViews {
                         base.interface.end());
   }
 
+  // Bytes of the last write the views went into: the next one reserves as
+  // much, so a write of many MiB is not copied over as it grows.
+  size_t last_write_bytes = 0;
+
   // Merges of the blocks of every view of both tiers, of buckets at or
   // after their tier's cutoff; then empties itself.
   void Append(const Cutoffs& cutoff_sec,
@@ -1468,7 +1472,7 @@ absl::Status RocksStore::WriteBuffers(const std::vector<RollupBuffer>& buffers,
   // redoes their rollups from raw (so retention must not delete that raw
   // first: unlogged_raw_from_ns_). Skipping the WAL saves writing every
   // rollup block twice.
-  rocksdb::WriteBatch write;
+  rocksdb::WriteBatch write(views->last_write_bytes);
   std::vector<const RollupBuffer*> sums;
   for (const RollupBuffer& buffer : buffers) {
     sums.push_back(&buffer);
@@ -1477,6 +1481,7 @@ absl::Status RocksStore::WriteBuffers(const std::vector<RollupBuffer>& buffers,
     }
   }
   AppendRollups(sums, cutoff_sec, views, &write);
+  views->last_write_bytes = write.GetDataSize();
   rocksdb::WriteOptions options;
   options.disableWAL = !logged;
   return FromRocksDb(db_->Write(options, &write), "writing the rollup buffer");
