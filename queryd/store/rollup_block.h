@@ -33,6 +33,14 @@ inline uint64_t BigEndianWord(const char* p) {
   return word;
 }
 
+// Stores `word` big-endian at p (8 bytes): BigEndianWord's inverse.
+inline void StoreBigEndianWord(uint64_t word, char* p) {
+#if ABSL_IS_LITTLE_ENDIAN
+  word = __builtin_bswap64(word);
+#endif
+  std::memcpy(p, &word, sizeof(word));
+}
+
 // a < b in byte order, as string_view's operator< but eight bytes at a
 // time: view keys are 1 to 32 bytes, where the call to memcmp costs more
 // than the comparison itself.
