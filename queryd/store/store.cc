@@ -367,6 +367,15 @@ struct BaseSums {
       bucket_sec, node_id, static_cast<uint8_t>(flow.direction), flow.ifname}] += totals;
   }
 
+  // Room for as many keys as `other` holds, so that a buffer filling up
+  // like the last one does not rehash its way there.
+  void ReserveLike(const BaseSums& other) {
+    pair.reserve(other.pair.size());
+    src_port.reserve(other.src_port.size());
+    dst_port.reserve(other.dst_port.size());
+    interface.reserve(other.interface.size());
+  }
+
   void AddAll(const BaseSums& other) {
     AddAllTotals(other.pair, &pair);
     AddAllTotals(other.src_port, &src_port);
@@ -1441,6 +1450,7 @@ absl::Status RocksStore::FlushRollupsLocked() const {
     absl::MutexLock lock(&node->mu);
     if (node->buffer.pending.empty()) continue;
     buffers.push_back(std::exchange(node->buffer, RollupBuffer()));
+    node->buffer.minute.ReserveLike(buffers.back().minute);
   }
   if (buffers.empty()) return absl::OkStatus();
   absl::Status s = WriteBuffers(buffers, retained_from_sec_, &derived_views_,
