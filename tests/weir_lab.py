@@ -87,6 +87,10 @@ class Lab:
                                                    (self.ns, "wb", B4, B6, A4, A6, MAC_A)):
             sh("sysctl", "-qw", "net.ipv6.conf.%s.accept_ra=0" % dev, ns=ns, check=False)
             sh("sysctl", "-qw", "net.ipv6.conf.%s.router_solicitations=0" % dev, ns=ns, check=False)
+            # No link-local address: its duplicate address detection and
+            # multicast listener reports would go on for seconds after the
+            # link comes up (the global addresses' reports go at once).
+            sh("sysctl", "-qw", "net.ipv6.conf.%s.addr_gen_mode=1" % dev, ns=ns)
             sh("ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off", ns=ns, check=False)
             sh("ip", "addr", "add", a4 + "/24", "dev", dev, ns=ns)
             sh("ip", "addr", "add", a6 + "/64", "dev", dev, "nodad", ns=ns)
@@ -104,9 +108,10 @@ class Lab:
     def wait_quiet(self, still=2.0, limit=20.0):
         """Waits until wa has sent and received nothing for `still` seconds.
 
-        A new link sends IPv6 multicast listener reports (and DAD for its
-        link-local address) for a few seconds; one that crosses while a test
-        compares Weir's counts with the veth's would be off by one.
+        A new link sends IPv6 multicast listener reports for its addresses
+        (within a second of coming up, without a link-local address); one
+        that crossed while a test compares Weir's counts with the veth's
+        would make them differ by one.
         """
         deadline = time.monotonic() + limit
         last, since = self.veth_counters(), time.monotonic()
