@@ -1680,6 +1680,13 @@ absl::Status RocksStore::RecoverRollups() {
     return s;
   }
   if (pending.empty()) return absl::OkStatus();
+  const absl::Time started = absl::Now();
+  if (options_.progress) {
+    options_.progress(absl::StrCat(
+        "rolling up ", pending.size(),
+        " batches again from raw flows: the store was not closed cleanly "
+        "and their rollups had not reached disk"));
+  }
 
   // Retention as of the last batch stored: what the writes themselves
   // went by (their cutoffs only grow with received_at). Retention at the
@@ -1769,7 +1776,20 @@ absl::Status RocksStore::RecoverRollups() {
   DerivedViews views;
   // Logged: the retention pass at start may delete the raw flows it was
   // redone from.
-  return WriteBuffers(buffers, cutoff_sec, &views, /*logged=*/true);
+  if (absl::Status s = WriteBuffers(buffers, cutoff_sec, &views,
+                                    /*logged=*/true);
+      !s.ok()) {
+    return s;
+  }
+  if (options_.progress) {
+    uint64_t flows = 0;
+    for (const auto& [id, entry] : pending) flows += entry.found;
+    options_.progress(absl::StrCat(
+        "rolled up ", pending.size(), " batches (", flows, " flows) in ",
+        absl::FormatDuration(
+            absl::Trunc(absl::Now() - started, absl::Milliseconds(1)))));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status RocksStore::ScanRaw(const RawScan& scan, RawVisitor visit) const {

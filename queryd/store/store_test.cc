@@ -621,8 +621,25 @@ TEST_P(StoreTest, ACrashLosesNoRollups) {
       },
       ::testing::ExitedWithCode(0), "");
 
+  std::vector<std::string> progress;
+  options_.progress = [&](absl::string_view line) {
+    progress.emplace_back(line);
+  };
   store_ = Open();
   ASSERT_NE(store_, nullptr);
+  if (options_.rollup_buffer_keys == 0) {
+    // Written through: every batch's rollups went with it.
+    EXPECT_TRUE(progress.empty()) << progress[0];
+  } else {
+    // Every batch: each buffer write before the crash was lost with it.
+    ASSERT_EQ(progress.size(), 2u);
+    EXPECT_EQ(progress[0],
+              "rolling up 60 batches again from raw flows: the store was not "
+              "closed cleanly and their rollups had not reached disk");
+    EXPECT_TRUE(
+        absl::StartsWith(progress[1], "rolled up 60 batches (1800 flows) in "))
+        << progress[1];
+  }
   const std::vector<FlowRecord> raw = Raw();
   ASSERT_EQ(raw.size(), 60u * 30);
   const auto check = [&](absl::string_view when) {
@@ -643,7 +660,10 @@ TEST_P(StoreTest, ACrashLosesNoRollups) {
   };
   check("after recovery");
   // Recovered once: the pending records went with the recovered rollups.
+  progress.clear();
   Reopen();
+  options_.progress = nullptr;
+  EXPECT_TRUE(progress.empty()) << progress[0];
   check("after a second open");
 }
 
