@@ -21,12 +21,18 @@
 //
 //   --mode=stats   prints weir-queryd's GetStats totals: total_packets=...
 //                  total_flows=... (the wire benchmark's cross-check).
+//
+// Crash recovery (tools/bench ingest): --mode=direct --crash quits at the end
+// of --seconds without writing the rollup buffer out or closing the store,
+// as a crash would; --mode=open then opens --data-dir as queryd does (the
+// store's progress lines on stderr) and prints open_seconds=S.
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -37,6 +43,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/command_line.h"
@@ -47,7 +54,10 @@
 #include "weir/v1/ingest.grpc.pb.h"
 #include "weir/v1/query.grpc.pb.h"
 
-ABSL_FLAG(std::string, mode, "grpc", "grpc, direct or stats");
+ABSL_FLAG(std::string, mode, "grpc", "grpc, direct, open or stats");
+ABSL_FLAG(bool, crash, false,
+          "direct mode: quit at the end without writing the rollup buffer out "
+          "or closing the store, as a crash would");
 ABSL_FLAG(std::string, address, "127.0.0.1:7701", "weir-queryd gRPC address");
 ABSL_FLAG(std::string, data_dir, "", "store folder (direct mode)");
 ABSL_FLAG(bool, sync, true, "fsync every write (direct mode; queryd does)");
@@ -203,6 +213,37 @@ int Stats(const std::string& address) {
   return 0;
 }
 
+// Store options as queryd sets them (queryd/server.cc), for `data_dir`.
+store::StoreOptions QuerydStoreOptions(const std::string& data_dir) {
+  store::StoreOptions options;
+  options.data_dir = data_dir;
+  options.progress = [](absl::string_view line) {
+    std::fprintf(stderr, "ingest_bench: %.*s\n", static_cast<int>(line.size()),
+                 line.data());
+  };
+  return options;
+}
+
+// Opens (and closes) the store in `data_dir`: open_seconds=S.
+int OpenStore(const std::string& data_dir) {
+  if (data_dir.empty()) {
+    std::fprintf(stderr, "ingest_bench: --data-dir is required\n");
+    return 2;
+  }
+  const Clock::time_point start = Clock::now();
+  absl::StatusOr<std::unique_ptr<store::Store>> opened =
+      store::Store::Open(QuerydStoreOptions(data_dir));
+  const double elapsed =
+      std::chrono::duration<double>(Clock::now() - start).count();
+  if (!opened.ok()) {
+    std::fprintf(stderr, "ingest_bench: %s\n",
+                 opened.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("open_seconds=%.3f\n", elapsed);
+  return 0;
+}
+
 // Makes the store write its rollup buffer out: directly, or through a
 // query that reads rollups (every TimeSeries reads its losses from them).
 absl::Status FlushRollups(store::Store* store,
@@ -231,6 +272,7 @@ int Main(int argc, char** argv) {
   }
   const std::string mode = absl::GetFlag(FLAGS_mode);
   if (mode == "stats") return Stats(absl::GetFlag(FLAGS_address));
+  if (mode == "open") return OpenStore(absl::GetFlag(FLAGS_data_dir));
   const int streams = std::clamp(absl::GetFlag(FLAGS_streams), 1, 64);
   const int window = std::clamp(absl::GetFlag(FLAGS_window), 1, 1000);
   const int flows = std::clamp(absl::GetFlag(FLAGS_flows), 1, 100000);
@@ -238,7 +280,12 @@ int Main(int argc, char** argv) {
   const double seconds = std::clamp(absl::GetFlag(FLAGS_seconds), 0.1, 600.0);
   if (mode != "grpc" && mode != "direct") {
     std::fprintf(stderr,
-                 "ingest_bench: --mode must be grpc, direct or stats\n");
+                 "ingest_bench: --mode must be grpc, direct, open or stats\n");
+    return 2;
+  }
+  const bool crash = absl::GetFlag(FLAGS_crash);
+  if (crash && mode != "direct") {
+    std::fprintf(stderr, "ingest_bench: --crash needs --mode=direct\n");
     return 2;
   }
 
@@ -253,8 +300,8 @@ int Main(int argc, char** argv) {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<weir::v1::IngestService::Stub> stub;
   if (mode == "direct") {
-    store::StoreOptions options;  // queryd's (queryd/server.cc)
-    options.data_dir = absl::GetFlag(FLAGS_data_dir);
+    store::StoreOptions options =
+        QuerydStoreOptions(absl::GetFlag(FLAGS_data_dir));
     options.sync_writes = absl::GetFlag(FLAGS_sync);
     if (options.data_dir.empty()) {
       std::fprintf(stderr, "ingest_bench: --data-dir is required\n");
@@ -299,6 +346,15 @@ int Main(int argc, char** argv) {
   }
   for (std::thread& t : threads) t.join();
   if (totals.failed) return 1;
+  if (crash) {
+    std::printf(
+        "records=%llu batches=%llu (acknowledged; then quit without "
+        "closing the store)\n",
+        static_cast<unsigned long long>(totals.batches.load() * flows),
+        static_cast<unsigned long long>(totals.batches.load()));
+    std::fflush(stdout);
+    std::_Exit(0);
+  }
   if (absl::Status flushed = FlushRollups(store.get(), channel);
       !flushed.ok()) {
     std::fprintf(stderr, "ingest_bench: writing the rollups out: %s\n",
