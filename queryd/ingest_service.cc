@@ -76,7 +76,7 @@ absl::StatusOr<weir::v1::Ack> IngestServiceImpl::Handle(
     return ack;
   }
   const std::vector<store::FlowRecord> records = store::FlowRecordsOf(batch);
-  live_.Add(records);
+  live_.Add(records, absl::Now());
   watchers_.Publish(records);
   stats_.RecordBatch(batch);
   if (observer_ != nullptr) observer_->OnStored(batch, records);

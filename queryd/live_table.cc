@@ -23,7 +23,9 @@ uint32_t LiveTable::NodeIndexLocked(const std::string& node) {
   return it->second;
 }
 
-void LiveTable::Add(const std::vector<store::FlowRecord>& flows) {
+void LiveTable::Add(const std::vector<store::FlowRecord>& flows,
+                    absl::Time now) {
+  const int64_t cutoff = absl::ToUnixNanos(now - options_.connection_timeout);
   absl::MutexLock lock(&mu_);
   // A batch's flows share their node: look its index up once per run.
   const std::string* node = nullptr;
@@ -33,14 +35,23 @@ void LiveTable::Add(const std::vector<store::FlowRecord>& flows) {
       node = &flow.node;
       node_index = NodeIndexLocked(flow.node);
     }
-    const auto [it, added] =
-        table_.try_emplace(Key::Of(flow, node_index), Entry{});
-    if (added) {
-      if (table_.size() > options_.max_connections) {
-        table_.erase(it);
-        ++overflow_;
-        continue;
+    const Key key = Key::Of(flow, node_index);
+    auto it = table_.find(key);
+    if (it == table_.end()) {
+      // Past the timeout already (a late or resent batch): not an active
+      // connection, and it must not take the place of one.
+      if (static_cast<int64_t>(flow.last_seen_unix_nano) < cutoff) continue;
+      if (table_.size() >= options_.max_connections) {
+        // Connections past the timeout make room first (a sweep at most
+        // once a second): otherwise a table nobody read would fill with
+        // them and turn active ones away.
+        ExpireLocked(now);
+        if (table_.size() >= options_.max_connections) {
+          ++overflow_;
+          continue;
+        }
       }
+      it = table_.try_emplace(key, Entry{}).first;
       it->second.first_seen_unix_nano = flow.first_seen_unix_nano;
     }
     Entry& entry = it->second;

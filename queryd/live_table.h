@@ -2,8 +2,9 @@
 // with their totals since they were first seen (the seeds' /api/live).
 //
 // Fed with every stored batch; entries whose last packet is older than the
-// timeout are expired on access. Bounded: when full, new flows are counted
-// in overflow() instead of being added, so memory stays fixed under a scan.
+// timeout are expired on access and when the table is full. Bounded: when
+// full of active connections, new flows are counted in overflow() instead
+// of being added, so memory stays fixed under a scan.
 #ifndef WEIR_QUERYD_LIVE_TABLE_H_
 #define WEIR_QUERYD_LIVE_TABLE_H_
 
@@ -37,8 +38,11 @@ class LiveTable {
   LiveTable(const LiveTable&) = delete;
   LiveTable& operator=(const LiveTable&) = delete;
 
-  // Adds the flows of a stored batch (store::FlowRecordsOf).
-  void Add(const std::vector<store::FlowRecord>& flows);
+  // Adds the flows of a stored batch (store::FlowRecordsOf), received at
+  // `now`. A flow of a connection not in the table is skipped when its last
+  // packet is already older than the timeout; when the table is full,
+  // connections past the timeout are expired before a new one is refused.
+  void Add(const std::vector<store::FlowRecord>& flows, absl::Time now);
 
   // ListConnections: validates the request (INVALID_ARGUMENT naming the
   // field), then the matching active connections, best first.

@@ -47,9 +47,10 @@ TEST(LiveTableTest, SumsAFlowAcrossBatchesAndKeepsNodesApart) {
   // The same 5-tuple from two nodes is two connections; a flow seen in two
   // batches is one.
   table.Add({Flow("node-a", 1000, 3, kNow - absl::Seconds(5)),
-             Flow("node-a", 1001, 1, kNow - absl::Seconds(5))});
-  table.Add({Flow("node-b", 1000, 7, kNow - absl::Seconds(4))});
-  table.Add({Flow("node-a", 1000, 2, kNow - absl::Seconds(1))});
+             Flow("node-a", 1001, 1, kNow - absl::Seconds(5))},
+            kNow);
+  table.Add({Flow("node-b", 1000, 7, kNow - absl::Seconds(4))}, kNow);
+  table.Add({Flow("node-a", 1000, 2, kNow - absl::Seconds(1))}, kNow);
   const weir::v1::ListConnectionsResponse response = List(table);
   ASSERT_EQ(response.total(), 3u);
   ASSERT_EQ(response.connections_size(), 3);
@@ -71,9 +72,10 @@ TEST(LiveTableTest, AFullTableCountsNewFlowsAsOverflowAndStillSumsOldOnes) {
   options.max_connections = 2;
   LiveTable table(options);
   table.Add({Flow("node-a", 1, 1, kNow), Flow("node-a", 2, 1, kNow),
-             Flow("node-a", 3, 1, kNow), Flow("node-b", 1, 1, kNow)});
+             Flow("node-a", 3, 1, kNow), Flow("node-b", 1, 1, kNow)},
+            kNow);
   EXPECT_EQ(table.overflow(), 2u);
-  table.Add({Flow("node-a", 2, 4, kNow), Flow("node-c", 9, 1, kNow)});
+  table.Add({Flow("node-a", 2, 4, kNow), Flow("node-c", 9, 1, kNow)}, kNow);
   EXPECT_EQ(table.overflow(), 3u);
   const weir::v1::ListConnectionsResponse response = List(table);
   ASSERT_EQ(response.connections_size(), 2);
@@ -88,11 +90,51 @@ TEST(LiveTableTest, ConnectionsOlderThanTheTimeoutAreGone) {
   options.connection_timeout = absl::Seconds(10);
   LiveTable table(options);
   table.Add({Flow("node-a", 1, 1, kNow - absl::Seconds(11)),
-             Flow("node-a", 2, 1, kNow - absl::Seconds(9))});
+             Flow("node-a", 2, 1, kNow - absl::Seconds(9))},
+            kNow);
   EXPECT_EQ(table.Count(kNow), 1u);
   const weir::v1::ListConnectionsResponse response = List(table);
   ASSERT_EQ(response.connections_size(), 1);
   EXPECT_EQ(response.connections(0).key().src_port(), 2u);
+}
+
+TEST(LiveTableTest, AFullTableMakesRoomByExpiringConnectionsPastTheTimeout) {
+  LiveTableOptions options;
+  options.max_connections = 2;
+  options.connection_timeout = absl::Seconds(10);
+  LiveTable table(options);
+  table.Add({Flow("node-a", 1, 1, kNow - absl::Seconds(20)),
+             Flow("node-a", 2, 1, kNow - absl::Seconds(20))},
+            kNow - absl::Seconds(15));
+  // Nobody read the table since: both are past the timeout now, and the
+  // new connection takes the place of one.
+  table.Add({Flow("node-a", 3, 7, kNow)}, kNow);
+  EXPECT_EQ(table.overflow(), 0u);
+  const weir::v1::ListConnectionsResponse response = List(table);
+  ASSERT_EQ(response.connections_size(), 1);
+  EXPECT_EQ(response.connections(0).key().src_port(), 3u);
+  EXPECT_EQ(response.connections(0).packets(), 7u);
+}
+
+TEST(LiveTableTest, ALateFlowAddsToItsConnectionButStartsNone) {
+  LiveTableOptions options;
+  options.max_connections = 2;
+  options.connection_timeout = absl::Seconds(10);
+  LiveTable table(options);
+  table.Add({Flow("node-a", 1, 2, kNow - absl::Seconds(1))}, kNow);
+  // A batch that arrives late: its flows ended 30 s ago.
+  table.Add({Flow("node-a", 1, 3, kNow - absl::Seconds(30)),
+             Flow("node-a", 2, 1, kNow - absl::Seconds(30)),
+             Flow("node-a", 4, 1, kNow - absl::Seconds(30))},
+            kNow);
+  EXPECT_EQ(table.overflow(), 0u);
+  EXPECT_EQ(table.Count(kNow), 1u);
+  const weir::v1::ListConnectionsResponse response = List(table);
+  ASSERT_EQ(response.connections_size(), 1);
+  EXPECT_EQ(response.connections(0).key().src_port(), 1u);
+  EXPECT_EQ(response.connections(0).packets(), 5u);
+  EXPECT_EQ(response.connections(0).last_seen().seconds(),
+            absl::ToUnixSeconds(kNow - absl::Seconds(1)));
 }
 
 }  // namespace
