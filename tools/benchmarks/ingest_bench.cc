@@ -347,11 +347,13 @@ int Main(int argc, char** argv) {
   for (std::thread& t : threads) t.join();
   if (totals.failed) return 1;
   if (crash) {
+    const uint64_t batches = totals.batches.load();
+    const uint64_t records = batches * flows;
     std::printf(
         "records=%llu batches=%llu (acknowledged; then quit without "
         "closing the store)\n",
-        static_cast<unsigned long long>(totals.batches.load() * flows),
-        static_cast<unsigned long long>(totals.batches.load()));
+        static_cast<unsigned long long>(records),
+        static_cast<unsigned long long>(batches));
     std::fflush(stdout);
     std::_Exit(0);
   }
