@@ -59,7 +59,7 @@ ABSL_FLAG(bool, crash, false,
           "direct mode: quit at the end without writing the rollup buffer out "
           "or closing the store, as a crash would");
 ABSL_FLAG(std::string, address, "127.0.0.1:7701", "weir-queryd gRPC address");
-ABSL_FLAG(std::string, data_dir, "", "store folder (direct mode)");
+ABSL_FLAG(std::string, data_dir, "", "store folder (direct and open modes)");
 ABSL_FLAG(bool, sync, true, "fsync every write (direct mode; queryd does)");
 ABSL_FLAG(int, streams, 2, "nodes, each one stream (or writer thread)");
 ABSL_FLAG(int, window, 8, "unacknowledged batches per stream (grpc mode)");
