@@ -36,22 +36,26 @@ void LiveTable::Add(const std::vector<store::FlowRecord>& flows,
       node_index = NodeIndexLocked(flow.node);
     }
     const Key key = Key::Of(flow, node_index);
-    auto it = table_.find(key);
-    if (it == table_.end()) {
+    auto [it, added] = table_.try_emplace(key, Entry{});
+    if (added) {
       // Past the timeout already (a late or resent batch): not an active
       // connection, and it must not take the place of one.
-      if (static_cast<int64_t>(flow.last_seen_unix_nano) < cutoff) continue;
-      if (table_.size() >= options_.max_connections) {
+      if (static_cast<int64_t>(flow.last_seen_unix_nano) < cutoff) {
+        table_.erase(it);
+        continue;
+      }
+      if (table_.size() > options_.max_connections) {
         // Connections past the timeout make room first (a sweep at most
         // once a second): otherwise a table nobody read would fill with
         // them and turn active ones away.
+        table_.erase(it);
         ExpireLocked(now);
         if (table_.size() >= options_.max_connections) {
           ++overflow_;
           continue;
         }
+        it = table_.try_emplace(key, Entry{}).first;
       }
-      it = table_.try_emplace(key, Entry{}).first;
       it->second.first_seen_unix_nano = flow.first_seen_unix_nano;
     }
     Entry& entry = it->second;
