@@ -2,8 +2,7 @@
 
 #include <string>
 #include <utility>
-
-#include "queryd/flow_records.h"
+#include <vector>
 
 namespace weir::queryd {
 
@@ -75,7 +74,7 @@ absl::StatusOr<weir::v1::Ack> IngestServiceImpl::Handle(
     stats_.RecordDuplicate();
     return ack;
   }
-  const std::vector<store::FlowRecord> records = store::FlowRecordsOf(batch);
+  const std::vector<store::FlowRecord>& records = result->records;
   live_.Add(records, absl::Now());
   watchers_.Publish(records);
   stats_.RecordBatch(batch);

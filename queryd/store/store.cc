@@ -1250,8 +1250,9 @@ absl::StatusOr<IngestResult> RocksStore::StoreBatch(
   rocksdb::WriteBatch write;
   Cutoffs cutoff_sec;
   const bool stored = result.outcome == IngestResult::Outcome::kStored;
-  // Converted once, for the raw records and both rollup passes.
-  const std::vector<FlowRecord> flows =
+  // Converted once, for the raw records, both rollup passes and the caller
+  // (IngestResult::records).
+  std::vector<FlowRecord> flows =
       stored ? FlowRecordsOf(batch) : std::vector<FlowRecord>();
   if (stored) {
     next.epoch = batch.epoch();
@@ -1287,6 +1288,7 @@ absl::StatusOr<IngestResult> RocksStore::StoreBatch(
     buffered_since_ns_.compare_exchange_strong(none,
                                                absl::ToUnixNanos(absl::Now()));
   }
+  result.records = std::move(flows);
   return result;
 }
 

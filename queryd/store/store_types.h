@@ -151,6 +151,9 @@ struct IngestResult {
   uint64_t skipped_seqs = 0;
   // Flow records written.
   uint64_t flows = 0;
+  // The batch's flows (FlowRecordsOf) when stored, empty otherwise: what
+  // the store converted, for the caller's live table and watchers.
+  std::vector<FlowRecord> records;
 
   // For weir.v1.Ack.duplicate: true when nothing was written.
   bool duplicate() const { return outcome != Outcome::kStored; }
