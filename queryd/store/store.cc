@@ -833,9 +833,9 @@ class RocksStore final : public Store {
 
   ~RocksStore() override;
 
-  using Store::WriteBatch;
-  absl::StatusOr<IngestResult> WriteBatch(const weir::v1::FlowBatch& batch,
-                                          absl::Time received_at) override;
+  std::vector<absl::StatusOr<IngestResult>> WriteBatches(
+      absl::Span<const weir::v1::FlowBatch* const> batches,
+      absl::Time received_at) override;
   absl::Status ScanRaw(const RawScan& scan, RawVisitor visit) const override;
   absl::Status ScanRollup(Tier tier, View view, const TimeRange& range,
                           RollupVisitor visit) const override;
@@ -885,9 +885,11 @@ class RocksStore final : public Store {
   std::shared_ptr<const NodeNames> node_names() const;
   // The first bucket (Unix seconds) of `tier` kept at `now`.
   uint64_t RetentionCutoffSec(Tier tier, absl::Time now) const;
-  // WriteBatch up to the durable write and the rollup buffer's update.
-  absl::StatusOr<IngestResult> StoreBatch(const weir::v1::FlowBatch& batch,
-                                          absl::Time received_at);
+  // WriteBatches for a run of batches of one node, up to the durable write
+  // and the rollup buffer's update: appends their results to `results`.
+  void StoreRun(absl::Span<const weir::v1::FlowBatch* const> run,
+                absl::Time received_at,
+                std::vector<absl::StatusOr<IngestResult>>* results);
   // Adds the batch's raw flows, its pending record and the rollups that
   // are not buffered to `out`; returns the flows stored. `cutoff_sec` gets
   // the cutoffs it went by.
@@ -1195,20 +1197,38 @@ uint64_t RocksStore::RetentionCutoffSec(Tier tier, absl::Time now) const {
   return BucketStartSec(cutoff_ns, tier);
 }
 
-absl::StatusOr<IngestResult> RocksStore::WriteBatch(
-    const weir::v1::FlowBatch& batch, absl::Time received_at) {
-  absl::StatusOr<IngestResult> result = StoreBatch(batch, received_at);
-  if (!result.ok() || options_.rollup_buffer_keys == 0) return result;
-  if (buffered_entries_.load() >= 2 * options_.rollup_buffer_keys) {
-    // The flusher is behind: this writer waits for a flush of its own
-    // (after every lock of the write is released: the flush takes
-    // flush_mu_ first), so memory stays bounded.
-    if (absl::Status s = FlushRollups(); !s.ok()) return s;
-  } else if (BufferIsDue()) {
-    absl::MutexLock lock(&flusher_mu_);
-    flush_wanted_ = true;
+std::vector<absl::StatusOr<IngestResult>> RocksStore::WriteBatches(
+    absl::Span<const weir::v1::FlowBatch* const> batches,
+    absl::Time received_at) {
+  std::vector<absl::StatusOr<IngestResult>> results;
+  results.reserve(batches.size());
+  for (size_t start = 0; start < batches.size();) {
+    size_t end = start + 1;
+    while (end < batches.size() &&
+           batches[end]->node() == batches[start]->node()) {
+      ++end;
+    }
+    StoreRun(batches.subspan(start, end - start), received_at, &results);
+    if (options_.rollup_buffer_keys > 0) {
+      if (buffered_entries_.load() >= 2 * options_.rollup_buffer_keys) {
+        // The flusher is behind: this writer waits for a flush of its own
+        // (after every lock of the write is released: the flush takes
+        // flush_mu_ first), so memory stays bounded.
+        if (absl::Status s = FlushRollups(); !s.ok()) {
+          // The run is stored; the write of its rollups failed, so its
+          // last result says so (the sums stay in the buffer).
+          results.back() = s;
+          break;
+        }
+      } else if (BufferIsDue()) {
+        absl::MutexLock lock(&flusher_mu_);
+        flush_wanted_ = true;
+      }
+    }
+    if (results.size() < end || !results.back().ok()) break;
+    start = end;
   }
-  return result;
+  return results;
 }
 
 void RocksStore::RunFlusher() {
@@ -1235,43 +1255,66 @@ void RocksStore::RunFlusher() {
   }
 }
 
-absl::StatusOr<IngestResult> RocksStore::StoreBatch(
-    const weir::v1::FlowBatch& batch, absl::Time received_at) {
-  if (absl::Status s = ValidateBatch(batch); !s.ok()) return s;
-  NodeEntry* node = FindOrAddNode(batch.node());
+void RocksStore::StoreRun(
+    absl::Span<const weir::v1::FlowBatch* const> run, absl::Time received_at,
+    std::vector<absl::StatusOr<IngestResult>>* results) {
+  // Only the batches before the first malformed one are stored.
+  absl::Status malformed;
+  size_t valid = 0;
+  for (; valid < run.size(); ++valid) {
+    malformed = ValidateBatch(*run[valid]);
+    if (!malformed.ok()) break;
+  }
+  const auto fail_at_malformed = [&] {
+    if (!malformed.ok()) results->push_back(std::move(malformed));
+  };
+  if (valid == 0) {
+    fail_at_malformed();
+    return;
+  }
+  NodeEntry* node = FindOrAddNode(run[0]->node());
   // Shared before the node's mutex: a rollup flush takes them in that
   // order too.
   absl::ReaderMutexLock retention_lock(&retention_mu_);
   absl::MutexLock lock(&node->mu);
 
-  IngestResult result;
-  result.epoch = batch.epoch();
-  result.seq = batch.seq();
-  NodeState next = node->state;
-  if (!node->persisted) {
-    next.id = node->id;
-    next.first_seen_unix_nano = ToUnixNanosClamped(received_at);
-  } else if (batch.epoch() < next.epoch) {
-    result.outcome = IngestResult::Outcome::kStaleEpoch;
-    next.stale_batches += 1;
-  } else if (batch.epoch() == next.epoch && batch.seq() <= next.seq) {
-    result.outcome = IngestResult::Outcome::kDuplicate;
-    return result;
-  } else if (batch.epoch() == next.epoch) {
-    result.skipped_seqs = batch.seq() - next.seq - 1;
-  } else {
-    // A new epoch restarts seq at 1.
-    result.skipped_seqs = batch.seq() - 1;
-  }
-
+  // What each batch's write needs after it is on disk.
+  struct Written {
+    IngestResult result;
+    uint64_t batch_number = 0;
+    Cutoffs cutoff_sec;
+  };
+  std::vector<Written> written(valid);
   rocksdb::WriteBatch write;
-  Cutoffs cutoff_sec;
-  const bool stored = result.outcome == IngestResult::Outcome::kStored;
-  // Converted once, for the raw records, both rollup passes and the caller
-  // (IngestResult::records).
-  std::vector<FlowRecord> flows =
-      stored ? FlowRecordsOf(batch) : std::vector<FlowRecord>();
-  if (stored) {
+  bool writes = false;
+  NodeState next = node->state;
+  bool persisted = node->persisted;
+  for (size_t i = 0; i < valid; ++i) {
+    const weir::v1::FlowBatch& batch = *run[i];
+    IngestResult& result = written[i].result;
+    result.epoch = batch.epoch();
+    result.seq = batch.seq();
+    if (!persisted) {
+      next.id = node->id;
+      next.first_seen_unix_nano = ToUnixNanosClamped(received_at);
+    } else if (batch.epoch() < next.epoch) {
+      result.outcome = IngestResult::Outcome::kStaleEpoch;
+      next.stale_batches += 1;
+    } else if (batch.epoch() == next.epoch && batch.seq() <= next.seq) {
+      result.outcome = IngestResult::Outcome::kDuplicate;
+      continue;
+    } else if (batch.epoch() == next.epoch) {
+      result.skipped_seqs = batch.seq() - next.seq - 1;
+    } else {
+      // A new epoch restarts seq at 1.
+      result.skipped_seqs = batch.seq() - 1;
+    }
+    writes = true;
+    persisted = true;
+    if (result.outcome != IngestResult::Outcome::kStored) continue;
+    // Converted once, for the raw records, both rollup passes and the
+    // caller (IngestResult::records).
+    result.records = FlowRecordsOf(batch);
     next.epoch = batch.epoch();
     next.seq = batch.seq();
     next.gaps += result.skipped_seqs;
@@ -1279,34 +1322,49 @@ absl::StatusOr<IngestResult> RocksStore::StoreBatch(
     next.last_seen_unix_nano = ToUnixNanosClamped(received_at);
     next.version = batch.collector_version();
     AddCounters(CountersFromProto(batch.counters()), &next.counters);
-    result.flows = AddBatch(batch, flows, node->id, next.batches, received_at,
-                            &write, &cutoff_sec);
+    written[i].batch_number = next.batches;
+    result.flows = AddBatch(batch, result.records, node->id, next.batches,
+                            received_at, &write, &written[i].cutoff_sec);
     next.flows += result.flows;
   }
-  std::string state;
-  AppendNodeState(next, &state);
-  write.Put(cf(Family::kNodes), node->name, state);
-
-  if (absl::Status s = FromRocksDb(
-          db_->Write(write_options_, &write),
-          absl::StrCat("storing batch (epoch ", batch.epoch(), ", seq ",
-                       batch.seq(), ") of node \"", node->name, "\""));
-      !s.ok()) {
-    return s;
+  if (writes) {
+    std::string state;
+    AppendNodeState(next, &state);
+    write.Put(cf(Family::kNodes), node->name, state);
+    const weir::v1::FlowBatch& first = *run[0];
+    const weir::v1::FlowBatch& last = *run[valid - 1];
+    const std::string batches =
+        valid == 1 ? absl::StrCat("batch (epoch ", first.epoch(), ", seq ",
+                                  first.seq(), ")")
+                   : absl::StrCat(valid, " batches (epoch ", first.epoch(),
+                                  ", seq ", first.seq(), " to epoch ",
+                                  last.epoch(), ", seq ", last.seq(), ")");
+    if (absl::Status s = FromRocksDb(
+            db_->Write(write_options_, &write),
+            absl::StrCat("storing ", batches, " of node \"", node->name,
+                         "\""));
+        !s.ok()) {
+      results->push_back(std::move(s));
+      return;
+    }
+    node->state = std::move(next);
+    node->persisted = true;
   }
-  node->state = std::move(next);
-  node->persisted = true;
-  if (stored && options_.rollup_buffer_keys > 0) {
-    const size_t before = node->buffer.size();
-    BufferBatch(batch, flows, node->id, node->state.batches, cutoff_sec,
-                &node->buffer);
-    buffered_entries_ += node->buffer.size() - before;
-    int64_t none = INT64_MAX;
-    buffered_since_ns_.compare_exchange_strong(none,
-                                               absl::ToUnixNanos(absl::Now()));
+  for (size_t i = 0; i < valid; ++i) {
+    IngestResult& result = written[i].result;
+    if (result.outcome == IngestResult::Outcome::kStored &&
+        options_.rollup_buffer_keys > 0) {
+      const size_t before = node->buffer.size();
+      BufferBatch(*run[i], result.records, node->id, written[i].batch_number,
+                  written[i].cutoff_sec, &node->buffer);
+      buffered_entries_ += node->buffer.size() - before;
+      int64_t none = INT64_MAX;
+      buffered_since_ns_.compare_exchange_strong(
+          none, absl::ToUnixNanos(absl::Now()));
+    }
+    results->push_back(std::move(result));
   }
-  result.records = std::move(flows);
-  return result;
+  fail_at_malformed();
 }
 
 uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
@@ -2520,6 +2578,12 @@ absl::Status RocksStore::Compact() {
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(
     const StoreOptions& options) {
   return RocksStore::Open(options);
+}
+
+absl::StatusOr<IngestResult> Store::WriteBatch(const weir::v1::FlowBatch& batch,
+                                               absl::Time received_at) {
+  const weir::v1::FlowBatch* const one[] = {&batch};
+  return std::move(WriteBatches(one, received_at).front());
 }
 
 }  // namespace weir::store

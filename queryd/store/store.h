@@ -103,11 +103,22 @@ class Store {
   // Writers of one node are serialized, so check and write are atomic.
   // Flows and counters older than a tier's retention (at received_at) are
   // left out of that tier. received_at becomes the node's last_seen.
-  virtual absl::StatusOr<IngestResult> WriteBatch(
-      const weir::v1::FlowBatch& batch, absl::Time received_at) = 0;
+  absl::StatusOr<IngestResult> WriteBatch(const weir::v1::FlowBatch& batch,
+                                          absl::Time received_at);
   absl::StatusOr<IngestResult> WriteBatch(const weir::v1::FlowBatch& batch) {
     return WriteBatch(batch, absl::Now());
   }
+
+  // WriteBatch for several batches in order, with one durable write per run
+  // of batches of one node (one WAL sync instead of one per batch: what a
+  // collector sending ahead of its acks, or catching up after an outage,
+  // is waiting for). One result per batch, up to and including the first
+  // that fails; the batches after it are not looked at. A malformed batch
+  // fails alone (the batches before it are stored); a failed write fails
+  // the first batch of its run, and nothing of the run is stored.
+  virtual std::vector<absl::StatusOr<IngestResult>> WriteBatches(
+      absl::Span<const weir::v1::FlowBatch* const> batches,
+      absl::Time received_at) = 0;
 
   // Flows whose last_seen lies in scan.range, in scan order, until `visit`
   // returns false. `cursor` resumes after that flow (RawScan::cursor) and is

@@ -703,6 +703,141 @@ TEST_P(StoreTest, ConcurrentResendsStoreEachBatchOnce) {
   EXPECT_EQ(nodes[0].gaps, 0u);
 }
 
+// What a store holds, as the tests below compare two stores.
+struct Snapshot {
+  std::vector<std::string> cursors;
+  std::map<std::string, TotalsByKey> rollups;
+  std::vector<NodeInfo> nodes;
+};
+
+TEST_P(StoreTest, WriteBatchesStoresWhatWriteBatchStoresOneByOne) {
+  // Runs of two nodes, with a duplicate, a gap, a new epoch and a stale one
+  // inside runs.
+  std::vector<weir::v1::FlowBatch> batches;
+  const auto add = [&](const std::string& node, uint64_t epoch, uint64_t seq) {
+    BatchSpec spec;
+    spec.node = node;
+    spec.epoch = epoch;
+    spec.seq = seq;
+    spec.seed = batches.size() + 1;
+    spec.interval_start_unix_nano = kHourNs + batches.size() * 20 * kSecond;
+    spec.map_full_packets = batches.size();
+    batches.push_back(MakeBatch(spec));
+  };
+  add("node-a", 1, 1);
+  add("node-a", 1, 2);
+  add("node-a", 1, 2);  // duplicate
+  add("node-a", 1, 5);  // gap of 2
+  add("node-b", 1, 7);
+  add("node-a", 2, 1);  // new epoch
+  add("node-a", 1, 9);  // stale
+  add("node-a", 2, 2);
+  const absl::Time at = AtNanos(kHourNs + 3600 * kSecond);
+  std::vector<const weir::v1::FlowBatch*> pointers;
+  for (const weir::v1::FlowBatch& batch : batches) pointers.push_back(&batch);
+
+  const auto snapshot = [&] {
+    Snapshot snap;
+    snap.cursors = Cursors();
+    for (Tier tier : {Tier::kMinute, Tier::kHour}) {
+      for (View view : {View::kSrc, View::kDst, View::kPair, View::kSrcPort,
+                        View::kDstPort, View::kProtocol, View::kNode}) {
+        snap.rollups[absl::StrCat(TierName(tier), "/", ViewName(view))] =
+            Rollup(tier, view);
+      }
+    }
+    snap.nodes = store_->GetNodes();
+    return snap;
+  };
+
+  const std::vector<absl::StatusOr<IngestResult>> together =
+      store_->WriteBatches(pointers, at);
+  const Snapshot grouped = snapshot();
+
+  options_.data_dir = ScratchDir("WriteBatchesOneByOne");
+  Reopen();
+  std::vector<absl::StatusOr<IngestResult>> alone;
+  for (const weir::v1::FlowBatch& batch : batches) {
+    alone.push_back(store_->WriteBatch(batch, at));
+  }
+  const Snapshot single = snapshot();
+
+  ASSERT_EQ(together.size(), batches.size());
+  ASSERT_EQ(alone.size(), batches.size());
+  const std::vector<IngestResult::Outcome> outcomes = {
+      IngestResult::Outcome::kStored,     IngestResult::Outcome::kStored,
+      IngestResult::Outcome::kDuplicate,  IngestResult::Outcome::kStored,
+      IngestResult::Outcome::kStored,     IngestResult::Outcome::kStored,
+      IngestResult::Outcome::kStaleEpoch, IngestResult::Outcome::kStored};
+  for (size_t i = 0; i < batches.size(); ++i) {
+    ASSERT_TRUE(together[i].ok()) << i << ": " << together[i].status();
+    ASSERT_TRUE(alone[i].ok()) << i << ": " << alone[i].status();
+    EXPECT_EQ(together[i]->outcome, outcomes[i]) << i;
+    EXPECT_EQ(alone[i]->outcome, outcomes[i]) << i;
+    EXPECT_EQ(together[i]->seq, batches[i].seq()) << i;
+    EXPECT_EQ(together[i]->skipped_seqs, alone[i]->skipped_seqs) << i;
+    EXPECT_EQ(together[i]->flows, alone[i]->flows) << i;
+    EXPECT_EQ(together[i]->records.size(), alone[i]->records.size()) << i;
+  }
+  EXPECT_EQ(together[3]->skipped_seqs, 2u);
+
+  // Raw flows under the same keys (batch numbers included), the same
+  // rollups and the same node states.
+  EXPECT_EQ(grouped.cursors.size(), 6u * 10u);
+  EXPECT_EQ(grouped.cursors, single.cursors);
+  for (const auto& [name, totals] : single.rollups) {
+    ExpectSameRollups(grouped.rollups.at(name), totals, name);
+  }
+  ASSERT_EQ(grouped.nodes.size(), 2u);
+  ASSERT_EQ(single.nodes.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const NodeInfo& g = grouped.nodes[i];
+    const NodeInfo& s = single.nodes[i];
+    EXPECT_EQ(g.name, s.name);
+    EXPECT_EQ(g.epoch, s.epoch);
+    EXPECT_EQ(g.last_seq, s.last_seq);
+    EXPECT_EQ(g.gaps, s.gaps);
+    EXPECT_EQ(g.stale_batches, s.stale_batches);
+    EXPECT_EQ(g.batches, s.batches);
+    EXPECT_EQ(g.flows, s.flows);
+    EXPECT_EQ(g.counters.packets_seen, s.counters.packets_seen);
+    EXPECT_EQ(g.counters.lost_packets(), s.counters.lost_packets());
+  }
+  EXPECT_EQ(grouped.nodes[0].name, "node-a");
+  EXPECT_EQ(grouped.nodes[0].batches, 5u);
+  EXPECT_EQ(grouped.nodes[0].stale_batches, 1u);
+}
+
+TEST_P(StoreTest, WriteBatchesStopsAtAMalformedBatch) {
+  std::vector<weir::v1::FlowBatch> batches;
+  for (uint64_t seq = 1; seq <= 4; ++seq) {
+    BatchSpec spec;
+    spec.seq = seq;
+    spec.seed = seq;
+    batches.push_back(MakeBatch(spec));
+  }
+  batches[2].mutable_flows(1)->set_dst_port(70000);
+  std::vector<const weir::v1::FlowBatch*> pointers;
+  for (const weir::v1::FlowBatch& batch : batches) pointers.push_back(&batch);
+
+  const std::vector<absl::StatusOr<IngestResult>> results =
+      store_->WriteBatches(pointers, AtNanos(kHourNs));
+  // The two before it are stored; it fails; the one after is not looked at.
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_TRUE(results[1].ok());
+  EXPECT_EQ(results[2].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(results[2].status().message(),
+                               "flows[1].dst_port: "))
+      << results[2].status();
+  EXPECT_EQ(Raw().size(), 20u);
+  ASSERT_EQ(store_->GetNodes().size(), 1u);
+  EXPECT_EQ(store_->GetNodes()[0].last_seq, 2u);
+  // The batch after it was not stored: sent again, it is.
+  EXPECT_EQ(Write(batches[3]).outcome, IngestResult::Outcome::kStored);
+  EXPECT_EQ(Raw().size(), 30u);
+}
+
 TEST_P(StoreTest, ScanRawPagesWithCursors) {
   BatchSpec spec;
   spec.flows = 25;
