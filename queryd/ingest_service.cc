@@ -1,57 +1,173 @@
 #include "queryd/ingest_service.h"
 
+#include <deque>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace weir::queryd {
 
-// One collector's stream: read a batch, store it, write its ack, read the
-// next. Strictly one batch in flight, so acks leave in arrival order.
+// One collector's stream. Reads run ahead of the store: while one thread
+// stores the batches read so far (one durable write for all of them), the
+// next ones are read, up to kMaxQueuedBatches / kMaxQueuedFlows. Acks go
+// out in order, one write at a time. A collector sending ahead of its acks
+// (its window, or catching up after an outage) so has several batches
+// stored per WAL sync instead of one.
 class IngestServiceImpl::Reactor final
     : public grpc::ServerBidiReactor<weir::v1::FlowBatch, weir::v1::Ack> {
  public:
+  static constexpr size_t kMaxQueuedBatches = 16;
+  static constexpr int kMaxQueuedFlows = 1 << 16;
+
   explicit Reactor(IngestServiceImpl& service) : service_(service) {
-    StartRead(&batch_);
+    StartRead(&reading_);
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok) {  // the collector half-closed or went away
-      Finish(grpc::Status::OK);
-      return;
+    bool read_on = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!ok || failed_) {
+        // The collector half-closed or went away, or the stream failed.
+        read_ended_ = true;
+      } else {
+        if (node_.empty() && !reading_.node().empty()) {
+          node_ = reading_.node();
+          service_.Connected(node_);
+        }
+        queued_flows_ += reading_.flows_size();
+        queue_.push_back(std::move(reading_));
+        // A spare message keeps its parsed flows' memory for the next read.
+        if (!spare_.empty()) {
+          reading_.Swap(&spare_.back());
+          spare_.pop_back();
+        }
+        read_on = queue_.size() < kMaxQueuedBatches &&
+                  queued_flows_ < kMaxQueuedFlows;
+        read_paused_ = !read_on;
+      }
+      if (storing_ || (!read_ended_ && queue_.empty())) {
+        if (read_on) StartRead(&reading_);
+        return;
+      }
+      storing_ = !queue_.empty();
     }
-    if (node_.empty()) {
-      node_ = batch_.node();
-      if (!node_.empty()) service_.Connected(node_);
-    }
-    absl::StatusOr<weir::v1::Ack> ack = service_.Handle(batch_);
-    if (!ack.ok()) {
-      Finish(grpc::Status(static_cast<grpc::StatusCode>(ack.status().code()),
-                          std::string{ack.status().message()}));
-      return;
-    }
-    ack_ = *std::move(ack);
-    StartWrite(&ack_);
+    if (read_on) StartRead(&reading_);
+    StoreQueued();
   }
 
   void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    acks_.pop_front();
     if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "ack not delivered"));
+      Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE, "ack not delivered"));
+      acks_.clear();
+    }
+    writing_ = !acks_.empty();
+    if (writing_) {
+      StartWrite(&acks_.front());
       return;
     }
-    StartRead(&batch_);
+    FinishIfDone();
   }
 
   void OnDone() override {
-    if (!node_.empty()) service_.Disconnected(node_);
+    std::string node;
+    {
+      absl::MutexLock lock(&mu_);
+      node = node_;
+    }
+    if (!node.empty()) service_.Disconnected(node);
     delete this;
   }
 
  private:
+  // Stores what is queued, again and again while batches arrive; on the
+  // one thread that set storing_.
+  void StoreQueued() {
+    std::vector<weir::v1::FlowBatch> group;
+    std::vector<const weir::v1::FlowBatch*> pointers;
+    for (;;) {
+      bool read_on = false;
+      {
+        absl::MutexLock lock(&mu_);
+        for (weir::v1::FlowBatch& batch : group) {
+          batch.Clear();
+          spare_.push_back(std::move(batch));
+        }
+        group.clear();
+        if (queue_.empty() || failed_) {
+          storing_ = false;
+          FinishIfDone();
+          return;
+        }
+        while (!queue_.empty()) {
+          group.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+        queued_flows_ = 0;
+        if (read_paused_ && !read_ended_) {
+          read_paused_ = false;
+          read_on = true;
+        }
+      }
+      if (read_on) StartRead(&reading_);
+      pointers.clear();
+      for (const weir::v1::FlowBatch& batch : group) pointers.push_back(&batch);
+      std::vector<absl::StatusOr<weir::v1::Ack>> acks =
+          service_.Handle(pointers);
+      absl::MutexLock lock(&mu_);
+      for (absl::StatusOr<weir::v1::Ack>& ack : acks) {
+        if (failed_) break;  // an ack write failed meanwhile
+        if (!ack.ok()) {
+          Fail(grpc::Status(static_cast<grpc::StatusCode>(ack.status().code()),
+                            std::string{ack.status().message()}));
+          break;
+        }
+        acks_.push_back(*std::move(ack));
+      }
+      if (!writing_ && !acks_.empty()) {
+        writing_ = true;
+        StartWrite(&acks_.front());
+      }
+    }
+  }
+
+  // The first failure ends the stream, after the acks before it are sent.
+  void Fail(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (failed_) return;
+    failed_ = true;
+    status_ = std::move(status);
+    queue_.clear();
+  }
+
+  // Finishes the stream, exactly once, when nothing more will be stored
+  // or written: after a failure, or once the collector stopped sending and
+  // every batch it sent is acked.
+  void FinishIfDone() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || storing_ || writing_) return;
+    if (!failed_ && !(read_ended_ && queue_.empty())) return;
+    finished_ = true;
+    Finish(status_);
+  }
+
   IngestServiceImpl& service_;
-  std::string node_;
-  weir::v1::FlowBatch batch_;
-  weir::v1::Ack ack_;
+  absl::Mutex mu_;
+  std::string node_ ABSL_GUARDED_BY(mu_);
+  // The message the outstanding read parses into.
+  weir::v1::FlowBatch reading_;
+  std::deque<weir::v1::FlowBatch> queue_ ABSL_GUARDED_BY(mu_);
+  int queued_flows_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<weir::v1::FlowBatch> spare_ ABSL_GUARDED_BY(mu_);
+  // Acks to send, the front one being written while writing_.
+  std::deque<weir::v1::Ack> acks_ ABSL_GUARDED_BY(mu_);
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_ended_ ABSL_GUARDED_BY(mu_) = false;
+  bool storing_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool failed_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status status_ ABSL_GUARDED_BY(mu_);
 };
 
 grpc::ServerBidiReactor<weir::v1::FlowBatch, weir::v1::Ack>*
@@ -59,27 +175,42 @@ IngestServiceImpl::Ingest(grpc::CallbackServerContext* /*context*/) {
   return new Reactor(*this);
 }
 
+std::vector<absl::StatusOr<weir::v1::Ack>> IngestServiceImpl::Handle(
+    absl::Span<const weir::v1::FlowBatch* const> batches) {
+  std::vector<absl::StatusOr<store::IngestResult>> results =
+      store_.WriteBatches(batches, absl::Now());
+  std::vector<absl::StatusOr<weir::v1::Ack>> acks;
+  acks.reserve(results.size());
+  const absl::Time now = absl::Now();
+  for (size_t i = 0; i < results.size(); ++i) {
+    absl::StatusOr<store::IngestResult>& result = results[i];
+    if (!result.ok()) {
+      stats_.RecordReject(result.status().code());
+      acks.push_back(std::move(result).status());
+      break;
+    }
+    const weir::v1::FlowBatch& batch = *batches[i];
+    weir::v1::Ack& ack = acks.emplace_back().emplace();
+    ack.set_epoch(batch.epoch());
+    ack.set_seq(batch.seq());
+    ack.set_duplicate(result->duplicate());
+    if (result->duplicate()) {
+      stats_.RecordDuplicate();
+      continue;
+    }
+    const std::vector<store::FlowRecord>& records = result->records;
+    live_.Add(records, now);
+    watchers_.Publish(records);
+    stats_.RecordBatch(batch);
+    if (observer_ != nullptr) observer_->OnStored(batch, records);
+  }
+  return acks;
+}
+
 absl::StatusOr<weir::v1::Ack> IngestServiceImpl::Handle(
     const weir::v1::FlowBatch& batch) {
-  absl::StatusOr<store::IngestResult> result = store_.WriteBatch(batch);
-  if (!result.ok()) {
-    stats_.RecordReject(result.status().code());
-    return result.status();
-  }
-  weir::v1::Ack ack;
-  ack.set_epoch(batch.epoch());
-  ack.set_seq(batch.seq());
-  ack.set_duplicate(result->duplicate());
-  if (result->duplicate()) {
-    stats_.RecordDuplicate();
-    return ack;
-  }
-  const std::vector<store::FlowRecord>& records = result->records;
-  live_.Add(records, absl::Now());
-  watchers_.Publish(records);
-  stats_.RecordBatch(batch);
-  if (observer_ != nullptr) observer_->OnStored(batch, records);
-  return ack;
+  const weir::v1::FlowBatch* const one[] = {&batch};
+  return std::move(Handle(one).front());
 }
 
 void IngestServiceImpl::Connected(const std::string& node) {

@@ -41,9 +41,13 @@ class IngestServiceImpl final
   grpc::ServerBidiReactor<weir::v1::FlowBatch, weir::v1::Ack>* Ingest(
       grpc::CallbackServerContext* context) override;
 
-  // Stores one batch and feeds the live table, watchers and stats. Returns
-  // the ack to send, or the error that ends the stream (INVALID_ARGUMENT
-  // for a malformed batch: nothing of it is stored).
+  // Stores batches (Store::WriteBatches: one durable write per run of one
+  // node) and feeds the live table, watchers and stats. Returns the ack to
+  // send for each, up to and including the first error, which ends the
+  // stream (INVALID_ARGUMENT for a malformed batch: nothing of it is
+  // stored; the batches before it are).
+  std::vector<absl::StatusOr<weir::v1::Ack>> Handle(
+      absl::Span<const weir::v1::FlowBatch* const> batches);
   absl::StatusOr<weir::v1::Ack> Handle(const weir::v1::FlowBatch& batch);
 
   // Whether `node` has an open ingest stream now.

@@ -18,7 +18,7 @@ from weir.v1 import flow_pb2, query_pb2, query_pb2_grpc
 
 import weir_testing as wt
 
-from weir_testing import ICMP, TCP, ingest
+from weir_testing import ICMP, TCP, UDP, ingest
 
 
 def ts(seconds):
@@ -264,6 +264,76 @@ class QuerydGrpcTest(unittest.TestCase):
                 iter([reflection_pb2.ServerReflectionRequest(
                     file_containing_symbol="weir.v1.QueryService")]), timeout=10))
             self.assertTrue(files.file_descriptor_response.file_descriptor_proto)
+
+
+class QuerydIngestAheadTest(unittest.TestCase):
+    """Batches sent ahead of their acks, as a collector with a window does."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.queryd = wt.Queryd().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.queryd.stop()
+
+    def stub(self):
+        channel = grpc.insecure_channel(self.queryd.address)
+        self.addCleanup(channel.close)
+        return query_pb2_grpc.QueryServiceStub(channel)
+
+    def flows_of(self, node):
+        now = time.time()
+        r = self.stub().ListFlows(query_pb2.ListFlowsRequest(
+            range=query_pb2.TimeRange(start=ts(now - 600), end=ts(now + 1)),
+            filter=query_pb2.FlowFilter(node=[node]), page_size=1000), timeout=10)
+        self.assertEqual(r.next_page_token, "")
+        return r.flows
+
+    def test_batches_sent_ahead_of_their_acks_are_each_acked_in_order_and_stored_once(self):
+        # The client sends without waiting, so queryd stores them in groups.
+        now = time.time()
+        batches = [wt.batch("node-e", seq, [
+            wt.flow(protocol=TCP, src="192.0.2.20", dst="198.51.100.20", sport=40000 + seq,
+                    dport=443, packets=seq, nbytes=100 * seq, when=now - 5)],
+            when=now - 5) for seq in range(1, 301)]
+        acks = ingest(self.queryd.address, batches)
+        self.assertEqual([(a.seq, a.duplicate) for a in acks],
+                         [(seq, False) for seq in range(1, 301)])
+        flows = self.flows_of("node-e")
+        self.assertEqual(len(flows), 300)
+        self.assertEqual(sum(f.packets for f in flows), 300 * 301 // 2)
+        nodes = {n.name: n for n in self.stub().ListNodes(
+            query_pb2.ListNodesRequest(), timeout=10).nodes}
+        self.assertEqual((nodes["node-e"].last_seq, nodes["node-e"].gaps), (300, 0))
+
+    def test_a_malformed_batch_ends_the_stream_after_the_acks_of_those_before_it(self):
+        now = time.time()
+
+        def good(seq):
+            return wt.batch("node-d", seq, [wt.flow(
+                protocol=UDP, src="192.0.2.30", dst="198.51.100.30", sport=5000, dport=53,
+                packets=seq, nbytes=60 * seq, when=now - 5)], when=now - 5)
+        bad = good(3)
+        bad.flows[0].src_addr = b"\x01\x02\x03\x04\x05"
+        acks = []
+        with grpc.insecure_channel(self.queryd.address) as channel:
+            stub = wt.ingest_pb2_grpc.IngestServiceStub(channel)
+            with self.assertRaises(grpc.RpcError) as caught:
+                for ack in stub.Ingest(iter([good(1), good(2), bad, good(4)]), timeout=20):
+                    acks.append(ack)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("flows[0].src_addr", caught.exception.details())
+        self.assertEqual([(a.seq, a.duplicate) for a in acks], [(1, False), (2, False)])
+        nodes = {n.name: n for n in self.stub().ListNodes(
+            query_pb2.ListNodesRequest(), timeout=10).nodes}
+        self.assertEqual(nodes["node-d"].last_seq, 2)
+        flows = self.flows_of("node-d")
+        self.assertEqual(sorted(f.packets for f in flows), [1, 2])
+        # The batches from the malformed one on were not stored: sent again
+        # (fixed), they are.
+        acks = ingest(self.queryd.address, [good(3), good(4)])
+        self.assertEqual([(a.seq, a.duplicate) for a in acks], [(3, False), (4, False)])
 
 
 class QuerydRestartTest(unittest.TestCase):

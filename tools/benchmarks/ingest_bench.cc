@@ -6,9 +6,10 @@
 //                  collector's Shipper does), every ack awaited, into a
 //                  running weir-queryd at --address;
 //   --mode=direct  the same batches, from the same number of threads, straight
-//                  into Store::WriteBatch in this process (--data-dir, a fresh
-//                  folder), with queryd's store options (--sync like queryd:
-//                  every write fsyncs its WAL).
+//                  into Store::WriteBatches in this process, --window at a
+//                  time (as queryd stores what a stream sent ahead of its
+//                  acks) (--data-dir, a fresh folder), with queryd's store
+//                  options (--sync like queryd: every write fsyncs its WAL).
 //
 // Batches are generated before the clock starts (--templates per stream,
 // then sent again with a new seq and times --templates intervals later, so
@@ -62,7 +63,9 @@ ABSL_FLAG(std::string, address, "127.0.0.1:7701", "weir-queryd gRPC address");
 ABSL_FLAG(std::string, data_dir, "", "store folder (direct and open modes)");
 ABSL_FLAG(bool, sync, true, "fsync every write (direct mode; queryd does)");
 ABSL_FLAG(int, streams, 2, "nodes, each one stream (or writer thread)");
-ABSL_FLAG(int, window, 8, "unacknowledged batches per stream (grpc mode)");
+ABSL_FLAG(int, window, 8,
+          "unacknowledged batches per stream (grpc); batches per write "
+          "(direct)");
 ABSL_FLAG(int, flows, 1000, "flows per batch");
 ABSL_FLAG(int, templates, 60, "distinct generated batches per stream");
 ABSL_FLAG(double, seconds, 5, "how long to send (at most 600)");
@@ -177,17 +180,23 @@ void GrpcStream(weir::v1::IngestService::Stub& stub, NodeBatches& node,
   }
 }
 
-void DirectWriter(store::Store& store, NodeBatches& node, Clock::time_point end,
-                  Totals& totals) {
-  for (uint64_t seq = 1; Clock::now() < end && !totals.failed; ++seq) {
-    weir::v1::FlowBatch& batch = node.Next(seq);
-    absl::StatusOr<store::IngestResult> result = store.WriteBatch(batch);
-    if (!result.ok()) {
-      Fail(totals, result.status().ToString());
-      return;
+// `window` batches per Store::WriteBatches (at most --templates: each is a
+// template restamped in place).
+void DirectWriter(store::Store& store, NodeBatches& node, int window,
+                  Clock::time_point end, Totals& totals) {
+  std::vector<const weir::v1::FlowBatch*> group;
+  for (uint64_t seq = 1; Clock::now() < end && !totals.failed;) {
+    group.clear();
+    for (int i = 0; i < window; ++i) group.push_back(&node.Next(seq++));
+    for (const absl::StatusOr<store::IngestResult>& result :
+         store.WriteBatches(group, absl::Now())) {
+      if (!result.ok()) {
+        Fail(totals, result.status().ToString());
+        return;
+      }
+      if (result->duplicate()) Fail(totals, "the store saw a duplicate");
+      totals.batches.fetch_add(1);
     }
-    if (result->duplicate()) Fail(totals, "the store saw a duplicate");
-    totals.batches.fetch_add(1);
   }
 }
 
@@ -283,6 +292,13 @@ int Main(int argc, char** argv) {
                  "ingest_bench: --mode must be grpc, direct, open or stats\n");
     return 2;
   }
+  if (mode == "direct" && window > templates) {
+    std::fprintf(stderr,
+                 "ingest_bench: --window must be at most --templates (%d) in "
+                 "direct mode\n",
+                 templates);
+    return 2;
+  }
   const bool crash = absl::GetFlag(FLAGS_crash);
   if (crash && mode != "direct") {
     std::fprintf(stderr, "ingest_bench: --crash needs --mode=direct\n");
@@ -338,7 +354,7 @@ int Main(int argc, char** argv) {
   for (int i = 0; i < streams; ++i) {
     if (store != nullptr) {
       threads.emplace_back(DirectWriter, std::ref(*store), std::ref(*nodes[i]),
-                           end, std::ref(totals));
+                           window, end, std::ref(totals));
     } else {
       threads.emplace_back(GrpcStream, std::ref(*stub), std::ref(*nodes[i]),
                            window, end, std::ref(totals));
