@@ -9,15 +9,19 @@ namespace weir::queryd {
 
 // One collector's stream. Reads run ahead of the store: while one thread
 // stores the batches read so far (one durable write for all of them), the
-// next ones are read, up to kMaxQueuedBatches / kMaxQueuedFlows. Acks go
-// out in order, one write at a time. A collector sending ahead of its acks
-// (its window, or catching up after an outage) so has several batches
-// stored per WAL sync instead of one.
+// next ones are read, up to kMaxQueuedBatches / kMaxQueuedFlows per stream
+// and kMaxQueuedFlowsInAll over all streams (many collectors catching up
+// at once). Acks go out in order, one write at a time. A collector sending
+// ahead of its acks (its window, or catching up after an outage) so has
+// several batches stored per WAL sync instead of one.
 class IngestServiceImpl::Reactor final
     : public grpc::ServerBidiReactor<weir::v1::FlowBatch, weir::v1::Ack> {
  public:
   static constexpr size_t kMaxQueuedBatches = 16;
   static constexpr int kMaxQueuedFlows = 1 << 16;
+  static constexpr int64_t kMaxQueuedFlowsInAll = 1 << 20;
+  // Read messages kept, cleared, for their parsed flows' memory.
+  static constexpr size_t kMaxSpares = 2;
 
   explicit Reactor(IngestServiceImpl& service) : service_(service) {
     StartRead(&reading_);
@@ -36,14 +40,17 @@ class IngestServiceImpl::Reactor final
           service_.Connected(node_);
         }
         queued_flows_ += reading_.flows_size();
+        service_.queued_flows_ += reading_.flows_size();
         queue_.push_back(std::move(reading_));
         // A spare message keeps its parsed flows' memory for the next read.
         if (!spare_.empty()) {
           reading_.Swap(&spare_.back());
           spare_.pop_back();
         }
+        // A paused stream has batches queued: taking them resumes it.
         read_on = queue_.size() < kMaxQueuedBatches &&
-                  queued_flows_ < kMaxQueuedFlows;
+                  queued_flows_ < kMaxQueuedFlows &&
+                  service_.queued_flows_.load() < kMaxQueuedFlowsInAll;
         read_paused_ = !read_on;
       }
       if (storing_ || (!read_ended_ && queue_.empty())) {
@@ -92,6 +99,7 @@ class IngestServiceImpl::Reactor final
       {
         absl::MutexLock lock(&mu_);
         for (weir::v1::FlowBatch& batch : group) {
+          if (spare_.size() == kMaxSpares) break;
           batch.Clear();
           spare_.push_back(std::move(batch));
         }
@@ -105,6 +113,7 @@ class IngestServiceImpl::Reactor final
           group.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
+        service_.queued_flows_ -= queued_flows_;
         queued_flows_ = 0;
         if (read_paused_ && !read_ended_) {
           read_paused_ = false;
@@ -139,6 +148,8 @@ class IngestServiceImpl::Reactor final
     failed_ = true;
     status_ = std::move(status);
     queue_.clear();
+    service_.queued_flows_ -= queued_flows_;
+    queued_flows_ = 0;
   }
 
   // Finishes the stream, exactly once, when nothing more will be stored

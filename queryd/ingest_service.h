@@ -3,6 +3,7 @@
 #ifndef WEIR_QUERYD_INGEST_SERVICE_H_
 #define WEIR_QUERYD_INGEST_SERVICE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -64,6 +65,9 @@ class IngestServiceImpl final
   WatchHub& watchers_;
   StatsTracker& stats_;
   IngestObserver* const observer_;  // may be null
+
+  // Flows read by every stream and not yet stored (Reactor).
+  std::atomic<int64_t> queued_flows_{0};
 
   mutable absl::Mutex mu_;
   // Open streams per node (a reconnect may overlap the old stream).
