@@ -1255,9 +1255,9 @@ void RocksStore::RunFlusher() {
   }
 }
 
-void RocksStore::StoreRun(
-    absl::Span<const weir::v1::FlowBatch* const> run, absl::Time received_at,
-    std::vector<absl::StatusOr<IngestResult>>* results) {
+void RocksStore::StoreRun(absl::Span<const weir::v1::FlowBatch* const> run,
+                          absl::Time received_at,
+                          std::vector<absl::StatusOr<IngestResult>>* results) {
   // Only the batches before the first malformed one are stored.
   absl::Status malformed;
   size_t valid = 0;
@@ -1341,8 +1341,7 @@ void RocksStore::StoreRun(
                                   last.epoch(), ", seq ", last.seq(), ")");
     if (absl::Status s = FromRocksDb(
             db_->Write(write_options_, &write),
-            absl::StrCat("storing ", batches, " of node \"", node->name,
-                         "\""));
+            absl::StrCat("storing ", batches, " of node \"", node->name, "\""));
         !s.ok()) {
       results->push_back(std::move(s));
       return;

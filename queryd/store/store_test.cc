@@ -703,6 +703,14 @@ TEST_P(StoreTest, ConcurrentResendsStoreEachBatchOnce) {
   EXPECT_EQ(nodes[0].gaps, 0u);
 }
 
+std::vector<const weir::v1::FlowBatch*> Pointers(
+    const std::vector<weir::v1::FlowBatch>& batches) {
+  std::vector<const weir::v1::FlowBatch*> pointers;
+  pointers.reserve(batches.size());
+  for (const weir::v1::FlowBatch& batch : batches) pointers.push_back(&batch);
+  return pointers;
+}
+
 // What a store holds, as the tests below compare two stores.
 struct Snapshot {
   std::vector<std::string> cursors;
@@ -733,8 +741,7 @@ TEST_P(StoreTest, WriteBatchesStoresWhatWriteBatchStoresOneByOne) {
   add("node-a", 1, 9);  // stale
   add("node-a", 2, 2);
   const absl::Time at = AtNanos(kHourNs + 3600 * kSecond);
-  std::vector<const weir::v1::FlowBatch*> pointers;
-  for (const weir::v1::FlowBatch& batch : batches) pointers.push_back(&batch);
+  const std::vector<const weir::v1::FlowBatch*> pointers = Pointers(batches);
 
   const auto snapshot = [&] {
     Snapshot snap;
@@ -757,6 +764,7 @@ TEST_P(StoreTest, WriteBatchesStoresWhatWriteBatchStoresOneByOne) {
   options_.data_dir = ScratchDir("WriteBatchesOneByOne");
   Reopen();
   std::vector<absl::StatusOr<IngestResult>> alone;
+  alone.reserve(batches.size());
   for (const weir::v1::FlowBatch& batch : batches) {
     alone.push_back(store_->WriteBatch(batch, at));
   }
@@ -817,8 +825,7 @@ TEST_P(StoreTest, WriteBatchesStopsAtAMalformedBatch) {
     batches.push_back(MakeBatch(spec));
   }
   batches[2].mutable_flows(1)->set_dst_port(70000);
-  std::vector<const weir::v1::FlowBatch*> pointers;
-  for (const weir::v1::FlowBatch& batch : batches) pointers.push_back(&batch);
+  const std::vector<const weir::v1::FlowBatch*> pointers = Pointers(batches);
 
   const std::vector<absl::StatusOr<IngestResult>> results =
       store_->WriteBatches(pointers, AtNanos(kHourNs));
@@ -827,8 +834,8 @@ TEST_P(StoreTest, WriteBatchesStopsAtAMalformedBatch) {
   EXPECT_TRUE(results[0].ok());
   EXPECT_TRUE(results[1].ok());
   EXPECT_EQ(results[2].status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(absl::StartsWith(results[2].status().message(),
-                               "flows[1].dst_port: "))
+  EXPECT_TRUE(
+      absl::StartsWith(results[2].status().message(), "flows[1].dst_port: "))
       << results[2].status();
   EXPECT_EQ(Raw().size(), 20u);
   ASSERT_EQ(store_->GetNodes().size(), 1u);
