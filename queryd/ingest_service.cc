@@ -29,6 +29,7 @@ class IngestServiceImpl::Reactor final
 
   void OnReadDone(bool ok) override {
     bool read_on = false;
+    bool store = false;
     {
       absl::MutexLock lock(&mu_);
       if (!ok || failed_) {
@@ -53,14 +54,13 @@ class IngestServiceImpl::Reactor final
                   service_.queued_flows_.load() < kMaxQueuedFlowsInAll;
         read_paused_ = !read_on;
       }
-      if (storing_ || (!read_ended_ && queue_.empty())) {
-        if (read_on) StartRead(&reading_);
-        return;
-      }
-      storing_ = !queue_.empty();
+      // This thread stores (or, at the end, finishes) unless another one
+      // is storing: that one takes what was just queued.
+      store = !storing_;
+      storing_ = true;
     }
     if (read_on) StartRead(&reading_);
-    StoreQueued();
+    if (store) StoreQueued();
   }
 
   void OnWriteDone(bool ok) override {
