@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
 namespace weir {
@@ -47,6 +48,19 @@ std::string HelpText(const CommandLineSpec& spec);
 // as ranges, done after parsing.
 [[noreturn]] void UsageError(const CommandLineSpec& spec,
                              absl::string_view message);
+
+// `value` of flag --`name` when it lies in [low, high]; otherwise a
+// UsageError ("--name must be in [low, high], got value"), never a silent
+// clamp: a run is the run that was asked for.
+template <typename T>
+T FlagInRange(const CommandLineSpec& spec, absl::string_view name, T value,
+              T low, T high) {
+  if (value < low || value > high) {
+    UsageError(spec, absl::StrCat("--", name, " must be in [", low, ", ", high,
+                                  "], got ", value));
+  }
+  return value;
+}
 
 }  // namespace weir
 

@@ -120,5 +120,16 @@ TEST_F(CommandLineTest, UsageErrorExitsTwo) {
               "^weir-test: --test-size: too big; see --help\n$");
 }
 
+TEST_F(CommandLineTest, FlagInRangeRefusesWhatIsOutside) {
+  EXPECT_EQ(FlagInRange(Spec(), "test-size", 5, 1, 5), 5);
+  EXPECT_EQ(FlagInRange(Spec(), "test-ratio", 0.1, 0.1, 600.0), 0.1);
+  EXPECT_EXIT(FlagInRange(Spec(), "test-size", 600, 1, 64),
+              ExitedWithCode(kUsageExitCode),
+              "^weir-test: --test-size must be in \\[1, 64\\], got 600; "
+              "see --help\n$");
+  EXPECT_EXIT(FlagInRange(Spec(), "test-size", 0, 1, 64),
+              ExitedWithCode(kUsageExitCode), "got 0; see --help");
+}
+
 }  // namespace
 }  // namespace weir

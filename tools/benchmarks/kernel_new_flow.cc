@@ -141,8 +141,10 @@ int Main(int argc, char** argv) {
   if (!ParseCommandLineOrExit(argc, argv, spec).empty()) {
     UsageError(spec, "takes no positional arguments");
   }
-  const int repeats = std::clamp(absl::GetFlag(FLAGS_repeats), 1000, 65000);
-  const int rounds = std::clamp(absl::GetFlag(FLAGS_rounds), 1, 1000);
+  const int repeats =
+      FlagInRange(spec, "repeats", absl::GetFlag(FLAGS_repeats), 1000, 65000);
+  const int rounds =
+      FlagInRange(spec, "rounds", absl::GetFlag(FLAGS_rounds), 1, 1000);
   if (geteuid() != 0) {
     std::fprintf(stderr,
                  "kernel_new_flow: needs root (CAP_BPF, CAP_PERFMON)\n");

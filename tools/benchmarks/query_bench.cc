@@ -171,10 +171,14 @@ int Main(int argc, char** argv) {
     UsageError(spec, "takes no positional arguments");
   }
   const std::string dir = absl::GetFlag(FLAGS_data_dir);
-  const int64_t flows = std::max<int64_t>(absl::GetFlag(FLAGS_flows), 1000);
-  const int nodes = std::clamp(absl::GetFlag(FLAGS_nodes), 1, 64);
-  const int iterations = std::clamp(absl::GetFlag(FLAGS_iterations), 1, 10000);
-  const int warmup = std::clamp(absl::GetFlag(FLAGS_warmup), 0, 100);
+  const int64_t flows = FlagInRange<int64_t>(
+      spec, "flows", absl::GetFlag(FLAGS_flows), 1000, int64_t{1} << 36);
+  const int nodes =
+      FlagInRange(spec, "nodes", absl::GetFlag(FLAGS_nodes), 1, 64);
+  const int iterations = FlagInRange(spec, "iterations",
+                                     absl::GetFlag(FLAGS_iterations), 1, 10000);
+  const int warmup =
+      FlagInRange(spec, "warmup", absl::GetFlag(FLAGS_warmup), 0, 100);
   if (dir.empty()) {
     std::fprintf(stderr, "query_bench: --data-dir is required\n");
     return 2;
