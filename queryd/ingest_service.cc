@@ -218,12 +218,6 @@ std::vector<absl::StatusOr<weir::v1::Ack>> IngestServiceImpl::Handle(
   return acks;
 }
 
-absl::StatusOr<weir::v1::Ack> IngestServiceImpl::Handle(
-    const weir::v1::FlowBatch& batch) {
-  const weir::v1::FlowBatch* const one[] = {&batch};
-  return std::move(Handle(one).front());
-}
-
 void IngestServiceImpl::Connected(const std::string& node) {
   absl::MutexLock lock(&mu_);
   ++streams_[node];

@@ -49,7 +49,6 @@ class IngestServiceImpl final
   // stored; the batches before it are).
   std::vector<absl::StatusOr<weir::v1::Ack>> Handle(
       absl::Span<const weir::v1::FlowBatch* const> batches);
-  absl::StatusOr<weir::v1::Ack> Handle(const weir::v1::FlowBatch& batch);
 
   // Whether `node` has an open ingest stream now.
   bool IsConnected(const std::string& node) const;

@@ -96,7 +96,9 @@ rocksdb::ColumnFamilyOptions FamilyOptions(
       // rewriting the open buckets' blocks. `ingest_bench --mode=direct
       // --seconds=20`, against 32 MiB: 8 MiB stored ~13 % fewer flows/s;
       // 64 MiB ~17 % more at ~18 % less CPU per flow, for 34 MiB more peak
-      // RSS (412 against 378 MiB); 128 MiB ~27 % more for 95 MiB.
+      // RSS (412 against 378 MiB); 128 MiB ~27 % more for 95 MiB. The
+      // price besides memory: a crash leaves up to a memtable's worth of
+      // batches whose rollups Open redoes from raw (RecoverRollups).
       options.write_buffer_size = 64 << 20;
       // Flushes of the rollup buffer write each bucket's keys in order: as
       // for raw, inserts start from the last one in the same bucket.
