@@ -41,7 +41,20 @@ def top_sources(stub, window):
             r.losses.packets)
 
 
-class QuerydGrpcTest(unittest.TestCase):
+class QuerydCase(unittest.TestCase):
+    """A class of tests sharing one weir-queryd (cls.queryd, started by setUpClass)."""
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.queryd.stop()
+
+    def stub(self):
+        channel = grpc.insecure_channel(self.queryd.address)
+        self.addCleanup(channel.close)
+        return query_pb2_grpc.QueryServiceStub(channel)
+
+
+class QuerydGrpcTest(QuerydCase):
     @classmethod
     def setUpClass(cls):
         cls.queryd = wt.Queryd().start()
@@ -56,15 +69,6 @@ class QuerydGrpcTest(unittest.TestCase):
         for t in threads:
             t.join(30)
         cls.acks = results
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.queryd.stop()
-
-    def stub(self):
-        channel = grpc.insecure_channel(self.queryd.address)
-        self.addCleanup(channel.close)
-        return query_pb2_grpc.QueryServiceStub(channel)
 
     def window(self):
         return query_pb2.TimeRange(start=ts(self.now - 600), end=ts(self.now + 1))
@@ -266,21 +270,12 @@ class QuerydGrpcTest(unittest.TestCase):
             self.assertTrue(files.file_descriptor_response.file_descriptor_proto)
 
 
-class QuerydIngestAheadTest(unittest.TestCase):
+class QuerydIngestAheadTest(QuerydCase):
     """Batches sent ahead of their acks, as a collector with a window does."""
 
     @classmethod
     def setUpClass(cls):
         cls.queryd = wt.Queryd().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.queryd.stop()
-
-    def stub(self):
-        channel = grpc.insecure_channel(self.queryd.address)
-        self.addCleanup(channel.close)
-        return query_pb2_grpc.QueryServiceStub(channel)
 
     def flows_of(self, node):
         now = time.time()
