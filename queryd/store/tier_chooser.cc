@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 
 namespace weir::store {
@@ -59,9 +60,11 @@ std::string PartName(const TierPart& part) {
 
 // Appends parts that read `range` exactly: the whole buckets of tiers[0] in
 // the middle, the edges around them from the finer tiers[1...], and raw for
-// whatever no tier's buckets fit. `tiers` go from coarse to fine.
+// whatever no tier's buckets fit. `tiers` go from coarse to fine. The hour
+// tier reads no hour at or after `hour_end`: those come from the finer
+// tiers.
 void Split(const TimeRange& range, absl::Span<const Tier> tiers, View view,
-           std::vector<TierPart>* out) {
+           absl::Time hour_end, std::vector<TierPart>* out) {
   if (range.start >= range.end) return;
   if (tiers.empty()) {
     out->push_back({Tier::kRaw, View::kProtocol, range});
@@ -69,14 +72,15 @@ void Split(const TimeRange& range, absl::Span<const Tier> tiers, View view,
   }
   const absl::Duration resolution = TierResolution(tiers[0]);
   const absl::Time first = CeilTo(range.start, resolution);
-  const absl::Time last = FloorTo(range.end, resolution);
+  absl::Time last = FloorTo(range.end, resolution);
+  if (tiers[0] == Tier::kHour) last = std::min(last, hour_end);
   if (first >= last) {
-    Split(range, tiers.subspan(1), view, out);
+    Split(range, tiers.subspan(1), view, hour_end, out);
     return;
   }
-  Split({range.start, first}, tiers.subspan(1), view, out);
+  Split({range.start, first}, tiers.subspan(1), view, hour_end, out);
   out->push_back({tiers[0], view, {first, last}});
-  Split({last, range.end}, tiers.subspan(1), view, out);
+  Split({last, range.end}, tiers.subspan(1), view, hour_end, out);
 }
 
 TierChoice Choice(std::vector<TierPart> parts, bool exact, absl::Time now,
@@ -161,7 +165,8 @@ std::vector<absl::Duration> SeriesResolutions(const TimeRange& range,
 
 absl::StatusOr<TierChoice> ChooseTier(const TimeRange& range, absl::Time now,
                                       const QueryNeeds& needs,
-                                      const Retention& retention) {
+                                      const Retention& retention,
+                                      absl::Time hour_end) {
   if (range.start >= range.end) {
     return absl::InvalidArgumentError(absl::StrCat(
         "range: start (", absl::FormatTime(range.start),
@@ -188,8 +193,12 @@ absl::StatusOr<TierChoice> ChooseTier(const TimeRange& range, absl::Time now,
       }
     }
   }
+  // Hours the hour tier does not hold yet are never read from it.
+  if (hour_end != absl::InfiniteFuture()) {
+    hour_end = FloorTo(hour_end, TierResolution(Tier::kHour));
+  }
   std::vector<TierPart> parts;
-  Split(range, tiers, view.value_or(View::kProtocol), &parts);
+  Split(range, tiers, view.value_or(View::kProtocol), hour_end, &parts);
   if (std::all_of(parts.begin(), parts.end(), [&](const TierPart& part) {
         return covers(part.tier, part.range.start);
       })) {
@@ -204,8 +213,20 @@ absl::StatusOr<TierChoice> ChooseTier(const TimeRange& range, absl::Time now,
   if (view.has_value()) {
     for (Tier tier : {Tier::kMinute, Tier::kHour}) {
       if (!covers(tier, range.start)) continue;
-      return Choice({{tier, *view, Widen(range, tier)}}, /*exact=*/false, now,
-                    retention);
+      const TimeRange widened = Widen(range, tier);
+      if (tier == Tier::kMinute || widened.end <= hour_end) {
+        return Choice({{tier, *view, widened}}, /*exact=*/false, now,
+                      retention);
+      }
+      // The hours the hour tier does not hold yet are in m1 (which keeps
+      // every hour it has not given to h1): read exactly from there.
+      if (hour_end <= widened.start) {
+        return Choice({{Tier::kMinute, *view, Widen(range, Tier::kMinute)}},
+                      /*exact=*/false, now, retention);
+      }
+      std::vector<TierPart> split = {{tier, *view, {widened.start, hour_end}}};
+      Split({hour_end, range.end}, {Tier::kMinute}, *view, hour_end, &split);
+      return Choice(std::move(split), /*exact=*/false, now, retention);
     }
   }
   return Choice({whole_raw}, /*exact=*/false, now, retention);

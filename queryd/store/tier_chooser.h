@@ -119,11 +119,16 @@ std::vector<absl::Duration> SeriesResolutions(const TimeRange& range,
 // failing that, raw (whose older part is gone). In those last two cases
 // `exact` is false.
 //
+// The hour tier holds only the hours before `hour_end` (Store::HourTierEnd:
+// an hour's flow views are summed from m1 once it has closed), so no part
+// reads it at or after that; the minute tier, which keeps every hour not
+// yet summed, reads those hours instead.
+//
 // INVALID_ARGUMENT when the range is empty or reversed, or the step is
 // negative.
-absl::StatusOr<TierChoice> ChooseTier(const TimeRange& range, absl::Time now,
-                                      const QueryNeeds& needs,
-                                      const Retention& retention);
+absl::StatusOr<TierChoice> ChooseTier(
+    const TimeRange& range, absl::Time now, const QueryNeeds& needs,
+    const Retention& retention, absl::Time hour_end = absl::InfiniteFuture());
 
 }  // namespace weir::store
 

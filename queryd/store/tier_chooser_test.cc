@@ -266,6 +266,78 @@ TEST_F(TierChooserTest, RetentionMustCoverTheStart) {
   EXPECT_FALSE(split_too_old.exact);
 }
 
+TEST_F(TierChooserTest, HoursNotYetInTheHourTierComeFromMinutes) {
+  QueryNeeds needs;
+  needs.dimensions = kDimSrcAddr;
+  // The last day, with hours from 22:00 on still only in m1.
+  const absl::Time hour_end = kDay + absl::Hours(22);
+  absl::StatusOr<TierChoice> choice = ChooseTier(
+      {now_ - absl::Hours(24), now_}, now_, needs, retention_, hour_end);
+  ASSERT_TRUE(choice.ok()) << choice.status();
+  EXPECT_EQ(Parts(*choice),
+            "raw [00:05:07, 00:06:00) "
+            "1m/src [00:06:00, 01:00:00) "
+            "1h/src [01:00:00, 22:00:00) "
+            "1m/src [22:00:00, 00:05:00) "
+            "raw [00:05:00, 00:05:07)");
+  EXPECT_EQ(choice->source, "1h/src+1m/src+raw");
+  EXPECT_TRUE(choice->exact);
+  EXPECT_EQ(Counters(*choice),
+            "1m [00:05:00, 00:06:00) "
+            "1m [00:06:00, 01:00:00) "
+            "1h [01:00:00, 22:00:00) "
+            "1m [22:00:00, 00:05:00) "
+            "1m [00:05:00, 00:06:00)");
+  // An hour-aligned window with none of its hours in h1 yet: m1 only.
+  choice = ChooseTier({kDay + absl::Hours(22), kDay + absl::Hours(24)}, now_,
+                      needs, retention_, hour_end);
+  ASSERT_TRUE(choice.ok()) << choice.status();
+  EXPECT_EQ(Parts(*choice), "1m/src [22:00:00, 00:00:00)");
+  // A bound inside an hour counts from that hour's start.
+  choice = ChooseTier({kDay + absl::Hours(20), kDay + absl::Hours(24)}, now_,
+                      needs, retention_, hour_end + absl::Minutes(30));
+  ASSERT_TRUE(choice.ok()) << choice.status();
+  EXPECT_EQ(Parts(*choice),
+            "1h/src [20:00:00, 22:00:00) 1m/src [22:00:00, 00:00:00)");
+  // A time series with hour steps splits there too: the bound is a point
+  // boundary.
+  needs.step = absl::Hours(1);
+  needs.step_origin = kDay;
+  choice = ChooseTier({kDay + absl::Hours(20), kDay + absl::Hours(24)}, now_,
+                      needs, retention_, hour_end);
+  ASSERT_TRUE(choice.ok()) << choice.status();
+  EXPECT_EQ(Parts(*choice),
+            "1h/src [20:00:00, 22:00:00) 1m/src [22:00:00, 00:00:00)");
+}
+
+TEST_F(TierChooserTest, AWidenedHourWindowReadsLaterHoursFromMinutes) {
+  // Ten days back to two days back: only h1 keeps the start, so the window
+  // is widened to its hours; h1 holds them up to 4 days back, m1 the rest
+  // exactly (it keeps every hour h1 does not hold yet).
+  QueryNeeds needs;
+  needs.dimensions = kDimSrcAddr;
+  const absl::Time start = kDay - absl::Hours(24 * 9) + absl::Minutes(30);
+  const absl::Time end = kDay - absl::Hours(24) + absl::Minutes(30);
+  const absl::Time hour_end = kDay - absl::Hours(24 * 3);
+  absl::StatusOr<TierChoice> choice =
+      ChooseTier({start, end}, now_, needs, retention_, hour_end);
+  ASSERT_TRUE(choice.ok()) << choice.status();
+  ASSERT_EQ(choice->parts.size(), 2u);
+  EXPECT_EQ(choice->parts[0].tier, Tier::kHour);
+  EXPECT_EQ(choice->parts[0].range.start, kDay - absl::Hours(24 * 9));
+  EXPECT_EQ(choice->parts[0].range.end, hour_end);
+  EXPECT_EQ(choice->parts[1].tier, Tier::kMinute);
+  EXPECT_EQ(choice->parts[1].range.start, hour_end);
+  EXPECT_EQ(choice->parts[1].range.end, end);
+  EXPECT_EQ(choice->source, "1h/src+1m/src");
+  EXPECT_FALSE(choice->exact);
+  // Without the bound: h1 alone, widened, as before.
+  choice = ChooseTier({start, end}, now_, needs, retention_);
+  ASSERT_TRUE(choice.ok()) << choice.status();
+  EXPECT_EQ(choice->source, "1h/src");
+  ASSERT_EQ(choice->parts.size(), 1u);
+}
+
 TEST_F(TierChooserTest, TooOldForRawAndNoViewStillAnswersInexactly) {
   const absl::Time start = kDay - absl::Hours(48);
   const TierChoice choice = Choose(start, start + absl::Hours(1), kDimRecords);
