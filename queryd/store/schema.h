@@ -22,10 +22,19 @@ namespace weir::store {
 // a version 1 or 2 directory.
 // 4 keeps raw flows as blocks, one per batch and raw bucket (key_codec.h),
 // instead of one key per flow; Open converts older directories' raw flows.
-inline constexpr uint32_t kFormatVersion = 4;
+// 5 sums an hour's flow views into h1 from m1 once the hour has closed
+// (kHourTierEndKey): h1 holds no later hour, which an older weir-queryd
+// would read as empty. Open of an older directory starts the summing at
+// the next hour (its h1 holds every hour before).
+inline constexpr uint32_t kFormatVersion = 5;
 
 // Key of the format version record in the meta family (value: u32 BE).
 inline constexpr absl::string_view kFormatVersionKey = "format_version";
+
+// Key of the hour tier's end in the meta family (value: u64 BE, Unix
+// seconds, a whole hour): h1's flow views hold every hour before it; later
+// hours are only in m1 until they close (Store::HourTierEnd).
+inline constexpr absl::string_view kHourTierEndKey = "hour_tier_end";
 
 // Column families. The names (FamilyName) are on disk; the numbers are not.
 enum class Family : int {

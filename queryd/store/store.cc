@@ -488,9 +488,10 @@ struct ProtocolKey {
 // and summed where keys meet; pair entries then give the pair view, and,
 // as they come sorted by source, the source view by summing neighbours;
 // source ports give protocols the same way; destinations are sorted on
-// their own. The summed minute entries, each minute a sorted run, are
-// merged into the hour tier's base entries. The vectors keep their memory
-// from one flush to the next.
+// their own. The summed minute entries of closed hours (Store::HourTierEnd),
+// each minute a sorted run, are merged into the hour tier's base entries;
+// those of open hours go to m1 only. The vectors keep their memory from
+// one flush to the next.
 class DerivedViews {
  public:
   // Adds base sums in `base_tier` buckets: m1 for flows m1 keeps (h1 gets
@@ -511,18 +512,19 @@ class DerivedViews {
   size_t last_write_bytes = 0;
 
   // Merges of the blocks of every view of both tiers, of buckets at or
-  // after their tier's cutoff; then empties itself.
-  void Append(const Cutoffs& cutoff_sec,
+  // after their tier's cutoff; minutes at or after `hour_end_sec` (hours
+  // not closed yet) go to m1 only. Then empties itself.
+  void Append(const Cutoffs& cutoff_sec, uint64_t hour_end_sec,
               const std::array<rocksdb::ColumnFamilyHandle*, 2>& families,
               rocksdb::WriteBatch* out) {
     Base& minute = base_[RollupIndex(Tier::kMinute)];
     Base& hour = base_[RollupIndex(Tier::kHour)];
-    // What only h1 keeps is one unsorted run; each minute then adds one
-    // sorted run per base view.
+    // What only h1 keeps is one unsorted run; each minute of a closed hour
+    // then adds one sorted run per base view.
     hour.SortAndSum();
     hour.StartRuns();
     minute.SortAndSum();
-    minute.AppendTo(&hour, kSecondsPerHour);
+    minute.AppendTo(&hour, kSecondsPerHour, hour_end_sec);
     hour.MergeRuns();
     for (Tier tier : kRollupTiers) {
       const int i = RollupIndex(tier);
@@ -588,12 +590,15 @@ class DerivedViews {
     SumNeighbours(entries);
   }
 
-  // Appends `entries` to `to` with their buckets widened to `width`
-  // seconds, adding a run start at each bucket of `entries`.
+  // Appends the (sorted) `entries` of buckets before `end_sec` to `to`
+  // with their buckets widened to `width` seconds, adding a run start at
+  // each bucket.
   template <typename Key>
   static void Widen(const Entries<Key>& entries, uint64_t width,
-                    Entries<Key>* to, std::vector<size_t>* starts) {
+                    uint64_t end_sec, Entries<Key>* to,
+                    std::vector<size_t>* starts) {
     for (size_t i = 0; i < entries.size(); ++i) {
+      if (entries[i].first.bucket_sec >= end_sec) break;
       if (i == 0 ||
           entries[i].first.bucket_sec != entries[i - 1].first.bucket_sec) {
         starts->push_back(to->size());
@@ -625,11 +630,11 @@ class DerivedViews {
       if (!dst_port.empty()) starts[2].push_back(0);
       if (!interface.empty()) starts[3].push_back(0);
     }
-    void AppendTo(Base* to, uint64_t width) const {
-      Widen(pair, width, &to->pair, &to->starts[0]);
-      Widen(src_port, width, &to->src_port, &to->starts[1]);
-      Widen(dst_port, width, &to->dst_port, &to->starts[2]);
-      Widen(interface, width, &to->interface, &to->starts[3]);
+    void AppendTo(Base* to, uint64_t width, uint64_t end_sec) const {
+      Widen(pair, width, end_sec, &to->pair, &to->starts[0]);
+      Widen(src_port, width, end_sec, &to->src_port, &to->starts[1]);
+      Widen(dst_port, width, end_sec, &to->dst_port, &to->starts[2]);
+      Widen(interface, width, end_sec, &to->interface, &to->starts[3]);
     }
     void MergeRuns() {
       DerivedViews::MergeRuns(pair, starts[0]);
@@ -855,6 +860,8 @@ class RocksStore final : public Store {
   absl::Status Flush() override;
   absl::Status Compact() override;
   const StoreOptions& options() const override { return options_; }
+  absl::StatusOr<absl::Time> HourTierEnd(const TimeRange& range,
+                                         absl::Time now) const override;
 
  private:
   // One collector. Entries are never removed, so pointers to them stay
@@ -900,6 +907,12 @@ class RocksStore final : public Store {
                     uint64_t batch_number, absl::Time received_at,
                     rocksdb::WriteBatch* out, Cutoffs* cutoff_sec) const
       ABSL_SHARED_LOCKS_REQUIRED(retention_mu_);
+  // Cutoffs for a write received at `received_at`: each tier's retention,
+  // and nothing retention has deleted; m1's no later than the hour tier's
+  // end, as m1 keeps every hour h1 does not hold yet (until retention
+  // closes it).
+  Cutoffs WriteCutoffs(absl::Time received_at) const
+      ABSL_SHARED_LOCKS_REQUIRED(retention_mu_);
   // After the batch is on disk: its rollups that AddBatch left out, into
   // the node's buffer.
   void BufferBatch(const weir::v1::FlowBatch& batch,
@@ -912,6 +925,33 @@ class RocksStore final : public Store {
   void AppendRollups(absl::Span<const RollupBuffer* const> sums,
                      const Cutoffs& cutoff_sec, DerivedViews* views,
                      rocksdb::WriteBatch* out) const;
+  // Where the stored flows say hours have closed: the start of the hour
+  // that was open kHourCloseDelay before the newest flow stored (or now,
+  // if earlier). 0 before any flow.
+  uint64_t ClosedByFlowsSec() const;
+  // Writes the rollup buffer out and closes the hours before `end_sec`
+  // (CloseHoursLocked).
+  absl::Status CloseHours(uint64_t end_sec, uint64_t skip_to_sec) const;
+  // Closes every hour before `end_sec` (a whole hour) that m1 holds flows
+  // of and h1 does not yet (from hour_end_sec_ on): sums its minutes'
+  // blocks into h1, and moves hour_end_sec_ to end_sec, or, when m1 holds
+  // no flows from hour_end_sec_ on, leaves it. The rollup buffer must have
+  // been written out first. Written without the WAL, as the buffer is: a
+  // crash loses it only with every rollup write after it, and the next
+  // open closes those hours again.
+  // Past the last hour with flows in m1, the end moves on (over hours
+  // without any) to `skip_to_sec` at most. Sets *summed when an hour was
+  // summed into h1.
+  absl::Status CloseHoursLocked(uint64_t end_sec, uint64_t skip_to_sec,
+                                bool* summed) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(flush_mu_, retention_mu_);
+  // Sums the blocks of one flow view in the minutes of the hour starting
+  // at `hour_sec` into h1 blocks, put (not merged) into `out`.
+  absl::Status SumHourView(uint64_t hour_sec, View view,
+                           rocksdb::WriteBatch* out) const;
+  // Before a read of `tier` over `range`: writes the rollup buffer out,
+  // and for h1 closes the hours of the range that m1 holds flows of.
+  absl::Status ReadyToRead(Tier tier, const TimeRange& range) const;
   bool BufferIsDue() const;
   // Writes every family's memtables to SST files, atomically.
   absl::Status FlushMemtables() const;
@@ -990,6 +1030,13 @@ class RocksStore final : public Store {
   // Per tier, the first bucket (Unix seconds) not yet deleted; 0 until the
   // first EnforceRetention of this process.
   Cutoffs retained_from_sec_ ABSL_GUARDED_BY(retention_mu_) = {0, 0, 0};
+  // The hour tier's end (kHourTierEndKey): h1's flow views hold every hour
+  // before it. Only grows, and only with flush_mu_ and retention_mu_ held
+  // exclusively, so a writer holding either sees it fixed. Read without
+  // them by queries: any value they see is one h1 holds.
+  mutable std::atomic<uint64_t> hour_end_sec_{0};
+  // The newest last_seen of a stored flow (ns; 0 for none since open).
+  std::atomic<uint64_t> newest_flow_ns_{0};
 
   // Held across a whole rollup flush (taking the buffers and writing them),
   // so a read that flushes first also waits for a flush already under way.
@@ -1066,10 +1113,13 @@ absl::StatusOr<std::unique_ptr<Store>> RocksStore::Open(
     }
   }
   uint32_t stored_version = kFormatVersion;
+  // A store that has written its version record: its contents follow it.
+  bool versioned = false;
   if (exists) {
     absl::StatusOr<uint32_t> version = ReadFormatVersion(dir);
     if (!version.ok()) return version.status();
     if (*version != 0) stored_version = *version;
+    versioned = *version != 0;
   }
 
   std::vector<std::string> names;
@@ -1095,7 +1145,7 @@ absl::StatusOr<std::unique_ptr<Store>> RocksStore::Open(
   std::unique_ptr<RocksStore> store(new RocksStore(
       options, std::unique_ptr<rocksdb::DB>(raw_db), std::move(handles)));
 
-  if (stored_version < kFormatVersion) {
+  if (stored_version < 4) {
     const auto say = [&](const std::string& line) {
       if (options.progress) options.progress(line);
     };
@@ -1113,13 +1163,43 @@ absl::StatusOr<std::unique_ptr<Store>> RocksStore::Open(
                      absl::FormatDuration(absl::Trunc(absl::Now() - started,
                                                       absl::Milliseconds(1)))));
   }
+  // The hour tier's end. A directory of an older version merged every
+  // hour into h1 as it came: summing starts at the next hour. A new one
+  // sums every hour from m1.
+  uint64_t hour_end_sec = 0;
+  std::string stored_end;
+  const rocksdb::Status get =
+      store->db_->Get(rocksdb::ReadOptions(), store->cf(Family::kMeta),
+                      std::string{kHourTierEndKey}, &stored_end);
+  if (get.ok()) {
+    Reader reader(stored_end);
+    if (stored_end.size() != 8 || !reader.GetU64(&hour_end_sec) ||
+        hour_end_sec % 3600 != 0) {
+      return absl::DataLossError(absl::StrCat(
+          "data directory ", dir, " has a corrupt hour tier end record"));
+    }
+  } else if (!get.IsNotFound()) {
+    return FromRocksDb(get, absl::StrCat("reading the hour tier end of ", dir));
+  } else if (versioned && stored_version >= 5) {
+    return absl::DataLossError(
+        absl::StrCat("data directory ", dir, " has no hour tier end record"));
+  } else if (versioned) {
+    hour_end_sec =
+        BucketStartSec(ToUnixNanosClamped(absl::Now()), Tier::kHour) + 3600;
+  }
+  store->hour_end_sec_ = hour_end_sec;
   std::string version;
   PutU32(&version, kFormatVersion);
+  std::string end;
+  PutU64(&end, hour_end_sec);
+  rocksdb::WriteBatch records;
+  records.Put(store->cf(Family::kMeta), std::string{kFormatVersionKey},
+              version);
+  records.Put(store->cf(Family::kMeta), std::string{kHourTierEndKey}, end);
   rocksdb::WriteOptions sync;
   sync.sync = true;
   if (absl::Status s =
-          FromRocksDb(store->db_->Put(sync, store->cf(Family::kMeta),
-                                      std::string{kFormatVersionKey}, version),
+          FromRocksDb(store->db_->Write(sync, &records),
                       absl::StrCat("writing the format version to ", dir));
       !s.ok()) {
     return s;
@@ -1222,9 +1302,16 @@ std::vector<absl::StatusOr<IngestResult>> RocksStore::WriteBatches(
           results.back() = s;
           break;
         }
-      } else if (BufferIsDue()) {
+      } else if (BufferIsDue() || ClosedByFlowsSec() > hour_end_sec_.load()) {
         absl::MutexLock lock(&flusher_mu_);
         flush_wanted_ = true;
+      }
+    } else if (const uint64_t closed_sec = ClosedByFlowsSec();
+               closed_sec > hour_end_sec_.load()) {
+      // No flusher: this writer closes the hours its flows have passed.
+      if (absl::Status s = CloseHours(closed_sec, closed_sec); !s.ok()) {
+        results.back() = s;
+        break;
       }
     }
     if (results.size() < end || !results.back().ok()) break;
@@ -1247,12 +1334,19 @@ void RocksStore::RunFlusher() {
             this),
         options_.rollup_flush_interval);
     if (stopping_) break;
-    if (!flush_wanted_ && !BufferIsDue()) continue;
+    // Hours the stored flows have passed close here, off the writers' way.
+    const uint64_t closed_sec = ClosedByFlowsSec();
+    const bool close = closed_sec > hour_end_sec_.load();
+    if (!flush_wanted_ && !close && !BufferIsDue()) continue;
     flush_wanted_ = false;
     flusher_mu_.Unlock();
     // A failure keeps the sums (FlushRollupsLocked) for the next flush, and
-    // the next rollup read reports it.
-    FlushRollups().IgnoreError();
+    // the next rollup read reports it; hours left open close later.
+    if (close) {
+      CloseHours(closed_sec, closed_sec).IgnoreError();
+    } else {
+      FlushRollups().IgnoreError();
+    }
     flusher_mu_.Lock();
   }
 }
@@ -1350,6 +1444,16 @@ void RocksStore::StoreRun(absl::Span<const weir::v1::FlowBatch* const> run,
     }
     node->state = std::move(next);
     node->persisted = true;
+    uint64_t newest = 0;
+    for (const Written& w : written) {
+      for (const FlowRecord& flow : w.result.records) {
+        newest = std::max(newest, flow.last_seen_unix_nano);
+      }
+    }
+    uint64_t seen = newest_flow_ns_.load();
+    while (newest > seen &&
+           !newest_flow_ns_.compare_exchange_weak(seen, newest)) {
+    }
   }
   for (size_t i = 0; i < valid; ++i) {
     IngestResult& result = written[i].result;
@@ -1373,13 +1477,7 @@ uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
                               uint32_t node_id, uint64_t batch_number,
                               absl::Time received_at, rocksdb::WriteBatch* out,
                               Cutoffs* cutoff_sec) const {
-  // Nothing goes below a tier's retention cutoff: it would never be read,
-  // and retention has already passed it.
-  for (Tier tier : kTiers) {
-    const int i = static_cast<int>(tier);
-    (*cutoff_sec)[i] =
-        std::max(RetentionCutoffSec(tier, received_at), retained_from_sec_[i]);
-  }
+  *cutoff_sec = WriteCutoffs(received_at);
   const uint64_t raw_cutoff_ns =
       (*cutoff_sec)[static_cast<int>(Tier::kRaw)] * kNanosPerSecond;
   // Buffered rollups are redone from raw after a crash, so only flows that
@@ -1451,6 +1549,23 @@ uint64_t RocksStore::AddBatch(const weir::v1::FlowBatch& batch,
   return stored;
 }
 
+Cutoffs RocksStore::WriteCutoffs(absl::Time received_at) const {
+  // Nothing goes below a tier's retention cutoff: it would never be read,
+  // and retention has already passed it.
+  Cutoffs cutoff_sec;
+  for (Tier tier : kTiers) {
+    const int i = static_cast<int>(tier);
+    cutoff_sec[i] =
+        std::max(RetentionCutoffSec(tier, received_at), retained_from_sec_[i]);
+  }
+  // A flow of an hour h1 does not hold yet goes to m1 even when m1's
+  // retention has passed it: h1 gets it from there when the hour closes
+  // (EnforceRetention closes it before deleting any of its minutes).
+  uint64_t& minute = cutoff_sec[static_cast<int>(Tier::kMinute)];
+  minute = std::min(minute, hour_end_sec_.load());
+  return cutoff_sec;
+}
+
 void RocksStore::BufferBatch(const weir::v1::FlowBatch& batch,
                              const std::vector<FlowRecord>& flows,
                              uint32_t node_id, uint64_t batch_number,
@@ -1483,7 +1598,8 @@ void RocksStore::AppendRollups(absl::Span<const RollupBuffer* const> sums,
     views->Add(buffer->hour_only, Tier::kHour);
     counters.AddAll(buffer->counters);
   }
-  views->Append(cutoff_sec, {cf(Family::kMinute), cf(Family::kHour)}, out);
+  views->Append(cutoff_sec, hour_end_sec_.load(),
+                {cf(Family::kMinute), cf(Family::kHour)}, out);
   std::string value;
   for (Tier tier : kRollupTiers) {
     const std::string first_key =
@@ -1509,6 +1625,152 @@ absl::Status RocksStore::FlushRollups() const {
   absl::MutexLock flush_lock(&flush_mu_);
   absl::ReaderMutexLock retention_lock(&retention_mu_);
   return FlushRollupsLocked();
+}
+
+uint64_t RocksStore::ClosedByFlowsSec() const {
+  const uint64_t newest_ns =
+      std::min(newest_flow_ns_.load(), ToUnixNanosClamped(absl::Now()));
+  const uint64_t delay_ns =
+      static_cast<uint64_t>(absl::ToInt64Nanoseconds(kHourCloseDelay));
+  if (newest_ns < delay_ns) return 0;
+  return BucketStartSec(newest_ns - delay_ns, Tier::kHour);
+}
+
+absl::Status RocksStore::CloseHours(uint64_t end_sec,
+                                    uint64_t skip_to_sec) const {
+  absl::MutexLock flush_lock(&flush_mu_);
+  // Exclusive: a writer merging rollups with its batch (no buffer) picks
+  // their tiers by the hour tier's end under a shared lock.
+  absl::MutexLock retention_lock(&retention_mu_);
+  if (absl::Status s = FlushRollupsLocked(); !s.ok()) return s;
+  bool summed = false;
+  return CloseHoursLocked(end_sec, skip_to_sec, &summed);
+}
+
+absl::Status RocksStore::CloseHoursLocked(uint64_t end_sec,
+                                          uint64_t skip_to_sec,
+                                          bool* summed) const {
+  constexpr uint64_t kHourSec = 3600;
+  end_sec -= end_sec % kHourSec;
+  skip_to_sec = std::min(end_sec, skip_to_sec - skip_to_sec % kHourSec);
+  uint64_t hour_end = hour_end_sec_.load();
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cf(Family::kMinute)));
+  while (hour_end < end_sec) {
+    // The next hour m1 holds anything of (flows, or node counters).
+    it->Seek(BucketPrefix(hour_end));
+    uint64_t next = skip_to_sec;
+    uint64_t bucket = 0;
+    const bool found = it->Valid();
+    if (found) {
+      if (!DecodeBucket(absl::string_view(it->key().data(), it->key().size()),
+                        &bucket)) {
+        return UndecodableEntry(Tier::kMinute, View::kSrc, hour_end);
+      }
+      bucket -= bucket % kHourSec;
+      if (bucket < end_sec) next = bucket + kHourSec;
+    } else if (absl::Status s = FromRocksDb(it->status(), "reading m1");
+               !s.ok()) {
+      return s;
+    }
+    if (next <= hour_end) break;
+    // One write per view bounds its size; the last one moves the end, so a
+    // crash half-way leaves the hour open, to be summed again.
+    const bool sum =
+        found && bucket < end_sec &&
+        bucket >= retained_from_sec_[static_cast<int>(Tier::kHour)];
+    rocksdb::WriteOptions unlogged;
+    unlogged.disableWAL = true;
+    rocksdb::WriteBatch write;
+    if (sum) {
+      for (size_t v = 0; v < std::size(kFlowViews); ++v) {
+        if (absl::Status s = SumHourView(bucket, kFlowViews[v], &write);
+            !s.ok()) {
+          return s;
+        }
+        if (v + 1 == std::size(kFlowViews)) break;
+        if (absl::Status s = FromRocksDb(db_->Write(unlogged, &write),
+                                         "summing an hour into h1");
+            !s.ok()) {
+          return s;
+        }
+        write.Clear();
+      }
+      *summed = true;
+    }
+    std::string value;
+    PutU64(&value, next);
+    write.Put(cf(Family::kMeta), std::string{kHourTierEndKey}, value);
+    if (absl::Status s =
+            FromRocksDb(db_->Write(unlogged, &write), "closing an hour of h1");
+        !s.ok()) {
+      return s;
+    }
+    hour_end = next;
+    hour_end_sec_ = next;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RocksStore::SumHourView(uint64_t hour_sec, View view,
+                                     rocksdb::WriteBatch* out) const {
+  const size_t key_size = ViewKeySize(view);
+  BlockBuilder block(key_size);
+  int shard = -1;
+  std::string block_key;
+  const auto put = [&] {
+    if (block.empty()) return;
+    block_key.clear();
+    AppendBlockKey({hour_sec, view, static_cast<uint16_t>(shard)}, &block_key);
+    const absl::string_view value = block.value();
+    out->Put(cf(Family::kHour), block_key,
+             rocksdb::Slice(value.data(), value.size()));
+    block.Reset(key_size);
+  };
+  // Keys come shard by shard, in key order within one: each shard's run
+  // is its h1 block.
+  absl::Status s = MergeShards(
+      Tier::kMinute, view, hour_sec, hour_sec + 3600, 60, 0, ShardCount(view),
+      [&](absl::string_view view_key, const Totals& totals) {
+        const int of = ShardOf(view, view_key);
+        if (of != shard) {
+          put();
+          shard = of;
+        }
+        block.Add(view_key, totals);
+        if (totals.damaged) block.MarkDamaged();
+        return true;
+      });
+  if (!s.ok()) return s;
+  put();
+  return absl::OkStatus();
+}
+
+absl::Status RocksStore::ReadyToRead(Tier tier, const TimeRange& range) const {
+  if (tier != Tier::kHour || range.start >= range.end) return FlushRollups();
+  // Every hour starting before the range's end.
+  constexpr uint64_t kHourSec = 3600;
+  const uint64_t end_sec =
+      (CeilUnixSeconds(range.end) + kHourSec - 1) / kHourSec * kHourSec;
+  if (end_sec <= hour_end_sec_.load()) return FlushRollups();
+  // Empty hours are skipped only up to the ones that have closed by now.
+  const uint64_t closed_sec = BucketStartSec(
+      ToUnixNanosClamped(absl::Now() - kHourCloseDelay), Tier::kHour);
+  return CloseHours(end_sec, closed_sec);
+}
+
+absl::StatusOr<absl::Time> RocksStore::HourTierEnd(const TimeRange& range,
+                                                   absl::Time now) const {
+  if (range.start < range.end) {
+    // The hours wholly inside the range that have closed by `now`.
+    const uint64_t end_sec = std::min(
+        BucketStartSec(ToUnixNanosClamped(range.end), Tier::kHour),
+        BucketStartSec(ToUnixNanosClamped(now - kHourCloseDelay), Tier::kHour));
+    if (end_sec > hour_end_sec_.load()) {
+      if (absl::Status s = CloseHours(end_sec, end_sec); !s.ok()) return s;
+    }
+  }
+  return absl::FromUnixSeconds(static_cast<int64_t>(hour_end_sec_.load()));
 }
 
 absl::Status RocksStore::FlushRollupsLocked() const {
@@ -1779,11 +2041,10 @@ absl::Status RocksStore::RecoverRollups() {
     }
   }
   Cutoffs cutoff_sec;
-  const absl::Time last_received =
-      absl::FromUnixNanos(static_cast<int64_t>(last_received_ns));
-  for (Tier tier : kTiers) {
-    cutoff_sec[static_cast<int>(tier)] =
-        RetentionCutoffSec(tier, last_received);
+  {
+    absl::ReaderMutexLock lock(&retention_mu_);
+    cutoff_sec = WriteCutoffs(
+        absl::FromUnixNanos(static_cast<int64_t>(last_received_ns)));
   }
   // Each stretch of raw is read once, however many batches overlap in it.
   std::sort(ranges.begin(), ranges.end());
@@ -2054,7 +2315,7 @@ absl::Status RocksStore::ScanRollup(Tier tier, View view,
         "view: node_counters is not a flow view; use ScanNodeCounters");
   }
   // Everything acked before this read is in the answer.
-  if (absl::Status s = FlushRollups(); !s.ok()) return s;
+  if (absl::Status s = ReadyToRead(tier, range); !s.ok()) return s;
   RollupEntry entry;
   RollupKey key;
   RollupBlock block;
@@ -2126,7 +2387,7 @@ absl::Status RocksStore::SumRollup(Tier tier, View view, const TimeRange& range,
                                    RollupVisitor visit) const {
   if (absl::Status s = CheckFlowView(tier, view); !s.ok()) return s;
   // Everything acked before this read is in the answer.
-  if (absl::Status s = FlushRollups(); !s.ok()) return s;
+  if (absl::Status s = ReadyToRead(tier, range); !s.ok()) return s;
   const uint64_t resolution =
       static_cast<uint64_t>(absl::ToInt64Seconds(TierResolution(tier)));
   // Runs over an unbounded range would never end.
@@ -2154,7 +2415,7 @@ absl::Status RocksStore::LookupRollup(Tier tier, View view,
                                       absl::Span<const RollupEntry> keys,
                                       RollupVisitor visit) const {
   if (absl::Status s = CheckFlowView(tier, view); !s.ok()) return s;
-  if (absl::Status s = FlushRollups(); !s.ok()) return s;
+  if (absl::Status s = ReadyToRead(tier, range); !s.ok()) return s;
   if (view == View::kNode) {
     return absl::InvalidArgumentError(
         "view: node keys hold node ids, not names; use ScanRollup");
@@ -2483,6 +2744,21 @@ absl::Status RocksStore::EnforceRetention(absl::Time now) {
     // The buffer goes out first: its pending batches' raw flows must still
     // be there for a recovery until their rollups are written.
     if (absl::Status s = FlushRollupsLocked(); !s.ok()) return s;
+    // Every hour m1 is about to lose minutes of is summed into h1 first,
+    // and that reaches disk before they are deleted (the deletion is
+    // logged, the summing not).
+    const uint64_t minute_cutoff = RetentionCutoffSec(Tier::kMinute, now);
+    if (minute_cutoff > retained_from_sec_[static_cast<int>(Tier::kMinute)]) {
+      const uint64_t end_sec = (minute_cutoff + 3599) / 3600 * 3600;
+      bool summed = false;
+      if (absl::Status s = CloseHoursLocked(end_sec, end_sec, &summed);
+          !s.ok()) {
+        return s;
+      }
+      if (summed) {
+        if (absl::Status s = FlushMemtables(); !s.ok()) return s;
+      }
+    }
     Cutoffs cutoff_sec = retained_from_sec_;
     rocksdb::WriteBatch write;
     for (Tier tier : kTiers) {

@@ -130,7 +130,10 @@ class Store {
   // Entries of one flow view of a rollup tier (kMinute or kHour) whose
   // bucket starts in range, bucket by bucket in time order, until `visit`
   // returns false. Within a bucket, entries come shard by shard (see
-  // key_codec.h), in no order a caller may rely on.
+  // key_codec.h), in no order a caller may rely on. A read of h1 first
+  // closes every hour of its range that m1 holds flows of (HourTierEnd), so
+  // its answer, like m1's, includes every stored batch; so do SumRollup and
+  // LookupRollup.
   using RollupVisitor = absl::FunctionRef<bool(const RollupEntry& entry)>;
   virtual absl::Status ScanRollup(Tier tier, View view, const TimeRange& range,
                                   RollupVisitor visit) const = 0;
@@ -190,6 +193,21 @@ class Store {
 
   virtual const StoreOptions& options() const = 0;
 
+  // The hour tier's flow views are summed from m1 when an hour closes, not
+  // merged into h1 with every rollup write (node counters still are): h1
+  // holds only closed hours, and m1 keeps every hour h1 does not hold yet.
+  // An hour closes once flows kHourCloseDelay past its end have been stored
+  // (and that time has come), before retention deletes any of its minutes,
+  // and when a read asks for it (ScanRollup, HourTierEnd). Flows that
+  // arrive for a closed hour are merged into both tiers.
+  static constexpr absl::Duration kHourCloseDelay = absl::Minutes(5);
+
+  // Closes the hours inside `range` that ended kHourCloseDelay or more
+  // before `now` (an earlier hour with flows in m1 closes with them), and
+  // returns the hour tier's end: h1 holds every hour before it.
+  virtual absl::StatusOr<absl::Time> HourTierEnd(const TimeRange& range,
+                                                 absl::Time now) const = 0;
+
   // SeriesResolutions (tier_chooser.h) with this store's retention.
   std::vector<absl::Duration> SeriesResolutions(const TimeRange& range,
                                                 absl::Time now,
@@ -198,10 +216,14 @@ class Store {
                                           options().retention);
   }
 
-  // ChooseTier (tier_chooser.h) with this store's retention.
+  // ChooseTier (tier_chooser.h) with this store's retention and hour tier
+  // end, after closing the hours of `range` that have ended (HourTierEnd).
   absl::StatusOr<TierChoice> ChooseTier(const TimeRange& range, absl::Time now,
                                         const QueryNeeds& needs) const {
-    return weir::store::ChooseTier(range, now, needs, options().retention);
+    absl::StatusOr<absl::Time> hour_end = HourTierEnd(range, now);
+    if (!hour_end.ok()) return hour_end.status();
+    return weir::store::ChooseTier(range, now, needs, options().retention,
+                                   *hour_end);
   }
 };
 

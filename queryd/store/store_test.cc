@@ -1120,6 +1120,158 @@ TEST_P(StoreTest, ACrashAfterRetentionLosesNoRollups) {
   }
 }
 
+// The hour tier's end as the store has it, without closing any hour.
+absl::Time HourEnd(const Store& store) {
+  const absl::StatusOr<absl::Time> end = store.HourTierEnd(
+      {absl::UnixEpoch(), absl::UnixEpoch()}, absl::InfiniteFuture());
+  EXPECT_TRUE(end.ok()) << end.status();
+  return end.ok() ? *end : absl::InfinitePast();
+}
+
+TEST_P(StoreTest, AnHourReachesTheHourTierWhenItCloses) {
+  const absl::Time hour = absl::FromUnixSeconds(kHourSec);
+  QueryNeeds needs;
+  needs.dimensions = kDimSrcAddr;
+  uint64_t seq = 0;
+  Write(OneFlowBatch(++seq, kHourNs + 10 * 60 * kSecond, 3));
+  Write(OneFlowBatch(++seq, kHourNs + 50 * 60 * kSecond, 4));
+  // The newest flow is not kHourCloseDelay past the hour: it is open, and
+  // queries read it from m1.
+  EXPECT_LE(HourEnd(*store_), hour);
+  absl::StatusOr<TierChoice> choice = store_->ChooseTier(
+      {hour, hour + absl::Hours(1)}, hour + absl::Minutes(55), needs);
+  ASSERT_TRUE(choice.ok()) << choice.status();
+  EXPECT_EQ(choice->source, "1m/src");
+  EXPECT_LE(HourEnd(*store_), hour);
+
+  // A flow past the delay closes it (the store's own thread, or the next
+  // read that needs it, sums its minutes into h1).
+  Write(OneFlowBatch(++seq, kHourNs + 66 * 60 * kSecond, 5));
+  choice = store_->ChooseTier({hour, hour + absl::Hours(1)},
+                              hour + absl::Minutes(66), needs);
+  ASSERT_TRUE(choice.ok()) << choice.status();
+  EXPECT_EQ(choice->source, "1h/src");
+  EXPECT_EQ(HourEnd(*store_), hour + absl::Hours(1));
+
+  // A late batch for the closed hour goes to both tiers, once.
+  Write(OneFlowBatch(++seq, kHourNs + 20 * 60 * kSecond, 6),
+        AtNanos(kHourNs + 67 * 60 * kSecond));
+  const std::vector<FlowRecord> raw = Raw();
+  ASSERT_EQ(raw.size(), 4u);
+  const auto check = [&](absl::string_view when) {
+    for (Tier tier : {Tier::kMinute, Tier::kHour}) {
+      for (View view : kFlowViews) {
+        ExpectSameRollups(
+            Rollup(tier, view), Expected(raw, tier, view),
+            absl::StrCat(when, " ", TierName(tier), "/", ViewName(view)));
+      }
+    }
+  };
+  check("before reopening");
+  // A read of h1 closed the open hour too (it holds flows), so every stored
+  // flow is in its answer; past the last hour with flows the end moved on
+  // to the hours closed by now.
+  const absl::Time end = HourEnd(*store_);
+  EXPECT_GE(end, hour + absl::Hours(2));
+  Reopen();
+  EXPECT_EQ(HourEnd(*store_), end);
+  check("after reopening");
+}
+
+TEST_P(StoreTest, ACrashAfterAnHourClosedLosesAndDoublesNothing) {
+  // The summing of a closed hour goes to memtables only (no WAL); batches
+  // stored after it, for that hour, go to both tiers (with their WAL-logged
+  // write when unbuffered). A crash loses the summing: the next open finds
+  // the hour open again, and summing it again must neither lose those
+  // batches nor count them twice.
+  store_.reset();
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options_);
+        if (!store.ok()) std::_Exit(1);
+        uint64_t seq = 0;
+        for (uint64_t minute : {5, 30, 70}) {
+          const weir::v1::FlowBatch batch =
+              OneFlowBatch(++seq, kHourNs + minute * 60 * kSecond, minute);
+          if (!(*store)
+                   ->WriteBatch(batch, AtNanos(batch.interval_end_unix_nano()))
+                   .ok()) {
+            std::_Exit(2);
+          }
+        }
+        const absl::Time hour = absl::FromUnixSeconds(kHourSec);
+        const absl::StatusOr<absl::Time> end = (*store)->HourTierEnd(
+            {hour, hour + absl::Hours(1)}, hour + absl::Minutes(70));
+        if (!end.ok() || *end != hour + absl::Hours(1)) std::_Exit(3);
+        for (uint64_t minute : {10, 40}) {
+          if (!(*store)
+                   ->WriteBatch(
+                       OneFlowBatch(++seq, kHourNs + minute * 60 * kSecond,
+                                    minute),
+                       AtNanos(kHourNs + 71 * 60 * kSecond))
+                   .ok()) {
+            std::_Exit(4);
+          }
+        }
+        std::_Exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+
+  store_ = Open();
+  ASSERT_NE(store_, nullptr);
+  const std::vector<FlowRecord> raw = Raw();
+  ASSERT_EQ(raw.size(), 5u);
+  for (Tier tier : {Tier::kMinute, Tier::kHour}) {
+    for (View view : kFlowViews) {
+      ExpectSameRollups(Rollup(tier, view), Expected(raw, tier, view),
+                        absl::StrCat(TierName(tier), "/", ViewName(view)));
+    }
+  }
+}
+
+TEST_P(StoreTest, RetentionSumsAnHourIntoH1BeforeDeletingItsMinutes) {
+  // m1 keeps 3 hours: retention at 5 hours past the data deletes its
+  // minutes; the hour was never closed by a newer flow or a read, so
+  // retention closes it first, and the summing reaches disk before the
+  // deletion does (a crash right after loses neither).
+  options_.retention.raw = absl::Hours(1);
+  options_.retention.minute = absl::Hours(3);
+  options_.retention.hour = absl::Hours(10);
+  store_.reset();
+  const weir::v1::FlowBatch batch =
+      OneFlowBatch(1, kHourNs + 20 * 60 * kSecond, 9);
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options_);
+        if (!store.ok()) std::_Exit(1);
+        if (!(*store)
+                 ->WriteBatch(batch, AtNanos(batch.interval_end_unix_nano()))
+                 .ok()) {
+          std::_Exit(2);
+        }
+        if (!(*store)
+                 ->EnforceRetention(AtNanos(kHourNs + 5 * 3600 * kSecond))
+                 .ok()) {
+          std::_Exit(3);
+        }
+        std::_Exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+
+  store_ = Open();
+  ASSERT_NE(store_, nullptr);
+  const std::vector<FlowRecord> flows = FlowRecordsOf(batch);
+  for (View view : kFlowViews) {
+    EXPECT_TRUE(Rollup(Tier::kMinute, view).empty()) << ViewName(view);
+    ExpectSameRollups(Rollup(Tier::kHour, view),
+                      Expected(flows, Tier::kHour, view),
+                      absl::StrCat("1h/", ViewName(view)));
+  }
+  EXPECT_GE(HourEnd(*store_), absl::FromUnixSeconds(kHourSec + 3 * 3600));
+}
+
 TEST_P(StoreTest, RetentionDropsExactlyTheOldBuckets) {
   options_.retention.raw = absl::Hours(1);
   options_.retention.minute = absl::Hours(3);
@@ -1222,6 +1374,58 @@ TEST_P(StoreTest, ANewerFormatVersionIsRefused) {
   // Refused without writing: the record is untouched.
   const absl::StatusOr<std::unique_ptr<Store>> again = Store::Open(options_);
   EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_P(StoreTest, AnOlderDirectorySumsHoursFromTheNextOne) {
+  // Format version 4 merged every hour into h1 as it came: once opened by
+  // this version, its h1 holds every hour up to now, and summing starts at
+  // the next one.
+  Write(OneFlowBatch(1, kHourNs + 10 * 60 * kSecond, 3));
+  // Every hour with flows is in h1, as version 4 left them.
+  ASSERT_FALSE(Rollup(Tier::kHour, View::kSrc).empty());
+  store_.reset();
+  {
+    RawDb raw(options_.data_dir);
+    std::string version;
+    PutU32(&version, 4);
+    ASSERT_TRUE(raw.db()
+                    ->Put(rocksdb::WriteOptions(), raw.family("meta"),
+                          "format_version", version)
+                    .ok());
+    ASSERT_TRUE(raw.db()
+                    ->Delete(rocksdb::WriteOptions(), raw.family("meta"),
+                             "hour_tier_end")
+                    .ok());
+  }
+  const absl::Time before = absl::Now();
+  store_ = Open();
+  ASSERT_NE(store_, nullptr);
+  const absl::Time end = HourEnd(*store_);
+  const absl::Time next_hour =
+      absl::UnixEpoch() +
+      absl::Floor(before - absl::UnixEpoch(), absl::Hours(1)) + absl::Hours(1);
+  EXPECT_GE(end, next_hour);
+  EXPECT_LE(end, next_hour + absl::Hours(1));
+  const std::vector<FlowRecord> raw = Raw();
+  ExpectSameRollups(Rollup(Tier::kHour, View::kSrc),
+                    Expected(raw, Tier::kHour, View::kSrc), "1h/src");
+}
+
+TEST_P(StoreTest, AStoreWithoutItsHourTierEndIsRefused) {
+  Write(OneFlowBatch(1, kHourNs, 3));
+  store_.reset();
+  {
+    RawDb raw(options_.data_dir);
+    ASSERT_TRUE(raw.db()
+                    ->Delete(rocksdb::WriteOptions(), raw.family("meta"),
+                             "hour_tier_end")
+                    .ok());
+  }
+  const absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options_);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(store.status().message(),
+            absl::StrCat("data directory ", options_.data_dir,
+                         " has no hour tier end record"));
 }
 
 TEST_P(StoreTest, AVersion2DirectoryIsConvertedToBlocks) {
