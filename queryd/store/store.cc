@@ -5,7 +5,9 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <map>
+#include <optional>
 #include <system_error>
 #include <thread>
 #include <tuple>
@@ -31,6 +33,7 @@
 #include "rocksdb/env.h"
 #include "rocksdb/options.h"
 #include "rocksdb/slice_transform.h"
+#include "rocksdb/snapshot.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
 
@@ -929,25 +932,28 @@ class RocksStore final : public Store {
   // that was open kHourCloseDelay before the newest flow stored (or now,
   // if earlier). 0 before any flow.
   uint64_t ClosedByFlowsSec() const;
-  // Writes the rollup buffer out and closes the hours before `end_sec`
-  // (CloseHoursLocked).
-  absl::Status CloseHours(uint64_t end_sec, uint64_t skip_to_sec) const;
   // Closes every hour before `end_sec` (a whole hour) that m1 holds flows
-  // of and h1 does not yet (from hour_end_sec_ on): sums its minutes'
-  // blocks into h1, and moves hour_end_sec_ to end_sec, or, when m1 holds
-  // no flows from hour_end_sec_ on, leaves it. The rollup buffer must have
-  // been written out first. Written without the WAL, as the buffer is: a
-  // crash loses it only with every rollup write after it, and the next
-  // open closes those hours again.
-  // Past the last hour with flows in m1, the end moves on (over hours
-  // without any) to `skip_to_sec` at most. Sets *summed when an hour was
-  // summed into h1.
-  absl::Status CloseHoursLocked(uint64_t end_sec, uint64_t skip_to_sec,
-                                bool* summed) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(flush_mu_, retention_mu_);
-  // Sums the blocks of one flow view in the minutes of the hour starting
-  // at `hour_sec` into h1 blocks, put (not merged) into `out`.
+  // of and h1 does not hold yet (from hour_end_sec_ on), one at a time:
+  // under the write locks, writes the rollup buffer out, takes a snapshot
+  // and moves merge_end_sec_ past the hour, so every later write merges its
+  // flows into h1 as well; then, with writers going on, sums the hour's
+  // minutes of the snapshot into h1 (merged: it holds only those later
+  // flows) and moves hour_end_sec_. Past the last hour with flows in m1 the
+  // end moves on, over hours without any, to `skip_to_sec` at most. The
+  // summing skips the WAL, as rollup writes do: a crash loses it only with
+  // every rollup write after it, and the next open clears what a
+  // half-written hour left in h1 (ClearOpenHours) and closes it again. Sets
+  // *summed when an hour was summed.
+  absl::Status CloseHours(uint64_t end_sec, uint64_t skip_to_sec,
+                          bool* summed = nullptr) const;
+  // At open: deletes the flow views of h1 from the hour tier's end on,
+  // which a crash while an hour was being summed can leave (m1 holds all
+  // of them), so that closing those hours counts each flow once.
+  absl::Status ClearOpenHours();
+  // Sums the blocks of one flow view in the minutes (in `snapshot`) of the
+  // hour starting at `hour_sec` into h1 blocks, merged into `out`.
   absl::Status SumHourView(uint64_t hour_sec, View view,
+                           const rocksdb::Snapshot* snapshot,
                            rocksdb::WriteBatch* out) const;
   // Before a read of `tier` over `range`: writes the rollup buffer out,
   // and for h1 closes the hours of the range that m1 holds flows of.
@@ -995,7 +1001,8 @@ class RocksStore final : public Store {
       Tier tier, View view, uint64_t first, uint64_t end, uint64_t resolution,
       uint16_t shard_begin, uint16_t shard_end,
       absl::FunctionRef<bool(absl::string_view view_key, const Totals& totals)>
-          emit) const;
+          emit,
+      const rocksdb::Snapshot* snapshot = nullptr) const;
   // SumRun's list for the shards it merges on a second thread, kept from
   // one run to the next (one, for the query that finds it free; others
   // make their own): reusing its memory spares a day's top-N tens of MB of
@@ -1030,11 +1037,17 @@ class RocksStore final : public Store {
   // Per tier, the first bucket (Unix seconds) not yet deleted; 0 until the
   // first EnforceRetention of this process.
   Cutoffs retained_from_sec_ ABSL_GUARDED_BY(retention_mu_) = {0, 0, 0};
+  // Taken by CloseHours, before flush_mu_: one closes hours at a time.
+  mutable absl::Mutex close_mu_;
   // The hour tier's end (kHourTierEndKey): h1's flow views hold every hour
-  // before it. Only grows, and only with flush_mu_ and retention_mu_ held
-  // exclusively, so a writer holding either sees it fixed. Read without
-  // them by queries: any value they see is one h1 holds.
+  // before it. Only grows. Read by queries without a lock: any value they
+  // see is one h1 holds.
   mutable std::atomic<uint64_t> hour_end_sec_{0};
+  // Writes merge the flows of hours before it into h1 too; those of later
+  // hours go to m1 only. At or past hour_end_sec_ (past it while an hour
+  // is being summed). Only grows, and only with flush_mu_ and retention_mu_
+  // held exclusively, so a writer holding either sees it fixed.
+  mutable std::atomic<uint64_t> merge_end_sec_{0};
   // The newest last_seen of a stored flow (ns; 0 for none since open).
   std::atomic<uint64_t> newest_flow_ns_{0};
 
@@ -1188,6 +1201,7 @@ absl::StatusOr<std::unique_ptr<Store>> RocksStore::Open(
         BucketStartSec(ToUnixNanosClamped(absl::Now()), Tier::kHour) + 3600;
   }
   store->hour_end_sec_ = hour_end_sec;
+  store->merge_end_sec_ = hour_end_sec;
   std::string version;
   PutU32(&version, kFormatVersion);
   std::string end;
@@ -1204,6 +1218,7 @@ absl::StatusOr<std::unique_ptr<Store>> RocksStore::Open(
       !s.ok()) {
     return s;
   }
+  if (absl::Status s = store->ClearOpenHours(); !s.ok()) return s;
   if (absl::Status s = store->LoadNodes(); !s.ok()) return s;
   if (absl::Status s = store->RecoverRollups(); !s.ok()) return s;
   if (options.rollup_buffer_keys > 0) {
@@ -1562,7 +1577,7 @@ Cutoffs RocksStore::WriteCutoffs(absl::Time received_at) const {
   // retention has passed it: h1 gets it from there when the hour closes
   // (EnforceRetention closes it before deleting any of its minutes).
   uint64_t& minute = cutoff_sec[static_cast<int>(Tier::kMinute)];
-  minute = std::min(minute, hour_end_sec_.load());
+  minute = std::min(minute, merge_end_sec_.load());
   return cutoff_sec;
 }
 
@@ -1598,7 +1613,7 @@ void RocksStore::AppendRollups(absl::Span<const RollupBuffer* const> sums,
     views->Add(buffer->hour_only, Tier::kHour);
     counters.AddAll(buffer->counters);
   }
-  views->Append(cutoff_sec, hour_end_sec_.load(),
+  views->Append(cutoff_sec, merge_end_sec_.load(),
                 {cf(Family::kMinute), cf(Family::kHour)}, out);
   std::string value;
   for (Tier tier : kRollupTiers) {
@@ -1636,55 +1651,54 @@ uint64_t RocksStore::ClosedByFlowsSec() const {
   return BucketStartSec(newest_ns - delay_ns, Tier::kHour);
 }
 
-absl::Status RocksStore::CloseHours(uint64_t end_sec,
-                                    uint64_t skip_to_sec) const {
-  absl::MutexLock flush_lock(&flush_mu_);
-  // Exclusive: a writer merging rollups with its batch (no buffer) picks
-  // their tiers by the hour tier's end under a shared lock.
-  absl::MutexLock retention_lock(&retention_mu_);
-  if (absl::Status s = FlushRollupsLocked(); !s.ok()) return s;
-  bool summed = false;
-  return CloseHoursLocked(end_sec, skip_to_sec, &summed);
-}
-
-absl::Status RocksStore::CloseHoursLocked(uint64_t end_sec,
-                                          uint64_t skip_to_sec,
-                                          bool* summed) const {
+absl::Status RocksStore::CloseHours(uint64_t end_sec, uint64_t skip_to_sec,
+                                    bool* summed) const {
   constexpr uint64_t kHourSec = 3600;
   end_sec -= end_sec % kHourSec;
   skip_to_sec = std::min(end_sec, skip_to_sec - skip_to_sec % kHourSec);
-  uint64_t hour_end = hour_end_sec_.load();
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), cf(Family::kMinute)));
-  while (hour_end < end_sec) {
-    // The next hour m1 holds anything of (flows, or node counters).
-    it->Seek(BucketPrefix(hour_end));
+  absl::MutexLock close_lock(&close_mu_);
+  while (hour_end_sec_.load() < end_sec) {
+    const uint64_t hour_end = hour_end_sec_.load();
     uint64_t next = skip_to_sec;
-    uint64_t bucket = 0;
-    const bool found = it->Valid();
-    if (found) {
-      if (!DecodeBucket(absl::string_view(it->key().data(), it->key().size()),
-                        &bucket)) {
-        return UndecodableEntry(Tier::kMinute, View::kSrc, hour_end);
+    uint64_t hour = 0;
+    bool sum = false;
+    std::optional<rocksdb::ManagedSnapshot> snapshot;
+    {
+      absl::MutexLock flush_lock(&flush_mu_);
+      // Exclusive: a writer merging rollups with its batch (no buffer)
+      // picks their tiers by merge_end_sec_ under a shared lock.
+      absl::MutexLock retention_lock(&retention_mu_);
+      if (absl::Status s = FlushRollupsLocked(); !s.ok()) return s;
+      // The next hour m1 holds anything of (flows, or node counters).
+      std::unique_ptr<rocksdb::Iterator> it(
+          db_->NewIterator(rocksdb::ReadOptions(), cf(Family::kMinute)));
+      it->Seek(BucketPrefix(hour_end));
+      if (it->Valid()) {
+        if (!DecodeBucket(absl::string_view(it->key().data(), it->key().size()),
+                          &hour)) {
+          return UndecodableEntry(Tier::kMinute, View::kSrc, hour_end);
+        }
+        hour -= hour % kHourSec;
+        if (hour < end_sec) {
+          next = hour + kHourSec;
+          sum = hour >= retained_from_sec_[static_cast<int>(Tier::kHour)];
+        }
+      } else if (absl::Status s = FromRocksDb(it->status(), "reading m1");
+                 !s.ok()) {
+        return s;
       }
-      bucket -= bucket % kHourSec;
-      if (bucket < end_sec) next = bucket + kHourSec;
-    } else if (absl::Status s = FromRocksDb(it->status(), "reading m1");
-               !s.ok()) {
-      return s;
+      if (next <= hour_end) break;
+      if (sum) snapshot.emplace(db_.get());
+      merge_end_sec_ = next;
     }
-    if (next <= hour_end) break;
-    // One write per view bounds its size; the last one moves the end, so a
-    // crash half-way leaves the hour open, to be summed again.
-    const bool sum =
-        found && bucket < end_sec &&
-        bucket >= retained_from_sec_[static_cast<int>(Tier::kHour)];
+    // One write per view bounds its size; the last one moves the end.
     rocksdb::WriteOptions unlogged;
     unlogged.disableWAL = true;
     rocksdb::WriteBatch write;
     if (sum) {
       for (size_t v = 0; v < std::size(kFlowViews); ++v) {
-        if (absl::Status s = SumHourView(bucket, kFlowViews[v], &write);
+        if (absl::Status s =
+                SumHourView(hour, kFlowViews[v], snapshot->snapshot(), &write);
             !s.ok()) {
           return s;
         }
@@ -1696,7 +1710,7 @@ absl::Status RocksStore::CloseHoursLocked(uint64_t end_sec,
         }
         write.Clear();
       }
-      *summed = true;
+      if (summed != nullptr) *summed = true;
     }
     std::string value;
     PutU64(&value, next);
@@ -1706,13 +1720,34 @@ absl::Status RocksStore::CloseHoursLocked(uint64_t end_sec,
         !s.ok()) {
       return s;
     }
-    hour_end = next;
     hour_end_sec_ = next;
   }
   return absl::OkStatus();
 }
 
+absl::Status RocksStore::ClearOpenHours() {
+  // Point deletions, not DeleteRange: h1's memtable takes insert hints by
+  // bucket prefix, and RocksDB shares them between a memtable's point and
+  // range deletion lists, which the next write to that bucket would then
+  // corrupt.
+  rocksdb::WriteBatch write;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cf(Family::kHour)));
+  for (it->Seek(BucketPrefix(hour_end_sec_.load())); it->Valid(); it->Next()) {
+    const absl::string_view key(it->key().data(), it->key().size());
+    BlockKey block;
+    if (DecodeBlockKey(key, &block)) write.Delete(cf(Family::kHour), it->key());
+  }
+  if (absl::Status s = FromRocksDb(it->status(), "reading h1"); !s.ok()) {
+    return s;
+  }
+  if (write.Count() == 0) return absl::OkStatus();
+  return FromRocksDb(db_->Write(write_options_, &write),
+                     "clearing h1's open hours");
+}
+
 absl::Status RocksStore::SumHourView(uint64_t hour_sec, View view,
+                                     const rocksdb::Snapshot* snapshot,
                                      rocksdb::WriteBatch* out) const {
   const size_t key_size = ViewKeySize(view);
   BlockBuilder block(key_size);
@@ -1723,25 +1758,32 @@ absl::Status RocksStore::SumHourView(uint64_t hour_sec, View view,
     block_key.clear();
     AppendBlockKey({hour_sec, view, static_cast<uint16_t>(shard)}, &block_key);
     const absl::string_view value = block.value();
-    out->Put(cf(Family::kHour), block_key,
-             rocksdb::Slice(value.data(), value.size()));
+    out->Merge(cf(Family::kHour), block_key,
+               rocksdb::Slice(value.data(), value.size()));
     block.Reset(key_size);
   };
   // Keys come shard by shard, in key order within one: each shard's run
-  // is its h1 block.
-  absl::Status s = MergeShards(
-      Tier::kMinute, view, hour_sec, hour_sec + 3600, 60, 0, ShardCount(view),
-      [&](absl::string_view view_key, const Totals& totals) {
-        const int of = ShardOf(view, view_key);
-        if (of != shard) {
-          put();
-          shard = of;
-        }
-        block.Add(view_key, totals);
-        if (totals.damaged) block.MarkDamaged();
-        return true;
-      });
-  if (!s.ok()) return s;
+  // is its h1 block. A few shards per pass: the pass's iterators pin the
+  // memtables they started on, which ingest meanwhile fills and flushes.
+  constexpr uint16_t kShardsPerPass = 8;
+  const uint16_t shards = ShardCount(view);
+  for (uint16_t begin = 0; begin < shards; begin += kShardsPerPass) {
+    absl::Status s = MergeShards(
+        Tier::kMinute, view, hour_sec, hour_sec + 3600, 60, begin,
+        std::min<uint16_t>(shards, begin + kShardsPerPass),
+        [&](absl::string_view view_key, const Totals& totals) {
+          const int of = ShardOf(view, view_key);
+          if (of != shard) {
+            put();
+            shard = of;
+          }
+          block.Add(view_key, totals);
+          if (totals.damaged) block.MarkDamaged();
+          return true;
+        },
+        snapshot);
+    if (!s.ok()) return s;
+  }
   put();
   return absl::OkStatus();
 }
@@ -1756,7 +1798,11 @@ absl::Status RocksStore::ReadyToRead(Tier tier, const TimeRange& range) const {
   // Empty hours are skipped only up to the ones that have closed by now.
   const uint64_t closed_sec = BucketStartSec(
       ToUnixNanosClamped(absl::Now() - kHourCloseDelay), Tier::kHour);
-  return CloseHours(end_sec, closed_sec);
+  if (absl::Status s = CloseHours(end_sec, closed_sec); !s.ok()) return s;
+  // CloseHours writes the buffer out only when it closes an hour itself,
+  // and writes go on while it sums: what was acked before this read must
+  // be in either way.
+  return FlushRollups();
 }
 
 absl::StatusOr<absl::Time> RocksStore::HourTierEnd(const TimeRange& range,
@@ -2496,7 +2542,8 @@ absl::Status RocksStore::MergeShards(
     Tier tier, View view, uint64_t first, uint64_t end, uint64_t resolution,
     uint16_t shard_begin, uint16_t shard_end,
     absl::FunctionRef<bool(absl::string_view view_key, const Totals& totals)>
-        emit) const {
+        emit,
+    const rocksdb::Snapshot* snapshot) const {
   // One iterator per bucket over the view's blocks of these shards in it;
   // shard by shard, the blocks of every bucket are merged as sorted runs
   // (MergeBlocks), so equal keys of several buckets come together and are
@@ -2550,6 +2597,7 @@ absl::Status RocksStore::MergeShards(
   };
 
   rocksdb::ReadOptions read;
+  read.snapshot = snapshot;
   for (size_t i = 0; i < count; ++i) {
     Bucket& bucket = buckets[i];
     const uint64_t start = first + i * resolution;
@@ -2738,27 +2786,26 @@ absl::Status RocksStore::EnforceRetention(absl::Time now) {
     std::string end;
   };
   std::vector<Expired> expired;
+  // Every hour m1 is about to lose minutes of is summed into h1 first, and
+  // that reaches disk before they are deleted (the deletion is logged, the
+  // summing not). Writes to those hours merge into h1 from then on.
+  const uint64_t minute_cutoff = RetentionCutoffSec(Tier::kMinute, now);
+  if (const uint64_t end_sec = (minute_cutoff + 3599) / 3600 * 3600;
+      end_sec > hour_end_sec_.load()) {
+    bool summed = false;
+    if (absl::Status s = CloseHours(end_sec, end_sec, &summed); !s.ok()) {
+      return s;
+    }
+    if (summed) {
+      if (absl::Status s = FlushMemtables(); !s.ok()) return s;
+    }
+  }
   {
     absl::MutexLock flush_lock(&flush_mu_);
     absl::MutexLock lock(&retention_mu_);
     // The buffer goes out first: its pending batches' raw flows must still
     // be there for a recovery until their rollups are written.
     if (absl::Status s = FlushRollupsLocked(); !s.ok()) return s;
-    // Every hour m1 is about to lose minutes of is summed into h1 first,
-    // and that reaches disk before they are deleted (the deletion is
-    // logged, the summing not).
-    const uint64_t minute_cutoff = RetentionCutoffSec(Tier::kMinute, now);
-    if (minute_cutoff > retained_from_sec_[static_cast<int>(Tier::kMinute)]) {
-      const uint64_t end_sec = (minute_cutoff + 3599) / 3600 * 3600;
-      bool summed = false;
-      if (absl::Status s = CloseHoursLocked(end_sec, end_sec, &summed);
-          !s.ok()) {
-        return s;
-      }
-      if (summed) {
-        if (absl::Status s = FlushMemtables(); !s.ok()) return s;
-      }
-    }
     Cutoffs cutoff_sec = retained_from_sec_;
     rocksdb::WriteBatch write;
     for (Tier tier : kTiers) {
