@@ -333,6 +333,7 @@ class QuerydRestTest(HttpTestCase):
                      "weir_ingest_records_total", "weir_ingest_rejects_total",
                      "weir_ingest_duplicates_total", "weir_ingest_lag_seconds",
                      "weir_collector_lost_packets_total", "weir_store_bytes",
+                     "weir_store_memory_bytes",
                      "weir_stream_clients", "weir_ip_bytes_total",
                      "process_resident_memory_bytes", "process_cpu_seconds_total",
                      "process_open_fds", "ayaflow_packets_total", "ayaflow_bytes_total",
@@ -341,6 +342,9 @@ class QuerydRestTest(HttpTestCase):
         self.assertEqual(
             metric_values(text, "weir_collector_lost_packets_total"),
             {'{node="node-a",reason="non_ip"}': 3.0})
+        memory = metric_values(text, "weir_store_memory_bytes")
+        self.assertEqual(set(memory), {'{part="memtables"}', '{part="block_cache"}'})
+        self.assertGreater(memory['{part="memtables"}'], 0)  # the batches stored
 
     def test_promtool_finds_nothing_to_report(self):
         _, text = self.scrape()

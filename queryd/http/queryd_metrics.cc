@@ -258,6 +258,19 @@ void QuerydMetrics::CollectState(absl::Time now,
                "and memtables.",
                MetricType::Gauge,
                static_cast<double>(sources_.store->ApproximateSize())));
+    const store::Store::Memory memory = sources_.store->MemoryUsage();
+    MetricFamily memory_family =
+        Family("weir_store_memory_bytes",
+               "Memory the store holds, by part: memtables (every column "
+               "family) and block_cache (RocksDB's, at most 256 MiB).",
+               MetricType::Gauge);
+    memory_family.metric.push_back(
+        Sample({{"part", "memtables"}}, MetricType::Gauge,
+               static_cast<double>(memory.memtables)));
+    memory_family.metric.push_back(
+        Sample({{"part", "block_cache"}}, MetricType::Gauge,
+               static_cast<double>(memory.block_cache)));
+    families->push_back(std::move(memory_family));
     MetricFamily lost =
         Family("weir_collector_lost_packets_total",
                "Packets collectors reported lost, by node and reason, over "

@@ -858,6 +858,7 @@ class RocksStore final : public Store {
                                 CountersVisitor visit) const override;
   std::vector<NodeInfo> GetNodes() const override;
   uint64_t ApproximateSize() const override;
+  Memory MemoryUsage() const override;
   absl::Status EnforceRetention(absl::Time now) override;
   absl::Status FlushRollups() const override;
   absl::Status Flush() override;
@@ -2777,6 +2778,17 @@ uint64_t RocksStore::ApproximateSize() const {
   db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kSizeAllMemTables,
                                 &memtables);
   return sst + memtables;
+}
+
+Store::Memory RocksStore::MemoryUsage() const {
+  Memory memory;
+  db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kSizeAllMemTables,
+                                &memory.memtables);
+  // One cache for every family: any family's figure is the whole cache's.
+  db_->GetIntProperty(cf(Family::kRaw),
+                      rocksdb::DB::Properties::kBlockCacheUsage,
+                      &memory.block_cache);
+  return memory;
 }
 
 absl::Status RocksStore::EnforceRetention(absl::Time now) {

@@ -176,6 +176,14 @@ class Store {
   // Bytes on disk (SST files) plus memtables, all column families.
   virtual uint64_t ApproximateSize() const = 0;
 
+  // Memory the store holds: the memtables of every column family, and what
+  // the block cache holds (at most StoreOptions::block_cache_bytes).
+  struct Memory {
+    uint64_t memtables = 0;
+    uint64_t block_cache = 0;
+  };
+  virtual Memory MemoryUsage() const = 0;
+
   // Deletes, per tier, every bucket that ended before now - retention, with
   // DeleteRange (and drops whole SST files in that range). The daemon calls
   // it periodically, e.g. through RetentionTimer.
