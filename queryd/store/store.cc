@@ -997,13 +997,14 @@ class RocksStore final : public Store {
   // Merges the blocks of shards [shard_begin, shard_end) of one view in the
   // buckets [first, end) (`first` a bucket start): emit(view key, totals)
   // once per view key, with the totals of every bucket, shard by shard and
-  // in key order within a shard, until emit returns false.
+  // in key order within a shard, until emit returns false. `read` gives
+  // the reads' snapshot and caching (its bounds are set here).
   absl::Status MergeShards(
       Tier tier, View view, uint64_t first, uint64_t end, uint64_t resolution,
       uint16_t shard_begin, uint16_t shard_end,
       absl::FunctionRef<bool(absl::string_view view_key, const Totals& totals)>
           emit,
-      const rocksdb::Snapshot* snapshot = nullptr) const;
+      rocksdb::ReadOptions read = rocksdb::ReadOptions()) const;
   // SumRun's list for the shards it merges on a second thread, kept from
   // one run to the next (one, for the query that finds it free; others
   // make their own): reusing its memory spares a day's top-N tens of MB of
@@ -1767,6 +1768,11 @@ absl::Status RocksStore::SumHourView(uint64_t hour_sec, View view,
   // is its h1 block. A few shards per pass: the pass's iterators pin the
   // memtables they started on, which ingest meanwhile fills and flushes.
   constexpr uint16_t kShardsPerPass = 8;
+  // Every m1 block of the hour is read once: kept out of the block cache,
+  // where it would push out the blocks queries read again and again.
+  rocksdb::ReadOptions read;
+  read.snapshot = snapshot;
+  read.fill_cache = false;
   const uint16_t shards = ShardCount(view);
   for (uint16_t begin = 0; begin < shards; begin += kShardsPerPass) {
     absl::Status s = MergeShards(
@@ -1782,7 +1788,7 @@ absl::Status RocksStore::SumHourView(uint64_t hour_sec, View view,
           if (totals.damaged) block.MarkDamaged();
           return true;
         },
-        snapshot);
+        read);
     if (!s.ok()) return s;
   }
   put();
@@ -2544,7 +2550,7 @@ absl::Status RocksStore::MergeShards(
     uint16_t shard_begin, uint16_t shard_end,
     absl::FunctionRef<bool(absl::string_view view_key, const Totals& totals)>
         emit,
-    const rocksdb::Snapshot* snapshot) const {
+    rocksdb::ReadOptions read) const {
   // One iterator per bucket over the view's blocks of these shards in it;
   // shard by shard, the blocks of every bucket are merged as sorted runs
   // (MergeBlocks), so equal keys of several buckets come together and are
@@ -2597,8 +2603,6 @@ absl::Status RocksStore::MergeShards(
     return true;
   };
 
-  rocksdb::ReadOptions read;
-  read.snapshot = snapshot;
   for (size_t i = 0; i < count; ++i) {
     Bucket& bucket = buckets[i];
     const uint64_t start = first + i * resolution;

@@ -1178,6 +1178,34 @@ TEST_P(StoreTest, AnHourReachesTheHourTierWhenItCloses) {
   check("after reopening");
 }
 
+TEST_P(StoreTest, ClosingAnHourLeavesTheBlockCacheAlone) {
+  // Summing an hour reads each of its m1 blocks once: they stay out of
+  // the block cache, which holds what queries read again and again.
+  for (int minute = 0; minute < 60; ++minute) {
+    BatchSpec spec;
+    spec.seq = minute + 1;
+    spec.seed = minute + 1;
+    spec.flows = 1000;
+    spec.address_pool = 1 << 16;
+    spec.interval_start_unix_nano = kHourNs + minute * 60 * kSecond;
+    Write(MakeBatch(spec));
+  }
+  ASSERT_TRUE(store_->Flush().ok());
+  const uint64_t m1_bytes = store_->ApproximateSize();
+  const uint64_t before = store_->MemoryUsage().block_cache;
+  // A flow past the close delay, then a read of h1, closes the hour.
+  Write(OneFlowBatch(61, kHourNs + 66 * 60 * kSecond));
+  const absl::Time hour = absl::FromUnixSeconds(kHourSec);
+  const absl::StatusOr<absl::Time> end =
+      store_->HourTierEnd({hour, hour + absl::Hours(1)}, hour + absl::Hours(2));
+  ASSERT_TRUE(end.ok()) << end.status();
+  ASSERT_EQ(*end, hour + absl::Hours(1));
+  const uint64_t after = store_->MemoryUsage().block_cache;
+  EXPECT_LT(after - before, m1_bytes / 20)
+      << "block cache " << before << " -> " << after << " bytes, store "
+      << m1_bytes << " bytes";
+}
+
 TEST_P(StoreTest, HoursCloseWhileBatchesForThemArrive) {
   // Two nodes keep storing batches spread over six hours while hours close
   // one by one (each summed from m1 while writers go on): every flow ends
