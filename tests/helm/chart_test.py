@@ -1,14 +1,21 @@
-"""The weir Helm chart, rendered by tools/helm-render with its default values
-and with every tests/helm/values-*.yaml: each object is validated against the
-Kubernetes API schemas (k8s_schema), the objects must fit together (selectors,
-named ports, volumes, accounts), the collector may have no privilege beyond
-CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON, and queryd may never run as root.
-Values the chart refuses must fail the render with a message that says why.
+"""The weir Helm chart, rendered by Helm itself (`helm template`, the binary
+tools/setup installs) with its default values and with every
+tests/helm/values-*.yaml, and linted with `helm lint --strict`: each object is
+validated against the Kubernetes API schemas (k8s_schema), the objects must fit
+together (selectors, named ports, volumes, accounts), the collector may have no
+privilege beyond CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON, and queryd may never
+run as root. Values the chart refuses must fail with a message that says why:
+values.schema.json refuses unknown keys, wrong types and values out of range
+(tests/helm/invalid/*.yaml, each naming the message it expects), and the
+templates refuse what a schema cannot say (and, should the schema be skipped,
+running as root).
 """
 
 import glob
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,8 +26,14 @@ import yaml
 import k8s_schema
 
 CHART = "helm/weir"
-RENDER = "tools/helm-render/render"
+# What Helm reads: a copy of CHART with its files, not Bazel's symbolic links
+# to them (Helm warns about each link); made before the tests run.
+CHART_DIR = None
+# Where tools/setup installs Helm.
+HELM = "/opt/weir-tools/bin/helm"
+HELM_MINOR = (3, 17)
 VALUES_FILES = sorted(glob.glob("tests/helm/values-*.yaml"))
+INVALID_FILES = sorted(glob.glob("tests/helm/invalid/*.yaml"))
 # Values files that need an extra API: the ServiceMonitor's.
 API_VERSIONS = ["monitoring.coreos.com/v1"]
 
@@ -29,28 +42,48 @@ DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")
+SCHEMA_ERROR = "values don't meet the specifications of the schema(s)"
 
 
-def render(*args, notes=False):
-    """Renders the chart; returns (exit status, stdout, stderr)."""
-    cmd = [RENDER, "weir", CHART, "--namespace", "weir"]
+def helm(*args):
+    """Runs Helm; returns (exit status, stdout, stderr)."""
+    p = subprocess.run([HELM, *args], capture_output=True, text=True, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+def render(*args, chart=None):
+    """`helm template` of the chart as release "weir" in namespace "weir"."""
+    cmd = ["template", "weir", chart or CHART_DIR, "--namespace", "weir"]
     for api in API_VERSIONS:
         cmd += ["--api-versions", api]
-    cmd += list(args)
-    if notes:
-        cmd.append("--notes")
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    return p.returncode, p.stdout, p.stderr
+    return helm(*cmd, *args)
 
 
 def render_objects(*args):
     rc, out, err = render(*args)
     if rc != 0:
-        raise AssertionError(f"render {args} failed ({rc}):\n{err}")
+        raise AssertionError(f"helm template {args} failed ({rc}):\n{err}")
     objects = [o for o in yaml.safe_load_all(out) if o is not None]
     if not objects:
-        raise AssertionError(f"render {args} gave no objects")
+        raise AssertionError(f"helm template {args} gave no objects")
     return objects
+
+
+def render_notes(*args):
+    """NOTES.txt as Helm renders it for an install. `helm template` does not
+    print it, so a copy of the chart gets one more template that includes it
+    (Helm names every template by its path) into a ConfigMap."""
+    work = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+    chart = os.path.join(work, "weir")
+    shutil.copytree(CHART_DIR, chart)
+    with open(os.path.join(chart, "templates", "zz-notes.yaml"), "w") as f:
+        f.write("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\n"
+                "data:\n  notes: {{ include \"weir/templates/NOTES.txt\" . | toJson }}\n")
+    rc, out, err = render(*args, "--show-only", "templates/zz-notes.yaml", chart=chart)
+    shutil.rmtree(work)
+    if rc != 0:
+        return rc, "", err
+    return rc, yaml.safe_load(out)["data"]["notes"], err
 
 
 def by_kind(objects, kind):
@@ -72,6 +105,8 @@ class ChartTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        if not os.access(HELM, os.X_OK):
+            raise AssertionError(f"{HELM} is missing: run tools/setup (as root) to install Helm")
         cls.renders = {"defaults": render_objects()}
         for f in VALUES_FILES:
             cls.renders[os.path.basename(f)] = render_objects("-f", f)
@@ -379,50 +414,148 @@ class ChartTest(unittest.TestCase):
                          "default")
 
     def test_notes(self):
-        rc, notes, err = render(notes=True)
+        rc, notes, err = render_notes()
         self.assertEqual(rc, 0, err)
         for want in ("kubectl -n weir port-forward svc/weir-queryd 7700:7700 7701:7701",
                      "curl -s http://127.0.0.1:7700/v1/health",
                      "/v1/top?group_by=GROUP_BY_PAIR",
                      "rollout status daemonset/weir-collector"):
             self.assertIn(want, notes)
-        rc, notes, err = render("--set", "queryd.persistence.enabled=false", notes=True)
+        self.assertNotIn("WARNING", notes)
+        rc, notes, err = render_notes("--set", "queryd.persistence.enabled=false")
         self.assertEqual(rc, 0, err)
         self.assertIn("WARNING: queryd.persistence.enabled is false", notes)
 
+    def test_helm_is_the_pinned_release(self):
+        rc, out, err = helm("version", "--template", "{{.Version}}")
+        self.assertEqual(rc, 0, err)
+        print(f"helm version: {out}", file=sys.stderr)
+        m = re.match(r"^v(\d+)\.(\d+)\.(\d+)$", out)
+        self.assertIsNotNone(m, out)
+        self.assertEqual((int(m.group(1)), int(m.group(2))), HELM_MINOR, out)
+
+    def test_lint_strict(self):
+        """`helm lint --strict` (lint warnings fail too) with the defaults and
+        every values file. Lint has no --api-versions, and it only reports a
+        template's `fail` as [INFO]: the ServiceMonitor's refusal and the
+        other template checks are tested with `helm template` below."""
+        for args in [[]] + [["-f", f] for f in VALUES_FILES]:
+            with self.subTest(args=args):
+                rc, out, err = helm("lint", "--strict", CHART_DIR, *args)
+                self.assertEqual(rc, 0, f"{args}:\n{out}{err}")
+                self.assertIn("1 chart(s) linted, 0 chart(s) failed", out + err)
+                self.assertNotIn("[ERROR]", out)
+                self.assertNotIn("[WARNING]", out)
+
+    def test_invalid_values_files_are_refused_naming_the_key(self):
+        self.assertGreaterEqual(len(INVALID_FILES), 8, INVALID_FILES)
+        for f in INVALID_FILES:
+            with open(f) as fh:
+                first = fh.readline()
+            self.assertTrue(first.startswith("# expect: "), f"{f}: first line must be '# expect: <message>'")
+            expect = first[len("# expect: "):].strip()
+            with self.subTest(values=os.path.basename(f)):
+                rc, out, err = render("-f", f)
+                self.assertNotEqual(rc, 0, f"helm template accepted {f}:\n{out}")
+                self.assertIn(SCHEMA_ERROR, err)
+                self.assertIn(f"- {expect}", err)
+                rc, out, err = helm("lint", "--strict", CHART_DIR, "-f", f)
+                self.assertNotEqual(rc, 0, f"helm lint accepted {f}:\n{out}")
+                self.assertIn("1 chart(s) failed", out + err)
+                self.assertIn(f"[ERROR] values.yaml:", out)
+                self.assertIn(expect, out)
+
+    def test_the_schema_knows_every_documented_value_and_no_other(self):
+        """Every key values.yaml has is in values.schema.json, and every key
+        the schema accepts (down to the Kubernetes types it passes through)
+        is a value in values.yaml, so nothing is accepted undocumented."""
+        with open(f"{CHART}/values.schema.json") as f:
+            schema = json.load(f)
+        with open(f"{CHART}/values.yaml") as f:
+            values = yaml.safe_load(f)
+
+        def own_properties(node):
+            """The properties of an object the chart owns (written inline)."""
+            return None if "$ref" in node else node.get("properties")
+
+        def walk(node, value, path, missing):
+            props = own_properties(node)
+            if props is None:
+                return
+            self.assertIs(node.get("additionalProperties"), False, f"{path or '(root)'}: additionalProperties")
+            self.assertIsInstance(value, dict, f"{path}: values.yaml has no table here")
+            for key, sub in props.items():
+                where = f"{path}.{key}" if path else key
+                if where == "global":
+                    continue  # Helm's, for subcharts
+                if key not in value:
+                    missing.append(where)
+                    continue
+                walk(sub, value[key], where, missing)
+            for key in value:
+                self.assertIn(key, props, f"values.yaml has {path}.{key}, the schema does not")
+
+        missing = []
+        walk(schema, values, "", missing)
+        self.assertEqual(missing, [], "accepted by the schema but not in values.yaml")
+        self.assertEqual(schema["$schema"], "http://json-schema.org/draft-07/schema#")
+
+    def test_readme_commands_pass_the_schema(self):
+        """The --set values of the chart README's commands render."""
+        with open(f"{CHART}/README.md") as f:
+            commands = "".join(re.findall(r"^```sh\n(.*?)^```", f.read(), re.M | re.S))
+        sets = re.findall(r"--set ([A-Za-z0-9_.]+=\S+)", commands)
+        self.assertGreaterEqual(len(sets), 3, sets)
+        for s in sets:
+            with self.subTest(set=s):
+                render_objects("--set", s)
+
     def test_refused_values_fail_with_a_reason(self):
+        # (--set arguments, what the schema says, where the template fails,
+        # why). The schema refuses first, naming the key; with it skipped
+        # (--skip-schema-validation) the templates still refuse, saying why.
         cases = [
-            (["--set", "queryd.runAsUser=0"], "queryd-statefulset.yaml", "never runs as root"),
-            (["--set", "queryd.runAsUser=root"], "queryd-statefulset.yaml", "non-zero user ID"),
-            (["--set", "queryd.extraArgs={--allow-root}"], "queryd-statefulset.yaml", "--allow-root is refused"),
-            (["--set", "networkPolicy.enabled=true"], "networkpolicy.yaml", "collectorCIDRs"),
+            (["--set", "queryd.runAsUser=0"], "queryd.runAsUser: Must be greater than or equal to 1",
+             "queryd-statefulset.yaml", "never runs as root"),
+            (["--set-string", "queryd.runAsUser=root"], "queryd.runAsUser: Invalid type. Expected: integer",
+             "queryd-statefulset.yaml", "non-zero user ID"),
             (["--set", "networkPolicy.enabled=true", "--set", "networkPolicy.collectorCIDRs={10.0.0.0}"],
-             "networkpolicy.yaml", "not a CIDR"),
-            (["--set", "queryd.enabled=false"], "weir.collector.querydAddress", "collector.querydAddress is required"),
-            (["--set", "collector.pinPath=/var/lib/weir"], "collector-daemonset.yaml", "must be inside"),
-            (["--set", "collector.metrics.port=70000"], "collector-daemonset.yaml", "1..65535"),
-            (["--set", "queryd.httpPort=7701"], "queryd-statefulset.yaml", "must differ"),
-            (["--set", "image.digest=abc"], "image.digest", "sha256:"),
-            (["--set", "collector.interfaces=eth0 eth1"], "collector-daemonset.yaml", "no spaces"),
-            (["--set", "image.repository="], "image.repository is required", "required"),
+             "networkPolicy.collectorCIDRs.0: Does not match pattern", "networkpolicy.yaml", "not a CIDR"),
+            (["--set", "collector.metrics.port=70000"], "collector.metrics.port: Must be less than or equal to 65535",
+             "collector.metrics.port must be in", "1..65535"),
+            (["--set", "image.digest=abc"], "image.digest: Does not match pattern", "image.digest", "sha256:"),
+            (["--set", "collector.interfaces=eth0 eth1"], "collector.interfaces: Does not match pattern",
+             "collector-daemonset.yaml", "no spaces"),
+            (["--set", "image.repository="], "image.repository: String length must be greater than or equal to 1",
+             "image.repository is required", "required"),
+            # What a schema cannot say; the templates refuse it.
+            (["--set", "queryd.extraArgs={--allow-root}"], None, "queryd-statefulset.yaml", "--allow-root is refused"),
+            (["--set", "networkPolicy.enabled=true"], None, "networkpolicy.yaml", "collectorCIDRs"),
+            (["--set", "queryd.enabled=false"], None, "collector-daemonset.yaml", "collector.querydAddress is required"),
+            (["--set", "collector.pinPath=/var/lib/weir"], None, "collector-daemonset.yaml", "must be inside"),
+            (["--set", "queryd.httpPort=7701"], None, "queryd-statefulset.yaml", "must differ"),
         ]
-        for args, where, why in cases:
+        for args, schema_says, where, why in cases:
             with self.subTest(args=args):
                 rc, out, err = render(*args)
                 self.assertNotEqual(rc, 0, f"{args} rendered:\n{out}")
+                if schema_says:
+                    self.assertIn(SCHEMA_ERROR, err)
+                    self.assertIn(f"- {schema_says}", err)
+                    rc, out, err = render(*args, "--skip-schema-validation")
+                    self.assertNotEqual(rc, 0, f"{args} rendered without the schema:\n{out}")
+                self.assertNotIn(SCHEMA_ERROR, err)
                 self.assertIn(where, err)
                 self.assertIn(why, err)
         # The ServiceMonitor needs the Prometheus Operator's API.
-        p = subprocess.run([RENDER, "weir", CHART, "--set", "serviceMonitor.enabled=true"],
-                           capture_output=True, text=True, timeout=300)
-        self.assertNotEqual(p.returncode, 0)
-        self.assertIn("servicemonitor.yaml", p.stderr)
-        self.assertIn("monitoring.coreos.com/v1", p.stderr)
+        rc, out, err = helm("template", "weir", CHART_DIR, "--set", "serviceMonitor.enabled=true")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("servicemonitor.yaml", err)
+        self.assertIn("monitoring.coreos.com/v1", err)
         # The chart needs Kubernetes 1.25 or newer.
-        p = subprocess.run([RENDER, "weir", CHART, "--kube-version", "1.24.0"],
-                           capture_output=True, text=True, timeout=300)
-        self.assertNotEqual(p.returncode, 0)
-        self.assertIn(">=1.25.0-0", p.stderr)
+        rc, out, err = helm("template", "weir", CHART_DIR, "--kube-version", "1.24.0")
+        self.assertNotEqual(rc, 0)
+        self.assertIn(">=1.25.0-0", err)
 
     def test_values_are_documented(self):
         """Every value in values.yaml sits under a "# --" description (its
@@ -474,6 +607,13 @@ class ChartTest(unittest.TestCase):
         self.assertEqual(set(rows) - set(described), set(), "README rows for values that do not exist")
 
 if __name__ == "__main__":
-    cache = os.environ.get("TEST_TMPDIR") or tempfile.mkdtemp()
-    os.environ.setdefault("WEIR_HELM_RENDER_CACHE", os.path.join(cache, "helm-render"))
+    # Helm's own files (cache, configuration, repositories) stay in the test's
+    # temporary folder, and no cluster is ever contacted.
+    home = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+    for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
+        os.environ[var] = os.path.join(home, var.lower())
+    os.environ["HOME"] = home
+    os.environ["KUBECONFIG"] = os.path.join(home, "no-kubeconfig")
+    CHART_DIR = os.path.join(home, "chart", "weir")
+    shutil.copytree(CHART, CHART_DIR)
     unittest.main(argv=[sys.argv[0], "-v"])
