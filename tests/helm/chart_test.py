@@ -500,6 +500,28 @@ class ChartTest(unittest.TestCase):
         self.assertEqual(missing, [], "accepted by the schema but not in values.yaml")
         self.assertEqual(schema["$schema"], "http://json-schema.org/draft-07/schema#")
 
+    def test_as_a_subchart(self):
+        """A parent chart's values reach the chart under "weir", with Helm's
+        "global" added, which the schema must allow; unknown keys are still
+        refused."""
+        work = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+        parent = os.path.join(work, "parent")
+        shutil.copytree(CHART_DIR, os.path.join(parent, "charts", "weir"))
+        with open(os.path.join(parent, "Chart.yaml"), "w") as f:
+            f.write("apiVersion: v2\nname: parent\nversion: 0.1.0\n"
+                    "dependencies:\n  - name: weir\n    version: 0.1.0\n")
+        with open(os.path.join(parent, "values.yaml"), "w") as f:
+            f.write("global:\n  region: example\nweir:\n  queryd:\n    grpcPort: 7801\n")
+        rc, out, err = render(chart=parent)
+        self.assertEqual(rc, 0, err)
+        objects = [o for o in yaml.safe_load_all(out) if o is not None]
+        self.assertIn("--queryd=weir-queryd-ingest.weir.svc:7801",
+                      by_kind(objects, "DaemonSet")[0]["spec"]["template"]["spec"]["containers"][0]["args"])
+        rc, out, err = render("--set", "weir.tls.enabled=true", chart=parent)
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("weir:\n- (root): Additional property tls is not allowed", err)
+        shutil.rmtree(work)
+
     def test_readme_commands_pass_the_schema(self):
         """The --set values of the chart README's commands render."""
         with open(f"{CHART}/README.md") as f:
