@@ -193,13 +193,21 @@ std::vector<absl::StatusOr<weir::v1::Ack>> IngestServiceImpl::Handle(
   std::vector<absl::StatusOr<weir::v1::Ack>> acks;
   acks.reserve(results.size());
   const absl::Time now = absl::Now();
+  // Whether a batch was written, and whether the last write failed (the
+  // first failure is the last result).
+  bool wrote = false;
+  bool write_failed = false;
   for (size_t i = 0; i < results.size(); ++i) {
     absl::StatusOr<store::IngestResult>& result = results[i];
     if (!result.ok()) {
+      // Anything but a malformed batch is a write that failed.
+      write_failed =
+          result.status().code() != absl::StatusCode::kInvalidArgument;
       stats_.RecordReject(result.status().code());
       acks.push_back(std::move(result).status());
       break;
     }
+    wrote = wrote || result->outcome == store::IngestResult::Outcome::kStored;
     const weir::v1::FlowBatch& batch = *batches[i];
     weir::v1::Ack& ack = acks.emplace_back().emplace();
     ack.set_epoch(batch.epoch());
@@ -215,7 +223,24 @@ std::vector<absl::StatusOr<weir::v1::Ack>> IngestServiceImpl::Handle(
     stats_.RecordBatch(batch);
     if (observer_ != nullptr) observer_->OnStored(batch, records);
   }
+  if (write_failed) {
+    StoreWritable(false);
+  } else if (wrote) {
+    StoreWritable(true);
+  }
   return acks;
+}
+
+void IngestServiceImpl::StoreWritable(bool writable) {
+  absl::MutexLock lock(&writable_mu_);
+  if (writable_ == writable) return;
+  writable_ = writable;
+  if (on_store_writable_) on_store_writable_(writable);
+}
+
+bool IngestServiceImpl::store_writable() const {
+  absl::MutexLock lock(&writable_mu_);
+  return writable_;
 }
 
 void IngestServiceImpl::Connected(const std::string& node) {

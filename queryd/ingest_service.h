@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,16 @@ class IngestServiceImpl final
   std::vector<absl::StatusOr<weir::v1::Ack>> Handle(
       absl::Span<const weir::v1::FlowBatch* const> batches);
 
+  // Called when batches stop being written (false: a write to the store
+  // failed, e.g. a full disk, or RocksDB stopped writes after an I/O error)
+  // and when one is written again (true); once per change, in order. A
+  // malformed batch says nothing about the store. Set before serving.
+  void set_on_store_writable(std::function<void(bool writable)> callback) {
+    on_store_writable_ = std::move(callback);
+  }
+  // Whether the last write to the store succeeded (true before any).
+  bool store_writable() const;
+
   // Whether `node` has an open ingest stream now.
   bool IsConnected(const std::string& node) const;
   uint32_t connected() const;
@@ -58,12 +69,19 @@ class IngestServiceImpl final
   class Reactor;
   void Connected(const std::string& node);
   void Disconnected(const std::string& node);
+  // Records the outcome of a write and tells on_store_writable_ of a change.
+  void StoreWritable(bool writable);
 
   store::Store& store_;
   LiveTable& live_;
   WatchHub& watchers_;
   StatsTracker& stats_;
   IngestObserver* const observer_;  // may be null
+
+  std::function<void(bool writable)> on_store_writable_;
+  // Serializes StoreWritable, so changes are told in order.
+  mutable absl::Mutex writable_mu_;
+  bool writable_ ABSL_GUARDED_BY(writable_mu_) = true;
 
   // Flows read by every stream and not yet stored (Reactor).
   std::atomic<int64_t> queued_flows_{0};

@@ -1,11 +1,11 @@
 #include "queryd/server.h"
 
 #include <cstdio>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/health_check_service_interface.h"
 
 namespace weir::queryd {
 
@@ -56,14 +56,37 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
       QueryServiceOptions(), *server->store_, *server->engine_, *server->live_,
       *server->watchers_, *server->stats_, *server->ingest_);
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // Health and reflection are queryd's own (health_service.h,
+  // reflection_service.h), not gRPC's default health service and reflection
+  // plugin: those would list grpc.health.v1.Health without its descriptor,
+  // offer no reflection v1, and know no status per service.
+  const std::vector<std::string> services = {
+      weir::v1::IngestService::service_full_name(),
+      weir::v1::QueryService::service_full_name(),
+      grpc::health::v1::Health::service_full_name(),
+      grpc::reflection::v1::ServerReflection::service_full_name(),
+      grpc::reflection::v1alpha::ServerReflection::service_full_name(),
+  };
+  server->health_ = std::make_unique<HealthService>(services);
+  server->reflection_v1_ = std::make_unique<ReflectionServiceV1>(services);
+  server->reflection_v1alpha_ =
+      std::make_unique<ReflectionServiceV1Alpha>(services);
+  // Ingest is not served while the store cannot write; "" follows.
+  server->ingest_->set_on_store_writable([health = server->health_.get()](
+                                             bool writable) {
+    health->SetServing(weir::v1::IngestService::service_full_name(), writable)
+        .IgnoreError();  // a name of `services`
+  });
+
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.grpc_address,
                            grpc::InsecureServerCredentials(),
                            &server->grpc_port_);
   builder.RegisterService(server->ingest_.get());
   builder.RegisterService(server->query_.get());
+  builder.RegisterService(server->health_.get());
+  builder.RegisterService(server->reflection_v1_.get());
+  builder.RegisterService(server->reflection_v1alpha_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   server->grpc_ = builder.BuildAndStart();
   if (server->grpc_ == nullptr || server->grpc_port_ == 0) {
@@ -116,9 +139,12 @@ std::shared_ptr<grpc::Channel> Server::InProcessChannel() {
 void Server::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
+  // Health first, while calls are still accepted: checks and Watch streams
+  // see NOT_SERVING (and the streams end) before the server goes.
+  if (health_ != nullptr) health_->Shutdown();
   retention_.reset();
-  // HTTP first: its calls go through grpc_, and its connections must be
-  // gone before the channel they use.
+  // Then HTTP, before gRPC: its calls go through grpc_, and its
+  // connections must be gone before the channel they use.
   if (http_ != nullptr) http_->Stop();
   if (grpc_ == nullptr) return;  // BuildAndStart failed before serving
   // Streams (ingest, watchers) never end by themselves: the deadline

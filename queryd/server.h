@@ -1,5 +1,6 @@
 // weir-queryd assembled: the store, the ingest and query services on one
-// gRPC server (with reflection and grpc.health.v1), the live table, the
+// gRPC server (with reflection v1 and v1alpha and grpc.health.v1, a status
+// per service), the live table, the
 // watchers, the retention timer, and the HTTP front (REST transcoded from
 // the QueryService annotations, NDJSON/WebSocket streams, /metrics).
 #ifndef WEIR_QUERYD_SERVER_H_
@@ -9,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
+#include "queryd/health_service.h"
 #include "queryd/http/gateway.h"
 #include "queryd/http/http_server.h"
 #include "queryd/http/queryd_metrics.h"
@@ -17,6 +19,7 @@
 #include "queryd/options.h"
 #include "queryd/query/query_engine.h"
 #include "queryd/query_service.h"
+#include "queryd/reflection_service.h"
 #include "queryd/stats_tracker.h"
 #include "queryd/store/retention_timer.h"
 #include "queryd/store/store.h"
@@ -41,9 +44,10 @@ class Server {
   // For in-process clients (tests, the HTTP gateway).
   std::shared_ptr<grpc::Channel> InProcessChannel();
 
-  // Stops the HTTP front (its calls are cancelled), then stops accepting
-  // gRPC calls, ends streams, waits up to `grace` for calls in flight.
-  // Idempotent.
+  // Sets every health status to NOT_SERVING (Watch streams send it and
+  // end), stops the HTTP front (its calls are cancelled), then stops
+  // accepting gRPC calls, ends streams, waits up to `grace` for calls in
+  // flight. Idempotent.
   void Shutdown(absl::Duration grace = absl::Seconds(5));
 
  private:
@@ -58,6 +62,9 @@ class Server {
   std::unique_ptr<query::QueryEngine> engine_;
   std::unique_ptr<IngestServiceImpl> ingest_;
   std::unique_ptr<QueryServiceImpl> query_;
+  std::unique_ptr<HealthService> health_;
+  std::unique_ptr<ReflectionServiceV1> reflection_v1_;
+  std::unique_ptr<ReflectionServiceV1Alpha> reflection_v1alpha_;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<http::Gateway> gateway_;
   std::unique_ptr<http::HttpServer> http_;

@@ -2,18 +2,25 @@
 
 Ingests known batches from two collectors, then checks every query's answer
 exactly; resends acked batches (stored once); restarts and kills queryd
-(nothing lost); checks validation, streams, health and reflection.
+(nothing lost); checks validation, streams, health (per service, and its
+changes at shutdown and when the store cannot write), reflection (v1 and
+v1alpha, walked like grpcurl does) and that a second queryd cannot take the
+same ports.
 """
 import ipaddress
+import resource
+import signal
 import subprocess
 import threading
 import time
 import unittest
 
 import grpc
+from google.protobuf import descriptor_database, descriptor_pb2, descriptor_pool
 from google.protobuf import duration_pb2, timestamp_pb2
 from grpc_contracts import health_pb2, health_pb2_grpc
 from grpc_contracts import reflection_pb2, reflection_pb2_grpc
+from grpc_contracts import reflection_v1_pb2, reflection_v1_pb2_grpc
 from weir.v1 import flow_pb2, query_pb2, query_pb2_grpc
 
 import weir_testing as wt
@@ -31,6 +38,54 @@ def ts(seconds):
 TOP_SOURCES = [("192.0.2.1", 15000 + 180 + 7000 + 392, 21, 4),
                ("2001:db8::1", 960, 8, 2),
                ("2001:db8::2", 120, 1, 1)]
+
+
+QUERY, INGEST = "weir.v1.QueryService", "weir.v1.IngestService"
+HEALTH = "grpc.health.v1.Health"
+SERVICES = {QUERY, INGEST, HEALTH, "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection"}
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+SERVICE_UNKNOWN = health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+# Both reflection versions: (messages, stubs).
+REFLECTION = [(reflection_v1_pb2, reflection_v1_pb2_grpc), (reflection_pb2, reflection_pb2_grpc)]
+
+
+def reflect(channel, version, requests):
+    """The answers to `requests` (keyword dicts) on one reflection stream."""
+    messages, stubs = version
+    stub = stubs.ServerReflectionStub(channel)
+    return list(stub.ServerReflectionInfo(
+        iter([messages.ServerReflectionRequest(**r) for r in requests]), timeout=10))
+
+
+class Watch:
+    """A grpc.health.v1 Watch stream read on a thread: statuses, and how it ended."""
+
+    def __init__(self, channel, service):
+        self.call = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service=service), timeout=60)
+        self.statuses = []
+        self.ended = None  # grpc.StatusCode once the stream is over
+        self.changed = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        code = grpc.StatusCode.OK
+        try:
+            for message in self.call:
+                with self.changed:
+                    self.statuses.append(message.status)
+                    self.changed.notify_all()
+        except grpc.RpcError as e:
+            code = e.code()
+        with self.changed:
+            self.ended = code
+            self.changed.notify_all()
+
+    def wait_for(self, predicate, timeout=20):
+        with self.changed:
+            return self.changed.wait_for(lambda: predicate(self), timeout)
 
 
 def top_sources(stub, window):
@@ -269,6 +324,128 @@ class QuerydGrpcTest(QuerydCase):
                     file_containing_symbol="weir.v1.QueryService")]), timeout=10))
             self.assertTrue(files.file_descriptor_response.file_descriptor_proto)
 
+    def test_health_has_a_status_per_service(self):
+        with grpc.insecure_channel(self.queryd.address) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            for service in [""] + sorted(SERVICES):
+                r = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
+                self.assertEqual(r.status, SERVING, service)
+            with self.assertRaises(grpc.RpcError) as caught:
+                health.Check(health_pb2.HealthCheckRequest(service="weir.v1.Nope"), timeout=10)
+            self.assertEqual(caught.exception.code(), grpc.StatusCode.NOT_FOUND)
+            # Watch: the status at once; an unknown service is SERVICE_UNKNOWN
+            # and its stream stays open until the client cancels.
+            known, unknown = Watch(channel, QUERY), Watch(channel, "weir.v1.Nope")
+            self.assertTrue(known.wait_for(lambda w: w.statuses), "no status")
+            self.assertTrue(unknown.wait_for(lambda w: w.statuses), "no status")
+            time.sleep(0.3)
+            self.assertEqual((known.statuses, unknown.statuses), ([SERVING], [SERVICE_UNKNOWN]))
+            self.assertIsNone(unknown.ended)
+            known.call.cancel()
+            unknown.call.cancel()
+            for w in (known, unknown):
+                self.assertTrue(w.wait_for(lambda w: w.ended is not None), "stream did not end")
+                self.assertEqual(w.ended, grpc.StatusCode.CANCELLED)
+            # queryd still serves after the cancelled streams.
+            r = health.Check(health_pb2.HealthCheckRequest(), timeout=10)
+            self.assertEqual(r.status, SERVING)
+
+    def test_reflection_describes_every_listed_service_with_its_dependencies(self):
+        # What a reflection-driven client (grpcurl) does: list, resolve each
+        # service's file, fetch every dependency by name, build a pool.
+        for version in REFLECTION:
+            with self.subTest(version[0].DESCRIPTOR.package), \
+                    grpc.insecure_channel(self.queryd.address) as channel:
+                (listing,) = reflect(channel, version, [dict(list_services="")])
+                services = [s.name for s in listing.list_services_response.service]
+                self.assertEqual(set(services), SERVICES)
+                files = {}
+
+                def add(answer, first):
+                    self.assertFalse(answer.HasField("error_response"), answer.error_response)
+                    raw = answer.file_descriptor_response.file_descriptor_proto
+                    protos = [descriptor_pb2.FileDescriptorProto.FromString(r) for r in raw]
+                    self.assertTrue(protos, answer)
+                    if first:
+                        self.assertEqual(protos[0].name, first)
+                    for proto in protos:
+                        files[proto.name] = proto
+                    return protos[0]
+
+                for service, answer in zip(services, reflect(
+                        channel, version, [dict(file_containing_symbol=s) for s in services])):
+                    add(answer, None)
+                asked, todo = set(), list(files)
+                for _ in range(1000):
+                    if not todo:
+                        break
+                    name = todo.pop()
+                    if name in asked:
+                        continue
+                    asked.add(name)
+                    (answer,) = reflect(channel, version, [dict(file_by_filename=name)])
+                    todo.extend(add(answer, name).dependency)
+                self.assertFalse(todo)
+                for proto in files.values():
+                    self.assertLessEqual(set(proto.dependency), set(files), proto.name)
+                database = descriptor_database.DescriptorDatabase()
+                for proto in files.values():
+                    database.Add(proto)
+                pool = descriptor_pool.DescriptorPool(database)
+                methods = {s: {m.name for m in pool.FindServiceByName(s).methods}
+                           for s in services}
+                self.assertEqual(methods[HEALTH], {"Check", "Watch"})
+                self.assertEqual(methods["grpc.reflection.v1.ServerReflection"],
+                                 {"ServerReflectionInfo"})
+                self.assertIn("ListFlows", methods[QUERY])
+                self.assertEqual(methods[INGEST], {"Ingest"})
+                self.assertEqual(pool.FindServiceByName(HEALTH).file.name,
+                                 "grpc_contracts/health.proto")
+                self.assertEqual(pool.FindMessageTypeByName("weir.v1.FlowBatch").name,
+                                 "FlowBatch")
+
+    def test_reflection_answers_in_order_with_not_found_for_what_it_lacks(self):
+        http_rule = 72295728  # google.api.http, an extension of MethodOptions
+        for version in REFLECTION:
+            with self.subTest(version[0].DESCRIPTOR.package), \
+                    grpc.insecure_channel(self.queryd.address) as channel:
+                messages = version[0]
+                requests = [
+                    dict(file_by_filename="weir/v1/nope.proto"),
+                    dict(file_containing_symbol="weir.v1.Nope"),
+                    dict(file_containing_extension=messages.ExtensionRequest(
+                        containing_type="google.protobuf.MethodOptions", extension_number=1)),
+                    dict(file_containing_extension=messages.ExtensionRequest(
+                        containing_type="weir.v1.Nope", extension_number=1)),
+                    dict(all_extension_numbers_of_type="weir.v1.Nope"),
+                    dict(host="x"),
+                    dict(all_extension_numbers_of_type="google.protobuf.MethodOptions"),
+                    dict(file_containing_extension=messages.ExtensionRequest(
+                        containing_type="google.protobuf.MethodOptions",
+                        extension_number=http_rule)),
+                    dict(file_containing_symbol="weir.v1.QueryService.ListFlows"),
+                ]
+                answers = reflect(channel, version, requests)
+                self.assertEqual(len(answers), len(requests))
+                for request, answer in zip(requests, answers):
+                    self.assertEqual(answer.original_request,
+                                     messages.ServerReflectionRequest(**request))
+                codes = [a.error_response.error_code for a in answers]
+                NOT_FOUND = grpc.StatusCode.NOT_FOUND.value[0]
+                INVALID = grpc.StatusCode.INVALID_ARGUMENT.value[0]
+                self.assertEqual(codes, [NOT_FOUND] * 5 + [INVALID, 0, 0, 0])
+                self.assertIn("weir.v1.Nope", answers[1].error_response.error_message)
+                self.assertEqual(answers[5].valid_host, "x")
+                numbers = answers[6].all_extension_numbers_response
+                self.assertEqual(numbers.base_type_name, "google.protobuf.MethodOptions")
+                self.assertIn(http_rule, numbers.extension_number)
+                first = descriptor_pb2.FileDescriptorProto.FromString(
+                    answers[7].file_descriptor_response.file_descriptor_proto[0])
+                self.assertEqual(first.name, "google/api/annotations.proto")
+                first = descriptor_pb2.FileDescriptorProto.FromString(
+                    answers[8].file_descriptor_response.file_descriptor_proto[0])
+                self.assertEqual(first.name, "weir/v1/query.proto")
+
 
 class QuerydIngestAheadTest(QuerydCase):
     """Batches sent ahead of their acks, as a collector with a window does."""
@@ -329,6 +506,71 @@ class QuerydIngestAheadTest(QuerydCase):
         # (fixed), they are.
         acks = ingest(self.queryd.address, [good(3), good(4)])
         self.assertEqual([(a.seq, a.duplicate) for a in acks], [(3, False), (4, False)])
+
+
+def limit_file_size(limit):
+    """A preexec_fn: the child's files cannot grow past `limit` bytes.
+
+    SIGXFSZ is ignored (and stays so across exec), so a write past the limit
+    fails with EFBIG instead of killing the process: a real I/O error.
+    """
+    def apply():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+class QuerydHealthChangesTest(unittest.TestCase):
+    def check(self, channel, service):
+        return health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=service), timeout=10).status
+
+    def test_watch_sees_serving_then_not_serving_when_queryd_stops(self):
+        queryd = wt.Queryd().start()
+        self.addCleanup(queryd.kill)
+        channel = grpc.insecure_channel(queryd.address)
+        self.addCleanup(channel.close)
+        watches = {s: Watch(channel, s) for s in ("", QUERY, INGEST)}
+        for service, w in watches.items():
+            self.assertTrue(w.wait_for(lambda w: w.statuses), service)
+        self.assertEqual(queryd.stop(), 0)
+        for service, w in watches.items():
+            self.assertTrue(w.wait_for(lambda w: w.ended is not None), service)
+            self.assertEqual((w.statuses, w.ended), ([SERVING, NOT_SERVING], grpc.StatusCode.OK),
+                             service)
+
+    def test_ingest_is_not_serving_while_the_store_cannot_write(self):
+        # Files of at most 1 MB: the store's write-ahead log soon cannot grow.
+        queryd = wt.Queryd(preexec_fn=limit_file_size(1_000_000)).start()
+        self.addCleanup(queryd.kill)
+        channel = grpc.insecure_channel(queryd.address)
+        self.addCleanup(channel.close)
+        ingest_watch, query_watch = Watch(channel, INGEST), Watch(channel, QUERY)
+        self.assertTrue(ingest_watch.wait_for(lambda w: w.statuses))
+        self.assertEqual([self.check(channel, s) for s in ("", INGEST, QUERY)], [SERVING] * 3)
+        now = time.time()
+        failure = None
+        for seq in range(1, 100):  # 2,000 flows each: ~200 kB of log
+            flows = [wt.flow(sport=1024 + i, dport=443, packets=1, when=now) for i in range(2000)]
+            try:
+                ingest(queryd.address, [wt.batch("node-full", seq, flows, when=now)])
+            except grpc.RpcError as e:
+                failure = e
+                break
+        self.assertIsNotNone(failure, "the store never failed a write")
+        self.assertEqual(failure.code(), grpc.StatusCode.UNAVAILABLE, failure.details())
+        self.assertIn("File too large", failure.details())
+        self.assertTrue(ingest_watch.wait_for(lambda w: NOT_SERVING in w.statuses),
+                        ingest_watch.statuses)
+        self.assertEqual(ingest_watch.statuses, [SERVING, NOT_SERVING])
+        self.assertEqual([self.check(channel, s) for s in ("", INGEST, QUERY)],
+                         [NOT_SERVING, NOT_SERVING, SERVING])
+        # Queries still answer, from what was stored, and their status never moved.
+        stats = query_pb2_grpc.QueryServiceStub(channel).GetStats(
+            query_pb2.GetStatsRequest(), timeout=10)
+        self.assertEqual(stats.total_flows, 2000 * (seq - 1))
+        self.assertEqual(query_watch.statuses, [SERVING])
+        queryd.stop()
 
 
 class QuerydRestartTest(unittest.TestCase):

@@ -31,9 +31,10 @@ def tmpdir(prefix):
 class Queryd:
     """weir-queryd on a free loopback port, with its own data directory."""
 
-    def __init__(self, data_dir=None, extra_args=()):
+    def __init__(self, data_dir=None, extra_args=(), preexec_fn=None):
         self.data_dir = data_dir or tmpdir("queryd-")
         self.extra_args = list(extra_args)
+        self.preexec_fn = preexec_fn  # run in the child before exec
         self.proc = None
         self.port = None
         self.http_port = None
@@ -44,7 +45,8 @@ class Queryd:
                 "--grpc-address=127.0.0.1:0", "--http-address=127.0.0.1:0"]
         if os.geteuid() == 0:
             args.append("--allow-root")
-        self.proc = subprocess.Popen(args + self.extra_args, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(args + self.extra_args, stderr=subprocess.PIPE, text=True,
+                                     preexec_fn=self.preexec_fn)
         ready = threading.Event()
 
         def pump():
