@@ -1,16 +1,74 @@
 #include "queryd/server.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/grpc.h"
 
 namespace weir::queryd {
+namespace {
+
+// Binds each address `address` resolves to, as the listener will (with
+// SO_REUSEADDR, without SO_REUSEPORT), and lets it go: a port another
+// process listens on is then one clear line before the store opens, rather
+// than a gRPC log entry after. Only EADDRINUSE is reported here; other
+// failures are left to the listener, whose message says more.
+absl::Status CheckPortFree(absl::string_view flag, const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return absl::OkStatus();
+  std::string host = address.substr(0, colon);
+  const std::string port = address.substr(colon + 1);
+  if (port == "0") return absl::OkStatus();
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  addrinfo hints = {};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* resolved = nullptr;
+  if (getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints,
+                  &resolved) != 0) {
+    return absl::OkStatus();
+  }
+  bool in_use = false;
+  for (addrinfo* a = resolved; a != nullptr && !in_use; a = a->ai_next) {
+    const int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    in_use = bind(fd, a->ai_addr, a->ai_addrlen) != 0 && errno == EADDRINUSE;
+    close(fd);
+  }
+  freeaddrinfo(resolved);
+  if (in_use) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", flag, " ",
+                                               address, ": port ", port,
+                                               " is already in use"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
     const QuerydOptions& options) {
+  // Before the store opens: a second queryd on these ports must not start.
+  for (const auto& [flag, address] :
+       {std::pair<absl::string_view, const std::string&>{"--grpc-address",
+                                                         options.grpc_address},
+        {"--http-address", options.http_address}}) {
+    if (absl::Status free = CheckPortFree(flag, address); !free.ok()) {
+      return free;
+    }
+  }
   std::unique_ptr<Server> server(new Server());
 
   store::StoreOptions store_options;
@@ -82,6 +140,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   builder.AddListeningPort(options.grpc_address,
                            grpc::InsecureServerCredentials(),
                            &server->grpc_port_);
+  // gRPC sets SO_REUSEPORT by default, so a second queryd on the same port
+  // would start and take half of the connections to its own store.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(server->ingest_.get());
   builder.RegisterService(server->query_.get());
   builder.RegisterService(server->health_.get());

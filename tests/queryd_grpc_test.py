@@ -7,9 +7,12 @@ changes at shutdown and when the store cannot write), reflection (v1 and
 v1alpha, walked like grpcurl does) and that a second queryd cannot take the
 same ports.
 """
+import errno
 import ipaddress
+import os
 import resource
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -571,6 +574,37 @@ class QuerydHealthChangesTest(unittest.TestCase):
         self.assertEqual(stats.total_flows, 2000 * (seq - 1))
         self.assertEqual(query_watch.statuses, [SERVING])
         queryd.stop()
+
+
+class QuerydPortsTest(unittest.TestCase):
+    def test_a_second_queryd_on_the_same_ports_does_not_start(self):
+        first = wt.Queryd().start()
+        self.addCleanup(first.kill)
+        for flag, taken, other in (("--grpc-address", first.port, "--http-address"),
+                                   ("--http-address", first.http_port, "--grpc-address")):
+            args = [wt.runfile("queryd/weir-queryd"), "--data-dir=" + wt.tmpdir("second-"),
+                    "%s=127.0.0.1:%d" % (flag, taken), other + "=127.0.0.1:0"]
+            if os.geteuid() == 0:
+                args.append("--allow-root")
+            p = subprocess.run(args, capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(p.returncode, 0, p.stderr)
+            lines = p.stderr.strip().splitlines()
+            self.assertEqual(len(lines), 1, p.stderr)
+            self.assertIn("%s 127.0.0.1:%d: port %d is already in use" % (flag, taken, taken),
+                          lines[0])
+        # Neither listener lets another socket share its port (SO_REUSEPORT).
+        for port in (first.port, first.http_port):
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                with self.assertRaises(OSError) as caught:
+                    s.bind(("127.0.0.1", port))
+                self.assertEqual(caught.exception.errno, errno.EADDRINUSE, port)
+        # The first one goes on serving.
+        with grpc.insecure_channel(first.address) as channel:
+            h = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(),
+                                                           timeout=10)
+            self.assertEqual(h.status, SERVING)
+        self.assertEqual(first.stop(), 0)
 
 
 class QuerydRestartTest(unittest.TestCase):
