@@ -78,6 +78,9 @@ absl::StatusOr<std::unique_ptr<CollectorMetrics>> CollectorMetrics::Start(
             "Batches dropped at the unacknowledged bound since start.");
   m->reconnects_ = gauge("weir_collector_reconnects",
                          "Ingest stream reconnects since start.");
+  // civetweb (under Exposer) sets SO_REUSEADDR on its listener and never
+  // SO_REUSEPORT, so a port another process listens on fails here rather
+  // than being shared (tests/collector_e2e_test.py).
   try {
     m->exposer_ = std::make_unique<prometheus::Exposer>(address);
   } catch (const std::exception& e) {

@@ -141,6 +141,21 @@ class CollectorEndToEndTest(unittest.TestCase):
         # A clean stop (no --keep-attached) leaves nothing pinned.
         self.assertEqual(os.listdir(pin) if os.path.isdir(pin) else [], [])
 
+    def test_a_metrics_port_in_use_stops_the_start(self):
+        # Another listener that would share its port (SO_REUSEPORT): the
+        # collector's own listener must not, so it cannot start there.
+        with socket.socket() as holder:
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+            port = holder.getsockname()[1]
+            collector = Collector("127.0.0.1:%d" % self.port, self.lab.bpffs + "/weir-port",
+                                  port)
+            p = subprocess.run(collector.args, capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(p.returncode, 0, p.stderr)
+        last = p.stderr.strip().splitlines()[-1]
+        self.assertIn("--metrics-address: cannot listen on 127.0.0.1:%d" % port, last)
+
 
 def main():
     lab.reexec_in_private_namespaces()
