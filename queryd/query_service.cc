@@ -1,12 +1,17 @@
 #include "queryd/query_service.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "common/version.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/alarm.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "grpcpp/support/proto_buffer_writer.h"
 #include "queryd/flow_records.h"
 
 namespace weir::queryd {
@@ -22,17 +27,28 @@ google::protobuf::Duration ToProto(absl::Duration duration) {
   return TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(duration));
 }
 
-// Finishes a unary call with an engine result.
-template <typename Response>
-grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context,
-                                 absl::StatusOr<Response> result,
-                                 Response* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const grpc::Status status = ToGrpcStatus(result.status());
-  if (result.ok()) *response = *std::move(result);
-  reactor->Finish(status);
-  return reactor;
+// The service table in the constructor and query.proto disagree: a broken
+// invariant of the build, not of input.
+void Require(bool holds, const std::string& what) {
+  if (holds) return;
+  std::fprintf(stderr, "weir-queryd: %s\n", what.c_str());
+  std::abort();
 }
+
+const google::protobuf::ServiceDescriptor& QueryServiceDescriptor() {
+  const google::protobuf::ServiceDescriptor* service =
+      weir::v1::HealthRequest::descriptor()->file()->FindServiceByName(
+          "QueryService");
+  Require(service != nullptr, "query.proto has no QueryService");
+  return *service;
+}
+
+// A server stream that ends at once with `status`.
+class Rejected final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+ public:
+  explicit Rejected(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
 
 }  // namespace
 
@@ -40,6 +56,91 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                       std::string{status.message()});
+}
+
+absl::Status ParseRequest(const grpc::ByteBuffer& bytes,
+                          google::protobuf::Message* request) {
+  // The reader needs a mutable buffer; a copy shares the slices.
+  grpc::ByteBuffer copy(bytes);
+  if (copy.Valid()) {
+    grpc::ProtoBufferReader reader(&copy);
+    if (reader.status().ok() && request->ParseFromZeroCopyStream(&reader)) {
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("request: the bytes sent do not parse as ",
+                   request->GetDescriptor()->full_name()));
+}
+
+absl::StatusOr<grpc::ByteBuffer> SerializeMessage(
+    const google::protobuf::Message& message) {
+  grpc::ByteBuffer bytes;
+  bool own_buffer = false;
+  const grpc::Status status = grpc::GenericSerialize<grpc::ProtoBufferWriter,
+                                                     google::protobuf::Message>(
+      message, &bytes, &own_buffer);
+  if (!status.ok()) {
+    return absl::InternalError(
+        absl::StrCat("cannot serialize ", message.GetDescriptor()->full_name(),
+                     ": ", status.error_message()));
+  }
+  return bytes;
+}
+
+int QueryServiceImpl::MethodIndex(
+    const char* name, const google::protobuf::Descriptor* input) const {
+  const google::protobuf::MethodDescriptor* method =
+      QueryServiceDescriptor().FindMethodByName(name);
+  Require(method != nullptr, absl::StrCat("QueryService has no method ", name));
+  Require(method->input_type() == input,
+          absl::StrCat("QueryService.", name, " takes ",
+                       method->input_type()->full_name(), ", not ",
+                       input->full_name()));
+  // The generated service adds its methods in the proto's order.
+  return method->index();
+}
+
+template <typename Request, typename Response>
+void QueryServiceImpl::ServeUnary(
+    const char* name,
+    absl::StatusOr<Response> (QueryServiceImpl::*call)(const Request&)) {
+  MarkMethodRawCallback(
+      MethodIndex(name, Request::descriptor()),
+      new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer,
+                                               grpc::ByteBuffer>(
+          [this, call](grpc::CallbackServerContext* context,
+                       const grpc::ByteBuffer* bytes,
+                       grpc::ByteBuffer* response) {
+            absl::Status status = [&]() -> absl::Status {
+              Request request;
+              WEIR_RETURN_IF_ERROR(ParseRequest(*bytes, &request));
+              WEIR_ASSIGN_OR_RETURN(Response answer, (this->*call)(request));
+              WEIR_ASSIGN_OR_RETURN(*response, SerializeMessage(answer));
+              return absl::OkStatus();
+            }();
+            grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+            reactor->Finish(ToGrpcStatus(status));
+            return reactor;
+          }));
+}
+
+template <typename Request>
+void QueryServiceImpl::ServeStream(
+    const char* name,
+    StreamReactor* (QueryServiceImpl::*call)(const Request&)) {
+  MarkMethodRawCallback(
+      MethodIndex(name, Request::descriptor()),
+      new grpc::internal::CallbackServerStreamingHandler<grpc::ByteBuffer,
+                                                         grpc::ByteBuffer>(
+          [this, call](grpc::CallbackServerContext*,
+                       const grpc::ByteBuffer* bytes) -> StreamReactor* {
+            Request request;
+            if (absl::Status s = ParseRequest(*bytes, &request); !s.ok()) {
+              return new Rejected(ToGrpcStatus(s));
+            }
+            return (this->*call)(request);
+          }));
 }
 
 QueryServiceImpl::QueryServiceImpl(QueryServiceOptions options,
@@ -53,7 +154,21 @@ QueryServiceImpl::QueryServiceImpl(QueryServiceOptions options,
       live_(live),
       watchers_(watchers),
       stats_(stats),
-      ingest_(ingest) {}
+      ingest_(ingest) {
+  ServeUnary("Health", &QueryServiceImpl::OnHealth);
+  ServeUnary("GetStats", &QueryServiceImpl::OnGetStats);
+  ServeUnary("ListFlows", &QueryServiceImpl::OnListFlows);
+  ServeUnary("TopTalkers", &QueryServiceImpl::OnTopTalkers);
+  ServeUnary("TimeSeries", &QueryServiceImpl::OnTimeSeries);
+  ServeUnary("ListConnections", &QueryServiceImpl::OnListConnections);
+  ServeUnary("ListNodes", &QueryServiceImpl::OnListNodes);
+  ServeStream("WatchFlows", &QueryServiceImpl::OnWatchFlows);
+  ServeStream("WatchStats", &QueryServiceImpl::OnWatchStats);
+  // A method added to the proto without a line above would be answered by
+  // the generated synchronous default (UNIMPLEMENTED): refuse to start.
+  Require(QueryServiceDescriptor().method_count() == 9,
+          "QueryService has a method the constructor does not serve");
+}
 
 weir::v1::Stats QueryServiceImpl::BuildStats(absl::Time now) const {
   const StatsTracker::Snapshot snapshot = stats_.Take(now);
@@ -84,69 +199,54 @@ weir::v1::Stats QueryServiceImpl::BuildStats(absl::Time now) const {
   return stats;
 }
 
-grpc::ServerUnaryReactor* QueryServiceImpl::Health(
-    grpc::CallbackServerContext* context, const weir::v1::HealthRequest*,
-    weir::v1::HealthResponse* response) {
+absl::StatusOr<weir::v1::HealthResponse> QueryServiceImpl::OnHealth(
+    const weir::v1::HealthRequest&) {
   const StatsTracker::Snapshot snapshot = stats_.Take();
-  response->set_status("ok");
-  response->set_version(kWeirVersion);
-  *response->mutable_uptime() = ToProto(absl::Now() - snapshot.started);
-  response->set_flows_ingested(snapshot.flows);
-  response->set_collectors_connected(ingest_.connected());
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  weir::v1::HealthResponse response;
+  response.set_status("ok");
+  response.set_version(kWeirVersion);
+  *response.mutable_uptime() = ToProto(absl::Now() - snapshot.started);
+  response.set_flows_ingested(snapshot.flows);
+  response.set_collectors_connected(ingest_.connected());
+  return response;
 }
 
-grpc::ServerUnaryReactor* QueryServiceImpl::GetStats(
-    grpc::CallbackServerContext* context, const weir::v1::GetStatsRequest*,
-    weir::v1::Stats* response) {
-  *response = BuildStats(absl::Now());
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+absl::StatusOr<weir::v1::Stats> QueryServiceImpl::OnGetStats(
+    const weir::v1::GetStatsRequest&) {
+  return BuildStats(absl::Now());
 }
 
-grpc::ServerUnaryReactor* QueryServiceImpl::ListFlows(
-    grpc::CallbackServerContext* context,
-    const weir::v1::ListFlowsRequest* request,
-    weir::v1::ListFlowsResponse* response) {
-  return Answer(context, engine_.ListFlows(*request), response);
+absl::StatusOr<weir::v1::ListFlowsResponse> QueryServiceImpl::OnListFlows(
+    const weir::v1::ListFlowsRequest& request) {
+  return engine_.ListFlows(request);
 }
 
-grpc::ServerUnaryReactor* QueryServiceImpl::TopTalkers(
-    grpc::CallbackServerContext* context,
-    const weir::v1::TopTalkersRequest* request,
-    weir::v1::TopTalkersResponse* response) {
-  return Answer(context, engine_.TopTalkers(*request), response);
+absl::StatusOr<weir::v1::TopTalkersResponse> QueryServiceImpl::OnTopTalkers(
+    const weir::v1::TopTalkersRequest& request) {
+  return engine_.TopTalkers(request);
 }
 
-grpc::ServerUnaryReactor* QueryServiceImpl::TimeSeries(
-    grpc::CallbackServerContext* context,
-    const weir::v1::TimeSeriesRequest* request,
-    weir::v1::TimeSeriesResponse* response) {
-  return Answer(context, engine_.TimeSeries(*request), response);
+absl::StatusOr<weir::v1::TimeSeriesResponse> QueryServiceImpl::OnTimeSeries(
+    const weir::v1::TimeSeriesRequest& request) {
+  return engine_.TimeSeries(request);
 }
 
-grpc::ServerUnaryReactor* QueryServiceImpl::ListConnections(
-    grpc::CallbackServerContext* context,
-    const weir::v1::ListConnectionsRequest* request,
-    weir::v1::ListConnectionsResponse* response) {
-  return Answer(context, live_.List(*request, absl::Now()), response);
+absl::StatusOr<weir::v1::ListConnectionsResponse>
+QueryServiceImpl::OnListConnections(
+    const weir::v1::ListConnectionsRequest& request) {
+  return live_.List(request, absl::Now());
 }
 
-grpc::ServerUnaryReactor* QueryServiceImpl::ListNodes(
-    grpc::CallbackServerContext* context,
-    const weir::v1::ListNodesRequest* request,
-    weir::v1::ListNodesResponse* response) {
-  return Answer(context, engine_.ListNodes(*request), response);
+absl::StatusOr<weir::v1::ListNodesResponse> QueryServiceImpl::OnListNodes(
+    const weir::v1::ListNodesRequest& request) {
+  return engine_.ListNodes(request);
 }
 
 // WatchFlows: drains its WatchQueue into the stream, one write at a time.
 // `writing_` says who owns the outgoing message; Finish is called only when
 // no write is outstanding, so the reactor outlives every StartWrite.
 class QueryServiceImpl::WatchFlowsReactor final
-    : public grpc::ServerWriteReactor<weir::v1::WatchFlowsResponse> {
+    : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   class Queue final : public WatchQueue {
    public:
@@ -180,14 +280,14 @@ class QueryServiceImpl::WatchFlowsReactor final
       if (writing_ || done_ || finished_ || !NextLocked()) return;
       writing_ = true;
     }
-    StartWrite(&message_);
+    StartWrite(&bytes_);
   }
 
   void OnWriteDone(bool ok) override {
     {
       absl::MutexLock lock(&mu_);
       if (ok && !done_ && NextLocked()) {
-        // Keep writing_ set: this thread owns message_.
+        // Keep writing_ set: this thread owns bytes_.
       } else {
         writing_ = false;
         if (!ok || done_) {
@@ -198,7 +298,7 @@ class QueryServiceImpl::WatchFlowsReactor final
         return;
       }
     }
-    StartWrite(&message_);
+    StartWrite(&bytes_);
   }
 
   void OnCancel() override {
@@ -214,13 +314,20 @@ class QueryServiceImpl::WatchFlowsReactor final
   }
 
  private:
-  // Fills message_ with the next queued flow; false when none.
+  // Fills bytes_ with the next queued flow; false when none.
   bool NextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     store::FlowRecord flow;
     if (!queue_->Pop(&flow)) return false;
-    message_.Clear();
-    *message_.mutable_flow() = FlowToProto(flow);
-    message_.set_dropped(queue_->dropped());
+    weir::v1::WatchFlowsResponse message;
+    *message.mutable_flow() = FlowToProto(flow);
+    message.set_dropped(queue_->dropped());
+    absl::StatusOr<grpc::ByteBuffer> bytes = SerializeMessage(message);
+    if (!bytes.ok()) {
+      done_ = true;
+      if (!writing_) FinishLocked(ToGrpcStatus(bytes.status()));
+      return false;
+    }
+    bytes_ = *std::move(bytes);
     return true;
   }
 
@@ -237,23 +344,14 @@ class QueryServiceImpl::WatchFlowsReactor final
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  weir::v1::WatchFlowsResponse message_;
+  grpc::ByteBuffer bytes_;
 };
 
-grpc::ServerWriteReactor<weir::v1::WatchFlowsResponse>*
-QueryServiceImpl::WatchFlows(grpc::CallbackServerContext* context,
-                             const weir::v1::WatchFlowsRequest* request) {
+QueryServiceImpl::StreamReactor* QueryServiceImpl::OnWatchFlows(
+    const weir::v1::WatchFlowsRequest& request) {
   absl::StatusOr<query::FlowFilter> filter =
-      query::FlowFilter::Compile(request->filter(), "filter");
-  if (!filter.ok()) {
-    class Rejected final
-        : public grpc::ServerWriteReactor<weir::v1::WatchFlowsResponse> {
-     public:
-      explicit Rejected(const grpc::Status& status) { Finish(status); }
-      void OnDone() override { delete this; }
-    };
-    return new Rejected(ToGrpcStatus(filter.status()));
-  }
+      query::FlowFilter::Compile(request.filter(), "filter");
+  if (!filter.ok()) return new Rejected(ToGrpcStatus(filter.status()));
   return new WatchFlowsReactor(watchers_, *std::move(filter),
                                options_.watch_queue_capacity);
 }
@@ -261,7 +359,7 @@ QueryServiceImpl::WatchFlows(grpc::CallbackServerContext* context,
 // WatchStats: one Stats message now and then every interval, paced by a
 // gRPC alarm. At most one of {alarm, write} is pending at a time.
 class QueryServiceImpl::WatchStatsReactor final
-    : public grpc::ServerWriteReactor<weir::v1::Stats> {
+    : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   WatchStatsReactor(const QueryServiceImpl& service, absl::Duration interval)
       : service_(service), interval_(interval) {
@@ -303,10 +401,16 @@ class QueryServiceImpl::WatchStatsReactor final
         FinishLocked(grpc::Status::CANCELLED);
         return;
       }
-      message_ = service_.BuildStats(absl::Now());
+      absl::StatusOr<grpc::ByteBuffer> bytes =
+          SerializeMessage(service_.BuildStats(absl::Now()));
+      if (!bytes.ok()) {
+        FinishLocked(ToGrpcStatus(bytes.status()));
+        return;
+      }
+      bytes_ = *std::move(bytes);
       writing_ = true;
     }
-    StartWrite(&message_);
+    StartWrite(&bytes_);
   }
 
   void FinishLocked(const grpc::Status& status)
@@ -324,16 +428,15 @@ class QueryServiceImpl::WatchStatsReactor final
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  weir::v1::Stats message_;
+  grpc::ByteBuffer bytes_;
 };
 
-grpc::ServerWriteReactor<weir::v1::Stats>* QueryServiceImpl::WatchStats(
-    grpc::CallbackServerContext* context,
-    const weir::v1::WatchStatsRequest* request) {
+QueryServiceImpl::StreamReactor* QueryServiceImpl::OnWatchStats(
+    const weir::v1::WatchStatsRequest& request) {
   absl::Duration interval = absl::Seconds(1);
   absl::Status status;
-  if (request->has_interval()) {
-    const auto& d = request->interval();
+  if (request.has_interval()) {
+    const auto& d = request.interval();
     if (d.seconds() < 0 || d.nanos() < 0 || d.nanos() > 999999999 ||
         d.seconds() > 315576000000) {
       status = absl::InvalidArgumentError("interval: not a valid duration");
@@ -348,14 +451,7 @@ grpc::ServerWriteReactor<weir::v1::Stats>* QueryServiceImpl::WatchStats(
       }
     }
   }
-  if (!status.ok()) {
-    class Rejected final : public grpc::ServerWriteReactor<weir::v1::Stats> {
-     public:
-      explicit Rejected(const grpc::Status& status) { Finish(status); }
-      void OnDone() override { delete this; }
-    };
-    return new Rejected(ToGrpcStatus(status));
-  }
+  if (!status.ok()) return new Rejected(ToGrpcStatus(status));
   return new WatchStatsReactor(*this, interval);
 }
 

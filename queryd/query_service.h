@@ -7,7 +7,9 @@
 #include <cstddef>
 #include <functional>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "queryd/ingest_service.h"
 #include "queryd/live_table.h"
 #include "queryd/query/query_engine.h"
@@ -26,7 +28,13 @@ struct QueryServiceOptions {
   absl::Duration max_stats_interval = absl::Hours(1);
 };
 
-class QueryServiceImpl final : public weir::v1::QueryService::CallbackService {
+// Every method is served from the raw request bytes (gRPC's raw callback
+// API) and parses them itself: gRPC 1.51's typed callback handlers answer a
+// request that does not parse with UNIMPLEMENTED and an empty message
+// (CallbackUnaryHandler::RunHandler drops the deserialization status), where
+// the client deserves INVALID_ARGUMENT naming the message. The HTTP gateway
+// reaches the same handlers through the in-process channel.
+class QueryServiceImpl final : public weir::v1::QueryService::Service {
  public:
   QueryServiceImpl(QueryServiceOptions options, const store::Store& store,
                    query::QueryEngine& engine, LiveTable& live,
@@ -36,42 +44,44 @@ class QueryServiceImpl final : public weir::v1::QueryService::CallbackService {
   // The Stats message GetStats and WatchStats send.
   weir::v1::Stats BuildStats(absl::Time now) const;
 
-  grpc::ServerUnaryReactor* Health(grpc::CallbackServerContext* context,
-                                   const weir::v1::HealthRequest* request,
-                                   weir::v1::HealthResponse* response) override;
-  grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* context,
-                                     const weir::v1::GetStatsRequest* request,
-                                     weir::v1::Stats* response) override;
-  grpc::ServerUnaryReactor* ListFlows(
-      grpc::CallbackServerContext* context,
-      const weir::v1::ListFlowsRequest* request,
-      weir::v1::ListFlowsResponse* response) override;
-  grpc::ServerUnaryReactor* TopTalkers(
-      grpc::CallbackServerContext* context,
-      const weir::v1::TopTalkersRequest* request,
-      weir::v1::TopTalkersResponse* response) override;
-  grpc::ServerUnaryReactor* TimeSeries(
-      grpc::CallbackServerContext* context,
-      const weir::v1::TimeSeriesRequest* request,
-      weir::v1::TimeSeriesResponse* response) override;
-  grpc::ServerUnaryReactor* ListConnections(
-      grpc::CallbackServerContext* context,
-      const weir::v1::ListConnectionsRequest* request,
-      weir::v1::ListConnectionsResponse* response) override;
-  grpc::ServerUnaryReactor* ListNodes(
-      grpc::CallbackServerContext* context,
-      const weir::v1::ListNodesRequest* request,
-      weir::v1::ListNodesResponse* response) override;
-  grpc::ServerWriteReactor<weir::v1::WatchFlowsResponse>* WatchFlows(
-      grpc::CallbackServerContext* context,
-      const weir::v1::WatchFlowsRequest* request) override;
-  grpc::ServerWriteReactor<weir::v1::Stats>* WatchStats(
-      grpc::CallbackServerContext* context,
-      const weir::v1::WatchStatsRequest* request) override;
-
  private:
   class WatchFlowsReactor;
   class WatchStatsReactor;
+  using StreamReactor = grpc::ServerWriteReactor<grpc::ByteBuffer>;
+
+  // The unary calls on parsed requests.
+  absl::StatusOr<weir::v1::HealthResponse> OnHealth(
+      const weir::v1::HealthRequest& request);
+  absl::StatusOr<weir::v1::Stats> OnGetStats(
+      const weir::v1::GetStatsRequest& request);
+  absl::StatusOr<weir::v1::ListFlowsResponse> OnListFlows(
+      const weir::v1::ListFlowsRequest& request);
+  absl::StatusOr<weir::v1::TopTalkersResponse> OnTopTalkers(
+      const weir::v1::TopTalkersRequest& request);
+  absl::StatusOr<weir::v1::TimeSeriesResponse> OnTimeSeries(
+      const weir::v1::TimeSeriesRequest& request);
+  absl::StatusOr<weir::v1::ListConnectionsResponse> OnListConnections(
+      const weir::v1::ListConnectionsRequest& request);
+  absl::StatusOr<weir::v1::ListNodesResponse> OnListNodes(
+      const weir::v1::ListNodesRequest& request);
+  // The server streams on parsed requests; each message is written
+  // serialized.
+  StreamReactor* OnWatchFlows(const weir::v1::WatchFlowsRequest& request);
+  StreamReactor* OnWatchStats(const weir::v1::WatchStatsRequest& request);
+
+  // Serves method `name` of QueryService with `call`, parsing the request
+  // bytes and serializing the answer.
+  template <typename Request, typename Response>
+  void ServeUnary(
+      const char* name,
+      absl::StatusOr<Response> (QueryServiceImpl::*call)(const Request&));
+  template <typename Request>
+  void ServeStream(const char* name,
+                   StreamReactor* (QueryServiceImpl::*call)(const Request&));
+  // The index of method `name` in the service; aborts unless it exists
+  // and takes `input` (a broken invariant of the build).
+  int MethodIndex(const char* name,
+                  const google::protobuf::Descriptor* input) const;
 
   const QueryServiceOptions options_;
   const store::Store& store_;
@@ -84,6 +94,15 @@ class QueryServiceImpl final : public weir::v1::QueryService::CallbackService {
 
 // absl::Status to grpc::Status (same canonical codes).
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// Parses `bytes` as `request`: OK, or INVALID_ARGUMENT saying that the
+// request did not parse as the message type it names.
+absl::Status ParseRequest(const grpc::ByteBuffer& bytes,
+                          google::protobuf::Message* request);
+
+// `message` serialized for gRPC; INTERNAL when it cannot be.
+absl::StatusOr<grpc::ByteBuffer> SerializeMessage(
+    const google::protobuf::Message& message);
 
 }  // namespace weir::queryd
 

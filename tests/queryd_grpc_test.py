@@ -276,6 +276,33 @@ class QuerydGrpcTest(QuerydCase):
             self.assertTrue(caught.exception.details().startswith(field),
                             (field, caught.exception.details()))
 
+    def test_request_bytes_that_do_not_parse_are_invalid_argument_naming_the_message(self):
+        # A length-delimited field 1 that claims 5 bytes and has 2: no
+        # message parses from it. Identity serializers send it as it is.
+        garbage = b"\x0a\x05ab"
+        unary = ["Health", "GetStats", "ListFlows", "TopTalkers", "TimeSeries",
+                 "ListConnections", "ListNodes"]
+        streams = ["WatchFlows", "WatchStats"]
+        service = query_pb2.DESCRIPTOR.services_by_name["QueryService"]
+        self.assertEqual(sorted(unary + streams), sorted(m.name for m in service.methods))
+        with grpc.insecure_channel(self.queryd.address) as channel:
+            for method in unary + streams:
+                path = "/weir.v1.QueryService/" + method
+                if method in streams:
+                    call = lambda: list(channel.unary_stream(path)(garbage, timeout=10))
+                else:
+                    call = lambda: channel.unary_unary(path)(garbage, timeout=10)
+                with self.assertRaises(grpc.RpcError, msg=method) as caught:
+                    call()
+                self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT, method)
+                self.assertEqual(caught.exception.details(),
+                                 "request: the bytes sent do not parse as weir.v1." +
+                                 service.methods_by_name[method].input_type.name)
+            # The same raw path still answers bytes that do parse.
+            raw = channel.unary_unary("/weir.v1.QueryService/Health")(
+                query_pb2.HealthRequest().SerializeToString(), timeout=10)
+            self.assertEqual(query_pb2.HealthResponse.FromString(raw).status, "ok")
+
     # --- streams --------------------------------------------------------
 
     def test_watch_flows_sees_new_matching_flows(self):
