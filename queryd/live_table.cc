@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "queryd/flow_records.h"
 #include "queryd/query/flow_filter.h"
+#include "queryd/query/page_token.h"
 
 namespace weir::queryd {
 
@@ -103,11 +104,116 @@ store::FlowRecord LiveTable::ToRecordLocked(const Key& key,
   return r;
 }
 
+std::string LiveTable::PagingKeyLocked(const Key& key) const {
+  const std::string& node = node_names_[key.node];
+  std::string bytes;
+  bytes.reserve(2 + node.size() + 4 + 2 + 32 + 4 + 3);
+  // Node names are at most 255 bytes (store::kMaxNodeNameSize); two bytes
+  // of length leave room.
+  bytes.push_back(static_cast<char>((node.size() >> 8) & 0xff));
+  bytes.push_back(static_cast<char>(node.size() & 0xff));
+  bytes.append(node);
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    bytes.push_back(static_cast<char>((key.ifindex >> shift) & 0xff));
+  }
+  bytes.push_back(static_cast<char>(key.direction));
+  bytes.push_back(static_cast<char>(key.protocol));
+  bytes.append(reinterpret_cast<const char*>(key.src.data()), key.src.size());
+  bytes.append(reinterpret_cast<const char*>(key.dst.data()), key.dst.size());
+  for (uint16_t port : {key.src_port, key.dst_port}) {
+    bytes.push_back(static_cast<char>(port >> 8));
+    bytes.push_back(static_cast<char>(port & 0xff));
+  }
+  bytes.push_back(static_cast<char>(key.icmp_type));
+  bytes.push_back(static_cast<char>(key.icmp_code));
+  bytes.push_back(key.fragment ? 1 : 0);
+  return bytes;
+}
+
+absl::StatusOr<weir::v1::ListConnectionsResponse> LiveTable::ListPage(
+    const weir::v1::ListConnectionsRequest& request,
+    const query::FlowFilter& filter, absl::Time now) {
+  if (request.limit() != 0) {
+    return absl::InvalidArgumentError(
+        "limit: cannot be combined with page_size or page_token (limit ranks "
+        "the top connections; pages list every connection in key order)");
+  }
+  if (request.order_by() != weir::v1::ORDER_BY_UNSPECIFIED) {
+    return absl::InvalidArgumentError(
+        "order_by: cannot be combined with page_size or page_token (pages "
+        "list every connection in key order, which stays fixed while "
+        "counters grow)");
+  }
+  if (request.page_size() < 0 ||
+      static_cast<uint32_t>(request.page_size()) > options_.max_page_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_size: ", request.page_size(), " is outside 0..",
+        options_.max_page_size, " (0 means ", options_.default_page_size, ")"));
+  }
+  const size_t page_size = request.page_size() == 0
+                               ? options_.default_page_size
+                               : static_cast<size_t>(request.page_size());
+  // The token belongs to the filter it was issued for.
+  weir::v1::ListConnectionsRequest query = request;
+  query.clear_page_size();
+  query.clear_page_token();
+  const uint64_t fingerprint = query::QueryFingerprint(query);
+  std::string after;
+  if (!request.page_token().empty()) {
+    absl::StatusOr<query::KeyPageToken> token =
+        query::DecodeKeyPageToken(request.page_token());
+    if (!token.ok()) return token.status();
+    if (token->fingerprint != fingerprint) {
+      return absl::InvalidArgumentError(
+          "page_token: does not belong to this query; a token is only valid "
+          "with the filter of the request that returned it");
+    }
+    after = std::move(token->after);
+  }
+
+  const int64_t cutoff = absl::ToUnixNanos(now - options_.connection_timeout);
+  uint64_t total = 0;
+  // The matching connections after the token's key, by key.
+  std::vector<std::pair<std::string, store::FlowRecord>> next;
+  {
+    absl::MutexLock lock(&mu_);
+    ExpireLocked(now);
+    for (const auto& [key, entry] : table_) {
+      if (static_cast<int64_t>(entry.last_seen_unix_nano) < cutoff) continue;
+      store::FlowRecord record = ToRecordLocked(key, entry);
+      if (!filter.Matches(record)) continue;
+      ++total;
+      std::string bytes = PagingKeyLocked(key);
+      if (!after.empty() && bytes <= after) continue;
+      next.emplace_back(std::move(bytes), std::move(record));
+    }
+  }
+  const auto by_key = [](const auto& a, const auto& b) {
+    return a.first < b.first;
+  };
+  const size_t shown = std::min(page_size, next.size());
+  std::partial_sort(next.begin(), next.begin() + shown, next.end(), by_key);
+
+  weir::v1::ListConnectionsResponse response;
+  response.set_total(total);
+  for (size_t i = 0; i < shown; ++i) {
+    *response.add_connections() = FlowToProto(next[i].second);
+  }
+  if (next.size() > shown) {
+    response.set_next_page_token(query::EncodeKeyPageToken(
+        {fingerprint, std::move(next[shown - 1].first)}));
+  }
+  return response;
+}
+
 absl::StatusOr<weir::v1::ListConnectionsResponse> LiveTable::List(
     const weir::v1::ListConnectionsRequest& request, absl::Time now) {
   absl::StatusOr<query::FlowFilter> filter =
       query::FlowFilter::Compile(request.filter(), "filter");
   if (!filter.ok()) return filter.status();
+  if (request.page_size() != 0 || !request.page_token().empty()) {
+    return ListPage(request, *filter, now);
+  }
   if (request.limit() < 0 ||
       static_cast<uint32_t>(request.limit()) > options_.max_limit) {
     return absl::InvalidArgumentError(absl::StrCat(

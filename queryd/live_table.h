@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "queryd/query/flow_filter.h"
 #include "queryd/store/store_types.h"
 #include "weir/v1/ingest.pb.h"
 #include "weir/v1/query.pb.h"
@@ -29,6 +30,10 @@ struct LiveTableOptions {
   size_t max_connections = 1 << 20;
   uint32_t default_limit = 50;
   uint32_t max_limit = 1000;
+  // Paging (page_size, page_token): connections per page when a token
+  // comes without page_size, and the most one page may ask for.
+  uint32_t default_page_size = 100;
+  uint32_t max_page_size = 1000;
 };
 
 class LiveTable {
@@ -45,7 +50,10 @@ class LiveTable {
   void Add(const std::vector<store::FlowRecord>& flows, absl::Time now);
 
   // ListConnections: validates the request (INVALID_ARGUMENT naming the
-  // field), then the matching active connections, best first.
+  // field), then the matching active connections: the top `limit` by
+  // order_by, or with page_size/page_token one page of every matching
+  // connection in key order (see ListConnectionsRequest in query.proto for
+  // what a walk guarantees while the table changes).
   absl::StatusOr<weir::v1::ListConnectionsResponse> List(
       const weir::v1::ListConnectionsRequest& request, absl::Time now);
 
@@ -90,6 +98,17 @@ class LiveTable {
     uint64_t last_seen_unix_nano = 0;
     uint8_t tcp_flags = 0;
   };
+
+  // The key's bytes, in the order pages walk: node name (length first),
+  // ifindex, direction, protocol, addresses, ports, ICMP type and code,
+  // fragment; fixed-width fields big-endian. Two keys are equal exactly
+  // when their bytes are, and the bytes depend on nothing but the key, so
+  // the order holds across calls (and restarts).
+  std::string PagingKeyLocked(const Key& key) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<weir::v1::ListConnectionsResponse> ListPage(
+      const weir::v1::ListConnectionsRequest& request,
+      const query::FlowFilter& filter, absl::Time now);
 
   void ExpireLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The index of a node's name in node_names_, added when new.

@@ -9,6 +9,7 @@ same ports.
 """
 import errno
 import ipaddress
+import json
 import os
 import resource
 import signal
@@ -475,6 +476,113 @@ class QuerydGrpcTest(QuerydCase):
                 first = descriptor_pb2.FileDescriptorProto.FromString(
                     answers[8].file_descriptor_response.file_descriptor_proto[0])
                 self.assertEqual(first.name, "weir/v1/query.proto")
+
+
+class QuerydConnectionsPagingTest(QuerydCase):
+    """ListConnections paged over a live table of 45,000 connections (more
+    than the 1,000 one unpaged answer may hold), while it changes."""
+
+    NODE = "node-paging"
+    COUNT = 45000
+
+    @classmethod
+    def setUpClass(cls):
+        cls.queryd = wt.Queryd().start()
+        cls.now = time.time()
+        # One connection per source port, 1,000 flows a batch.
+        batches = []
+        for seq, first in enumerate(range(1, cls.COUNT + 1, 1000), start=1):
+            batches.append(wt.batch(cls.NODE, seq, [
+                wt.flow(protocol=TCP, src="192.0.2.10", dst="198.51.100.20", sport=port,
+                        dport=443, packets=1, nbytes=60, when=cls.now)
+                for port in range(first, min(first + 1000, cls.COUNT + 1))], when=cls.now))
+        cls.next_seq = len(batches) + 1
+        acks = ingest(cls.queryd.address, batches, timeout=120)
+        assert len(acks) == len(batches), acks
+
+    def request(self, **fields):
+        return query_pb2.ListConnectionsRequest(
+            filter=query_pb2.FlowFilter(node=[self.NODE]), **fields)
+
+    def test_an_unpaged_answer_stops_at_its_limit(self):
+        r = self.stub().ListConnections(self.request(limit=1000), timeout=30)
+        self.assertEqual((len(r.connections), r.total, r.next_page_token),
+                         (1000, self.COUNT, ""))
+
+    def test_pages_list_every_connection_exactly_once_while_the_table_changes(self):
+        stub = self.stub()
+        walk, token, pages = [], "", 0
+        changed = False
+        while True:
+            r = stub.ListConnections(self.request(page_size=1000, page_token=token), timeout=30)
+            walk.extend(c.key.src_port for c in r.connections)
+            pages += 1
+            token = r.next_page_token
+            if not token or pages > 100:
+                break
+            if not changed:
+                # After the first page: every connection grows (a ranking by
+                # packets would reorder them all) and one new connection
+                # starts on a port past 45,000 (its key comes after the
+                # point reached, so it is listed, once).
+                changed = True
+                now = time.time()
+                flows = [wt.flow(protocol=TCP, src="192.0.2.10", dst="198.51.100.20",
+                                 sport=port, dport=443, packets=port, nbytes=60 * port, when=now)
+                         for port in range(1, self.COUNT + 2)]
+                batches = [wt.batch(self.NODE, self.next_seq + i, flows[i:i + 1000], when=now)
+                           for i in range(0, len(flows), 1000)]
+                self.assertEqual(len(ingest(self.queryd.address, batches, timeout=120)),
+                                 len(batches))
+        self.assertEqual(pages, 46)
+        self.assertEqual(len(walk), len(set(walk)), "a connection was listed twice")
+        self.assertEqual(sorted(walk), list(range(1, self.COUNT + 2)))
+        self.assertEqual(r.total, self.COUNT + 1)
+
+    def test_bad_paging_requests_name_the_field(self):
+        stub = self.stub()
+        first = stub.ListConnections(self.request(page_size=10), timeout=30)
+        cases = [
+            (self.request(page_token="garbage!"), "page_token: not a token of this API"),
+            (query_pb2.ListConnectionsRequest(page_token=first.next_page_token),
+             "page_token: does not belong to this query"),
+            (self.request(page_size=1001), "page_size: 1001 is outside 0..1000"),
+            (self.request(page_size=10, limit=10), "limit: cannot be combined"),
+            (self.request(page_size=10, order_by=query_pb2.ORDER_BY_BYTES),
+             "order_by: cannot be combined"),
+        ]
+        for request, message in cases:
+            with self.assertRaises(grpc.RpcError, msg=message) as caught:
+                stub.ListConnections(request, timeout=30)
+            self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT, message)
+            self.assertTrue(caught.exception.details().startswith(message),
+                            caught.exception.details())
+
+    def test_rest_pages_through_the_same_fields_with_curl(self):
+        base = "%s/v1/connections?filter.node=%s" % (self.queryd.http_url, self.NODE)
+        out = subprocess.run(["curl", "-sS", "--fail-with-body", base + "&page_size=5000"],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 22, out.stdout)  # HTTP 400
+        self.assertEqual(json.loads(out.stdout)["code"], 3)  # INVALID_ARGUMENT
+        self.assertIn("page_size: 5000 is outside", out.stdout)
+        ports, token, pages = [], "", 0
+        while pages < 100:
+            url = base + "&pageSize=1000"  # lowerCamel as well
+            if token:
+                url += "&page_token=" + token  # base64url: safe in a URL as it is
+            out = subprocess.run(["curl", "-sS", "--fail-with-body", url], capture_output=True,
+                                 text=True, timeout=60)
+            self.assertEqual(out.returncode, 0, out.stdout)
+            page = json.loads(out.stdout)
+            ports.extend(c["key"]["srcPort"] for c in page["connections"])
+            pages += 1
+            token = page.get("nextPageToken", "")
+            if not token:
+                break
+        # The walk test may have run first and added port 45,001.
+        self.assertEqual(len(ports), len(set(ports)), "a connection was listed twice")
+        self.assertIn(sorted(ports), [list(range(1, self.COUNT + 1)),
+                                      list(range(1, self.COUNT + 2))])
 
 
 class QuerydIngestAheadTest(QuerydCase):

@@ -15,6 +15,7 @@ namespace weir::query {
 namespace {
 
 constexpr size_t kHeaderSize = 1 + 8 + 8 + 8;
+constexpr size_t kKeyHeaderSize = 1 + 8;
 
 void PutU64(uint64_t value, std::string* out) {
   for (int shift = 56; shift >= 0; shift -= 8) {
@@ -40,6 +41,32 @@ absl::Status Malformed(absl::string_view why) {
                    "); pass next_page_token of the previous page unchanged"));
 }
 
+// The raw bytes of a token of `version`, at least `min_size` of them.
+absl::StatusOr<std::string> Unwrap(absl::string_view text, uint8_t version,
+                                   size_t min_size) {
+  if (text.size() > kMaxPageTokenSize) {
+    return Malformed(
+        absl::StrCat(text.size(), " characters, at most ", kMaxPageTokenSize));
+  }
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(text, &raw)) {
+    return Malformed("not base64url");
+  }
+  if (raw.empty()) return Malformed("0 bytes");
+  const uint8_t got = static_cast<uint8_t>(raw[0]);
+  if (got != version) {
+    return Malformed(
+        absl::StrCat("version ", static_cast<int>(got),
+                     got == kPageTokenVersion      ? ", a ListFlows token"
+                     : got == kKeyPageTokenVersion ? ", a ListConnections token"
+                                                   : ""));
+  }
+  if (raw.size() < min_size) {
+    return Malformed(absl::StrCat(raw.size(), " bytes"));
+  }
+  return raw;
+}
+
 }  // namespace
 
 std::string EncodePageToken(const PageToken& token) {
@@ -54,22 +81,10 @@ std::string EncodePageToken(const PageToken& token) {
 }
 
 absl::StatusOr<PageToken> DecodePageToken(absl::string_view text) {
-  if (text.size() > kMaxPageTokenSize) {
-    return Malformed(
-        absl::StrCat(text.size(), " characters, at most ", kMaxPageTokenSize));
-  }
-  std::string raw;
-  if (!absl::WebSafeBase64Unescape(text, &raw)) {
-    return Malformed("not base64url");
-  }
-  if (raw.size() <= kHeaderSize) {
-    return Malformed(absl::StrCat(raw.size(), " bytes"));
-  }
-  if (static_cast<uint8_t>(raw[0]) != kPageTokenVersion) {
-    return Malformed(absl::StrCat(
-        "version ", static_cast<int>(static_cast<uint8_t>(raw[0]))));
-  }
-  const absl::string_view in(raw);
+  absl::StatusOr<std::string> raw =
+      Unwrap(text, kPageTokenVersion, kHeaderSize + 1);
+  if (!raw.ok()) return raw.status();
+  const absl::string_view in(*raw);
   const uint64_t start = GetU64(in.substr(9));
   const uint64_t end = GetU64(in.substr(17));
   constexpr uint64_t kMaxNanos = std::numeric_limits<int64_t>::max();
@@ -81,6 +96,26 @@ absl::StatusOr<PageToken> DecodePageToken(absl::string_view text) {
   token.range.start = absl::FromUnixNanos(static_cast<int64_t>(start));
   token.range.end = absl::FromUnixNanos(static_cast<int64_t>(end));
   token.cursor = std::string{in.substr(kHeaderSize)};
+  return token;
+}
+
+std::string EncodeKeyPageToken(const KeyPageToken& token) {
+  std::string raw;
+  raw.reserve(1 + 8 + token.after.size());
+  raw.push_back(static_cast<char>(kKeyPageTokenVersion));
+  PutU64(token.fingerprint, &raw);
+  raw.append(token.after);
+  return absl::WebSafeBase64Escape(raw);
+}
+
+absl::StatusOr<KeyPageToken> DecodeKeyPageToken(absl::string_view text) {
+  absl::StatusOr<std::string> raw =
+      Unwrap(text, kKeyPageTokenVersion, kKeyHeaderSize + 1);
+  if (!raw.ok()) return raw.status();
+  const absl::string_view in(*raw);
+  KeyPageToken token;
+  token.fingerprint = GetU64(in.substr(1));
+  token.after = std::string{in.substr(kKeyHeaderSize)};
   return token;
 }
 

@@ -18,6 +18,13 @@
 //
 // Tokens are not signed: a client that forges one can only move the start
 // of its own scan or its window, which it could do with an ordinary request.
+//
+// ListConnections' tokens (KeyPageToken) walk an in-memory table in key
+// order; they carry no window. Layout, version 2, then base64url:
+//   [0]        version, 2                                    u8
+//   [1, 9)     query fingerprint                             u64 BE
+//   [9, ...)   the last key listed (at least one byte)
+// Each decoder refuses the other's tokens.
 
 #ifndef WEIR_QUERYD_QUERY_PAGE_TOKEN_H_
 #define WEIR_QUERYD_QUERY_PAGE_TOKEN_H_
@@ -33,6 +40,7 @@
 namespace weir::query {
 
 inline constexpr uint8_t kPageTokenVersion = 1;
+inline constexpr uint8_t kKeyPageTokenVersion = 2;
 // Longest token accepted, in characters; real ones are about 70.
 inline constexpr size_t kMaxPageTokenSize = 512;
 
@@ -52,6 +60,21 @@ std::string EncodePageToken(const PageToken& token);
 // Parses a token made by EncodePageToken. Anything else is INVALID_ARGUMENT
 // "page_token: ...".
 absl::StatusOr<PageToken> DecodePageToken(absl::string_view text);
+
+struct KeyPageToken {
+  // QueryFingerprint of the query the token was issued for.
+  uint64_t fingerprint = 0;
+  // The key (as its caller encodes keys) of the last item listed; the next
+  // page starts strictly after it.
+  std::string after;
+};
+
+// The token's text; `token.after` must not be empty.
+std::string EncodeKeyPageToken(const KeyPageToken& token);
+
+// Parses a token made by EncodeKeyPageToken. Anything else is
+// INVALID_ARGUMENT "page_token: ...".
+absl::StatusOr<KeyPageToken> DecodeKeyPageToken(absl::string_view text);
 
 // A stable 64-bit fingerprint of `query` (FNV-1a over its deterministic
 // serialization): equal for equal messages in every process and build of

@@ -87,6 +87,55 @@ TEST(PageTokenTest, RejectsEmptyOrReversedWindow) {
   EXPECT_TRUE(absl::StrContains(ErrorOf(EncodePageToken(token)), "bad window"));
 }
 
+KeyPageToken KeySample() {
+  return KeyPageToken{0x0123456789abcdefull,
+                      std::string("\x00\x05node1\xff", 8)};
+}
+
+std::string KeyErrorOf(absl::string_view text) {
+  absl::StatusOr<KeyPageToken> token = DecodeKeyPageToken(text);
+  EXPECT_FALSE(token.ok()) << text;
+  if (token.ok()) return "";
+  EXPECT_EQ(token.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string{token.status().message()};
+}
+
+TEST(KeyPageTokenTest, RoundTrips) {
+  const std::string text = EncodeKeyPageToken(KeySample());
+  absl::StatusOr<KeyPageToken> out = DecodeKeyPageToken(text);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->fingerprint, KeySample().fingerprint);
+  EXPECT_EQ(out->after, KeySample().after);
+  for (char c : text) {
+    EXPECT_TRUE(absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                c == '-' || c == '_')
+        << text;
+  }
+}
+
+TEST(KeyPageTokenTest, IsStable) {
+  EXPECT_EQ(EncodeKeyPageToken(KeySample()), "AgEjRWeJq83vAAVub2RlMf8");
+}
+
+TEST(KeyPageTokenTest, RejectsWhatIsNotAKeyToken) {
+  EXPECT_TRUE(absl::StartsWith(KeyErrorOf("!!!"), "page_token: "));
+  EXPECT_TRUE(
+      absl::StartsWith(KeyErrorOf(std::string(600, 'A')), "page_token: "));
+  // Header only: no key to resume after.
+  std::string raw;
+  ASSERT_TRUE(
+      absl::WebSafeBase64Unescape(EncodeKeyPageToken(KeySample()), &raw));
+  EXPECT_TRUE(absl::StartsWith(
+      KeyErrorOf(absl::WebSafeBase64Escape(raw.substr(0, 9))), "page_token: "));
+}
+
+TEST(KeyPageTokenTest, EachDecoderRefusesTheOthersTokens) {
+  EXPECT_TRUE(absl::StrContains(KeyErrorOf(EncodePageToken(Sample())),
+                                "version 1, a ListFlows token"));
+  EXPECT_TRUE(absl::StrContains(ErrorOf(EncodeKeyPageToken(KeySample())),
+                                "version 2, a ListConnections token"));
+}
+
 TEST(PageTokenTest, FingerprintIsStableAndSensitive) {
   weir::v1::ListFlowsRequest a;
   a.mutable_range()->mutable_start()->set_seconds(1700000000);
