@@ -585,6 +585,71 @@ class QuerydConnectionsPagingTest(QuerydCase):
                                       list(range(1, self.COUNT + 2))])
 
 
+class QuerydCounterBoundTest(QuerydCase):
+    """What one flow may claim is bounded (no more than a 2^38 bytes/s,
+    2^33 packets/s link carries in its first-to-last-seen span plus 1 s), so
+    totals never wrap to a small number."""
+
+    NODE = "node-bound"
+    # flows[0] spans 1 microsecond (wt.flow): 1.000001 s at the link rates.
+    MAX_PACKETS = (2 ** 33 * 1_000_001_000) // 10 ** 9
+    MAX_BYTES = (2 ** 38 * 1_000_001_000) // 10 ** 9
+
+    @classmethod
+    def setUpClass(cls):
+        cls.queryd = wt.Queryd().start()
+        cls.now = time.time()
+        ingest(cls.queryd.address, [wt.batch("node-small", 1, [
+            wt.flow(packets=3, nbytes=300, when=cls.now)], when=cls.now)])
+
+    def totals(self):
+        stub = self.stub()
+        s = stub.GetStats(query_pb2.GetStatsRequest(), timeout=10)
+        top = stub.TopTalkers(query_pb2.TopTalkersRequest(
+            range=query_pb2.TimeRange(start=ts(self.now - 600), end=ts(self.now + 60)),
+            group_by=query_pb2.GROUP_BY_NODE, order_by=query_pb2.ORDER_BY_PACKETS),
+            timeout=10)
+        nodes = {n.name: n.counters.packets_exported
+                 for n in stub.ListNodes(query_pb2.ListNodesRequest(), timeout=10).nodes}
+        return (s.total_packets, s.total_bytes,
+                {t.node: (t.packets, t.bytes) for t in top.talkers}, nodes)
+
+    def test_two_batches_of_2_63_packets_are_refused_and_totals_never_read_0(self):
+        before = self.totals()
+        self.assertGreaterEqual(before[0], 3)
+        for seq in (1, 2):
+            huge = wt.batch(self.NODE, seq, [wt.flow(packets=2 ** 63, nbytes=100, when=self.now)],
+                            when=self.now)
+            with self.assertRaises(grpc.RpcError) as caught:
+                ingest(self.queryd.address, [huge])
+            self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertTrue(caught.exception.details().startswith(
+                "flows[0].packets: 9223372036854775808 is more than a link of 2^33 packets/s "
+                "carries in 1.000001s"), caught.exception.details())
+            self.assertIn("at most %d" % self.MAX_PACKETS, caught.exception.details())
+        self.assertEqual(self.totals(), before)
+
+    def test_flows_at_the_bound_are_stored_and_summed_exactly(self):
+        node = self.NODE + "-max"
+        batches = [wt.batch(node, seq, [wt.flow(packets=self.MAX_PACKETS, nbytes=self.MAX_BYTES,
+                                                 when=self.now)], when=self.now)
+                   for seq in (1, 2)]
+        self.assertEqual([a.seq for a in ingest(self.queryd.address, batches)], [1, 2])
+        packets, nbytes, top, nodes = self.totals()
+        self.assertEqual(top[node], (2 * self.MAX_PACKETS, 2 * self.MAX_BYTES))
+        self.assertEqual(nodes[node], 2 * self.MAX_PACKETS)
+        self.assertEqual(packets, 3 + 2 * self.MAX_PACKETS)
+        self.assertEqual(nbytes, 300 + 2 * self.MAX_BYTES)
+        # One past the bound is refused, naming the field.
+        over = wt.batch(node, 3, [wt.flow(packets=1, nbytes=self.MAX_BYTES + 1, when=self.now)],
+                        when=self.now)
+        with self.assertRaises(grpc.RpcError) as caught:
+            ingest(self.queryd.address, [over])
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertTrue(caught.exception.details().startswith("flows[0].bytes: %d is more than"
+                                                              % (self.MAX_BYTES + 1)))
+
+
 class QuerydIngestAheadTest(QuerydCase):
     """Batches sent ahead of their acks, as a collector with a window does."""
 

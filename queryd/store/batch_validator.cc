@@ -8,6 +8,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/status_macros.h"
 #include "queryd/store/store_types.h"
 #include "queryd/store/value_codec.h"
 #include "weir/v1/flow.pb.h"
@@ -62,6 +64,24 @@ absl::Status CheckAddress(const Field& field, const std::string& bytes,
                    absl::StrCat("must be 4 or 16 bytes, got ", bytes.size()));
   }
   return absl::OkStatus();
+}
+
+// What one flow record may claim: no more than a link of
+// kMaxLinkBytesPerSecond / kMaxLinkPacketsPerSecond carries in the
+// record's first-to-last-seen span plus kFlowSlack, the span counted up to
+// kMaxFlowSpan (see batch_validator.h).
+absl::Status CheckFlowBound(const Field& field, uint64_t value,
+                            uint64_t per_second, const char* rate,
+                            uint64_t span_ns) {
+  const uint64_t allowance_ns = FlowAllowanceNanos(span_ns);
+  const uint64_t max = FlowBound(per_second, span_ns);
+  if (value <= max) return absl::OkStatus();
+  return Invalid(
+      field,
+      absl::StrCat(value, " is more than a link of ", rate, " carries in ",
+                   absl::FormatDuration(absl::Nanoseconds(allowance_ns)),
+                   " (last_seen - first_seen + 1s, at most 1 day): at most ",
+                   max));
 }
 
 // a + b, false on overflow.
@@ -158,6 +178,13 @@ absl::Status ValidateCounters(const weir::v1::Counters& counters,
         LossBytesSlot(reason) >= kMaxCounterSlots) {
       return Invalid(field, absl::StrCat("unknown value ", reason));
     }
+    const weir::v1::LossCount& loss = counters.losses(i);
+    WEIR_RETURN_IF_ERROR(
+        CheckMax(Field("counters.losses", i, "packets"), loss.packets(),
+                 FlowBound(kMaxLinkPacketsPerSecond, kMaxFlowSpanNanos)));
+    WEIR_RETURN_IF_ERROR(
+        CheckMax(Field("counters.losses", i, "bytes"), loss.bytes(),
+                 FlowBound(kMaxLinkBytesPerSecond, kMaxFlowSpanNanos)));
     auto [it, inserted] = seen.emplace(reason, i);
     if (!inserted) {
       return Invalid(
@@ -168,7 +195,34 @@ absl::Status ValidateCounters(const weir::v1::Counters& counters,
   return absl::OkStatus();
 }
 
+// After ValidateFlow (first_seen <= last_seen): packets and bytes within
+// what a link carries in the record's span.
+absl::Status CheckFlowBounds(const weir::v1::IngestFlow& flow, int index) {
+  const uint64_t span_ns =
+      flow.last_seen_unix_nano() - flow.first_seen_unix_nano();
+  WEIR_RETURN_IF_ERROR(CheckFlowBound(Field("flows", index, "packets"),
+                                      flow.packets(), kMaxLinkPacketsPerSecond,
+                                      "2^33 packets/s", span_ns));
+  return CheckFlowBound(Field("flows", index, "bytes"), flow.bytes(),
+                        kMaxLinkBytesPerSecond, "2^38 bytes/s (2.2 Tb/s)",
+                        span_ns);
+}
+
 }  // namespace
+
+uint64_t FlowAllowanceNanos(uint64_t span_ns) {
+  return span_ns >= kMaxFlowSpanNanos - kFlowSlackNanos
+             ? kMaxFlowSpanNanos
+             : span_ns + kFlowSlackNanos;
+}
+
+uint64_t FlowBound(uint64_t per_second, uint64_t span_ns) {
+  // At most 2^38 * 86400e9 / 1e9 < 2^55: the product needs 128 bits, the
+  // result fits in 64.
+  const unsigned __int128 product =
+      static_cast<unsigned __int128>(per_second) * FlowAllowanceNanos(span_ns);
+  return static_cast<uint64_t>(product / 1000000000u);
+}
 
 absl::Status ValidateBatch(const weir::v1::FlowBatch& batch) {
   if (batch.node().empty()) return Invalid("node", "must not be empty");
@@ -234,6 +288,8 @@ absl::Status ValidateBatch(const weir::v1::FlowBatch& batch) {
       return Invalid(Field("flows", i, "bytes"),
                      "the sum over flows overflows 64 bits");
     }
+    // After the sums: a sum that overflows is named as such.
+    WEIR_RETURN_IF_ERROR(CheckFlowBounds(flow, i));
   }
   return ValidateCounters(batch.counters(), packets, bytes);
 }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "weir/v1/ingest.pb.h"
 
@@ -221,6 +222,96 @@ TEST(BatchValidatorTest, NamesTheOffendingField) {
        },
        "counters.losses[1].reason: LOSS_REASON_NON_IP is also in "
        "counters.losses[0]"},
+  };
+  for (const Case& c : cases) {
+    weir::v1::FlowBatch batch = ValidBatch();
+    c.mutate(&batch);
+    const absl::Status status = ValidateBatch(batch);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.name;
+    EXPECT_EQ(status.message(), c.message) << c.name;
+  }
+}
+
+TEST(FlowBoundTest, IsALinkRateTimesTheSpanPlusASecondUpToADay) {
+  constexpr uint64_t kSecondNs = 1000000000;
+  const struct {
+    uint64_t span_ns;
+    uint64_t bytes;
+  } cases[] = {
+      {0, uint64_t{1} << 38},                    // one timestamp: the slack
+      {kSecondNs, uint64_t{1} << 39},            // 1 s + 1 s
+      {kSecondNs / 2, (uint64_t{3} << 38) / 2},  // 1.5 s
+      {3, (uint64_t{1} << 38) + 824},            // 1.000000003 s, rounded down
+      {86399 * kSecondNs, (uint64_t{1} << 38) * 86400},
+      {86400 * kSecondNs, (uint64_t{1} << 38) * 86400},  // capped at a day
+      {~uint64_t{0}, (uint64_t{1} << 38) * 86400},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(FlowBound(kMaxLinkBytesPerSecond, c.span_ns), c.bytes)
+        << c.span_ns;
+  }
+  EXPECT_EQ(FlowBound(kMaxLinkPacketsPerSecond, 0), uint64_t{1} << 33);
+  // A record can never come near wrapping a 64-bit sum on its own.
+  EXPECT_LT(FlowBound(kMaxLinkBytesPerSecond, ~uint64_t{0}), uint64_t{1} << 55);
+  EXPECT_LT(FlowBound(kMaxLinkPacketsPerSecond, ~uint64_t{0}),
+            uint64_t{1} << 50);
+}
+
+// Sets flows[0]'s packets or bytes and keeps the counters consistent.
+void SetFlow0(weir::v1::FlowBatch* b, uint64_t packets, uint64_t bytes) {
+  b->mutable_flows(0)->set_packets(packets);
+  b->mutable_flows(0)->set_bytes(bytes);
+  b->mutable_counters()->set_packets_exported(packets + 5);
+  b->mutable_counters()->set_bytes_exported(bytes + 500);
+}
+
+TEST(BatchValidatorTest, AcceptsAFlowAtItsBound) {
+  // flows[0] spans 1 ns: 1.000000001 s at the link rates.
+  weir::v1::FlowBatch batch = ValidBatch();
+  SetFlow0(&batch, FlowBound(kMaxLinkPacketsPerSecond, 1),
+           FlowBound(kMaxLinkBytesPerSecond, 1));
+  EXPECT_TRUE(ValidateBatch(batch).ok()) << ValidateBatch(batch);
+}
+
+TEST(BatchValidatorTest, RefusesAFlowPastWhatALinkCarriesNamingTheField) {
+  using weir::v1::FlowBatch;
+  const uint64_t max_packets = FlowBound(kMaxLinkPacketsPerSecond, 1);
+  const uint64_t max_bytes = FlowBound(kMaxLinkBytesPerSecond, 1);
+  const std::vector<Case> cases = {
+      {"packets one past",
+       [&](FlowBatch* b) { SetFlow0(b, max_packets + 1, 1500); },
+       absl::StrCat("flows[0].packets: ", max_packets + 1,
+                    " is more than a link of 2^33 packets/s carries in "
+                    "1.000000001s (last_seen - first_seen + 1s, at most 1 "
+                    "day): at most ",
+                    max_packets)},
+      {"bytes one past", [&](FlowBatch* b) { SetFlow0(b, 10, max_bytes + 1); },
+       absl::StrCat("flows[0].bytes: ", max_bytes + 1,
+                    " is more than a link of 2^38 bytes/s (2.2 Tb/s) carries "
+                    "in 1.000000001s (last_seen - first_seen + 1s, at most 1 "
+                    "day): at most ",
+                    max_bytes)},
+      {"2^63 packets",
+       [](FlowBatch* b) { SetFlow0(b, uint64_t{1} << 63, 1500); },
+       absl::StrCat("flows[0].packets: 9223372036854775808 is more than a "
+                    "link of 2^33 packets/s carries in 1.000000001s "
+                    "(last_seen - first_seen + 1s, at most 1 day): at most ",
+                    max_packets)},
+      {"loss packets",
+       [](FlowBatch* b) {
+         b->mutable_counters()->mutable_losses(0)->set_packets(uint64_t{1}
+                                                               << 63);
+       },
+       absl::StrCat("counters.losses[0].packets: must be at most ",
+                    FlowBound(kMaxLinkPacketsPerSecond, kMaxFlowSpanNanos),
+                    ", got 9223372036854775808")},
+      {"loss bytes",
+       [](FlowBatch* b) {
+         b->mutable_counters()->mutable_losses(0)->set_bytes(~uint64_t{0});
+       },
+       absl::StrCat("counters.losses[0].bytes: must be at most ",
+                    FlowBound(kMaxLinkBytesPerSecond, kMaxFlowSpanNanos),
+                    ", got 18446744073709551615")},
   };
   for (const Case& c : cases) {
     weir::v1::FlowBatch batch = ValidBatch();
