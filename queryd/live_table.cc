@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/saturating.h"
 #include "queryd/flow_records.h"
 #include "queryd/query/flow_filter.h"
 #include "queryd/query/page_token.h"
@@ -61,8 +62,8 @@ void LiveTable::Add(const std::vector<store::FlowRecord>& flows,
     }
     Entry& entry = it->second;
     if (entry.ifname != flow.ifname) entry.ifname = flow.ifname;
-    entry.packets += flow.packets;
-    entry.bytes += flow.bytes;
+    SaturatingAddTo(entry.packets, flow.packets);
+    SaturatingAddTo(entry.bytes, flow.bytes);
     entry.first_seen_unix_nano =
         std::min(entry.first_seen_unix_nano, flow.first_seen_unix_nano);
     entry.last_seen_unix_nano =

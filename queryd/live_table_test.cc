@@ -141,6 +141,18 @@ TEST(LiveTableTest, ALateFlowAddsToItsConnectionButStartsNone) {
             absl::ToUnixSeconds(kNow - absl::Seconds(1)));
 }
 
+TEST(LiveTableTest, TotalsSaturateInsteadOfWrapping) {
+  LiveTable table(LiveTableOptions{});
+  store::FlowRecord huge = Flow("node-a", 1, uint64_t{1} << 63, kNow);
+  huge.bytes = uint64_t{1} << 63;
+  table.Add({huge}, kNow);
+  table.Add({huge}, kNow);
+  const weir::v1::ListConnectionsResponse response = List(table);
+  ASSERT_EQ(response.connections_size(), 1);
+  EXPECT_EQ(response.connections(0).packets(), ~uint64_t{0});
+  EXPECT_EQ(response.connections(0).bytes(), ~uint64_t{0});
+}
+
 // One page of a walk.
 weir::v1::ListConnectionsResponse Page(LiveTable& table, int page_size,
                                        const std::string& token,

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/saturating.h"
 #include "common/status_macros.h"
 #include "common/version.h"
 #include "google/protobuf/util/time_util.h"
@@ -179,10 +180,10 @@ weir::v1::Stats QueryServiceImpl::BuildStats(absl::Time now) const {
   uint64_t packets = 0, bytes = 0, flows = 0, lost = 0;
   uint32_t nodes = 0;
   for (const store::NodeInfo& node : store_.GetNodes()) {
-    packets += node.counters.packets_exported;
-    bytes += node.counters.bytes_exported;
-    flows += node.flows;
-    lost += node.counters.lost_packets();
+    SaturatingAddTo(packets, node.counters.packets_exported);
+    SaturatingAddTo(bytes, node.counters.bytes_exported);
+    SaturatingAddTo(flows, node.flows);
+    SaturatingAddTo(lost, node.counters.lost_packets());
     ++nodes;
   }
   stats.set_total_packets(packets);

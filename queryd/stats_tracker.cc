@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/saturating.h"
+
 namespace weir::queryd {
 
 void StatsTracker::RecordBatch(const weir::v1::FlowBatch& batch,
@@ -9,21 +11,21 @@ void StatsTracker::RecordBatch(const weir::v1::FlowBatch& batch,
   uint64_t packets = 0;
   uint64_t bytes = 0;
   for (const weir::v1::IngestFlow& flow : batch.flows()) {
-    packets += flow.packets();
-    bytes += flow.bytes();
+    SaturatingAddTo(packets, flow.packets());
+    SaturatingAddTo(bytes, flow.bytes());
   }
   const int64_t second = absl::ToUnixSeconds(now);
   absl::MutexLock lock(&mu_);
   ++totals_.batches;
   totals_.flows += batch.flows_size();
-  totals_.packets += packets;
-  totals_.bytes += bytes;
+  SaturatingAddTo(totals_.packets, packets);
+  SaturatingAddTo(totals_.bytes, bytes);
   totals_.lag = now - absl::FromUnixNanos(
                           static_cast<int64_t>(batch.interval_end_unix_nano()));
   Second& slot = ring_[second % ring_.size()];
   if (slot.second != second) slot = Second{second, 0, 0, 0};
-  slot.packets += packets;
-  slot.bytes += bytes;
+  SaturatingAddTo(slot.packets, packets);
+  SaturatingAddTo(slot.bytes, bytes);
   slot.flows += batch.flows_size();
 }
 
@@ -46,8 +48,8 @@ StatsTracker::Snapshot StatsTracker::Take(absl::Time now) const {
   uint64_t packets = 0, bytes = 0, flows = 0;
   for (const Second& slot : ring_) {
     if (slot.second < current && slot.second >= current - kRateWindowSeconds) {
-      packets += slot.packets;
-      bytes += slot.bytes;
+      SaturatingAddTo(packets, slot.packets);
+      SaturatingAddTo(bytes, slot.bytes);
       flows += slot.flows;
     }
   }

@@ -6,6 +6,7 @@
 
 #include "absl/types/span.h"
 #include "common/ip_address.h"
+#include "common/saturating.h"
 
 namespace weir::queryd::http {
 namespace {
@@ -45,19 +46,19 @@ IpTopK::IpTopK(size_t k, size_t candidates) : k_(k), candidates_(candidates) {
 }
 
 void IpTopK::Add(const store::FlowRecord& flow) {
-  total_ += flow.bytes;
+  SaturatingAddTo(total_, flow.bytes);
   const Key key{flow.src_addr, flow.dst_addr, flow.direction};
   if (auto it = tracked_.find(key); it != tracked_.end()) {
-    it->second.bytes += flow.bytes;
-    it->second.recent += flow.bytes;
+    SaturatingAddTo(it->second.bytes, flow.bytes);
+    SaturatingAddTo(it->second.recent, flow.bytes);
     return;
   }
   if (auto it = pending_.find(key); it != pending_.end()) {
-    it->second += flow.bytes;
+    SaturatingAddTo(it->second, flow.bytes);
   } else if (pending_.size() < candidates_) {
     pending_.emplace(key, flow.bytes);
   } else {
-    other_[flow.direction] += flow.bytes;
+    SaturatingAddTo(other_[flow.direction], flow.bytes);
   }
 }
 
@@ -96,14 +97,14 @@ std::vector<IpTopK::Series> IpTopK::Settle(absl::Time now) {
     const bool keep = i < k_;
     if (c.tracked && !keep) {
       auto it = tracked_.find(c.key);
-      other_[c.key.direction] += it->second.bytes;
+      SaturatingAddTo(other_[c.key.direction], it->second.bytes);
       tracked_.erase(it);
     } else if (!c.tracked) {
       const uint64_t bytes = pending_[c.key];
       if (keep) {
         tracked_[c.key] = Tracked{bytes, 0, static_cast<double>(bytes)};
       } else {
-        other_[c.key.direction] += bytes;
+        SaturatingAddTo(other_[c.key.direction], bytes);
       }
     }
   }

@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/saturating.h"
 #include "prometheus/text_serializer.h"
 
 namespace weir::queryd::http {
@@ -98,15 +99,15 @@ void QuerydMetrics::OnStored(const weir::v1::FlowBatch& batch,
   Traffic by_direction[3];
   for (const store::FlowRecord& record : records) {
     const int d = std::clamp(static_cast<int>(record.direction), 0, 2);
-    by_direction[d].packets += record.packets;
-    by_direction[d].bytes += record.bytes;
+    SaturatingAddTo(by_direction[d].packets, record.packets);
+    SaturatingAddTo(by_direction[d].bytes, record.bytes);
   }
   absl::MutexLock lock(&mu_);
   for (int d = 0; d < 3; ++d) {
     if (by_direction[d].packets == 0 && by_direction[d].bytes == 0) continue;
     Traffic& traffic = traffic_[{batch.node(), d}];
-    traffic.packets += by_direction[d].packets;
-    traffic.bytes += by_direction[d].bytes;
+    SaturatingAddTo(traffic.packets, by_direction[d].packets);
+    SaturatingAddTo(traffic.bytes, by_direction[d].bytes);
   }
   flows_[batch.node()] += records.size();
   for (const store::FlowRecord& record : records) top_k_.Add(record);
@@ -168,8 +169,8 @@ void QuerydMetrics::CollectTraffic(absl::Time now,
                                       static_cast<double>(traffic.packets)));
       bytes.metric.push_back(Sample(labels, MetricType::Counter,
                                     static_cast<double>(traffic.bytes)));
-      total_packets += traffic.packets;
-      total_bytes += traffic.bytes;
+      SaturatingAddTo(total_packets, traffic.packets);
+      SaturatingAddTo(total_bytes, traffic.bytes);
     }
     std::vector<std::pair<std::string, uint64_t>> nodes(flows_.begin(),
                                                         flows_.end());

@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/saturating.h"
 #include "common/status_macros.h"
 #include "common/status_util.h"
 #include "queryd/query/flow_filter.h"
@@ -47,8 +48,8 @@ absl::Status FillLosses(
                 if (loss.packets == 0 && loss.bytes == 0) continue;
                 store::LossTotal& sum = by_node[entry.node][loss.reason];
                 sum.reason = loss.reason;
-                sum.packets += loss.packets;
-                sum.bytes += loss.bytes;
+                SaturatingAddTo(sum.packets, loss.packets);
+                SaturatingAddTo(sum.bytes, loss.bytes);
               }
               return true;
             }),
@@ -63,7 +64,7 @@ absl::Status FillLosses(
       count->set_reason(sum.reason);
       count->set_packets(sum.packets);
       count->set_bytes(sum.bytes);
-      packets += sum.packets;
+      SaturatingAddTo(packets, sum.packets);
     }
   }
   out->set_packets(packets);
@@ -125,9 +126,9 @@ bool EntriesAreGroups(const store::TierPart& part, GroupBy group_by) {
 }
 
 void Add(const GroupTotals& totals, GroupTotals* sum) {
-  sum->bytes += totals.bytes;
-  sum->packets += totals.packets;
-  sum->flows += totals.flows;
+  SaturatingAddTo(sum->bytes, totals.bytes);
+  SaturatingAddTo(sum->packets, totals.packets);
+  SaturatingAddTo(sum->flows, totals.flows);
 }
 
 // The `limit` best groups of the window by `order_by` (GroupRanker).
