@@ -241,7 +241,7 @@ absl::Status Spool::Recover() {
   if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {
       return absl::FailedPreconditionError(
-          absl::StrCat("spool ", dir, " is in use by another process"));
+          absl::StrCat("spool ", dir, " is in use (its LOCK is held)"));
     }
     return Errno(errno, absl::StrCat("locking ", lock_path));
   }

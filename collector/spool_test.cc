@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -19,6 +20,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -458,6 +460,102 @@ TEST_F(SpoolTest, FlippedBytesAtRandomOffsets) {
     weir::v1::FlowBatch next = TestBatch(kEpoch, kRecords + 1);
     EXPECT_TRUE(spool->Append(&next).ok());
   }
+}
+
+// A block of zeros over several records in the middle: the records it
+// touched are counted from the gap in indices, the others come back.
+TEST_F(SpoolTest, ZeroedBlockCountsEveryRecordItTouched) {
+  const std::string dir = TestDir("zeroed");
+  SpoolOptions options = Options(dir);
+  options.segment_bytes = 1 << 16;
+  options.fsync = FsyncPolicy::kNever;
+  {
+    std::unique_ptr<Spool> spool = OpenOrDie(options);
+    AppendRange(*spool, 1, 10);
+  }
+  const std::vector<std::string> files = SegmentFiles(dir);
+  ASSERT_EQ(files.size(), 1u);
+  std::string data = ReadFile(files[0]);
+  // From the middle of record 3 to the middle of record 6.
+  std::vector<size_t> starts;
+  for (size_t pos = 0; pos < data.size();) {
+    starts.push_back(pos);
+    uint32_t length;
+    std::memcpy(&length, data.data() + pos + 4, 4);
+    pos += kHeaderBytes + length;
+  }
+  ASSERT_EQ(starts.size(), 10u);
+  const size_t begin = starts[2] + 10;
+  const size_t end = starts[5] + 10;
+  std::fill(data.begin() + begin, data.begin() + end, '\0');
+  WriteFile(files[0], data);
+  std::unique_ptr<Spool> spool = OpenOrDie(options);
+  EXPECT_EQ(Seqs(Replay(*spool)), (std::vector<uint64_t>{1, 2, 7, 8, 9, 10}));
+  EXPECT_EQ(spool->stats().corrupted_records, 4u);
+  EXPECT_EQ(spool->stats().corrupted_bytes, starts[6] - starts[2]);
+  EXPECT_EQ(spool->stats().torn_tails, 0u);
+}
+
+// Segment files of hostile bytes -- random noise, and records whose headers
+// are valid but lie about the payload -- are skipped and never crash.
+TEST_F(SpoolTest, HostileSegmentFilesAreSkipped) {
+  const std::string dir = TestDir("hostile");
+  SpoolOptions options = Options(dir);
+  {
+    std::unique_ptr<Spool> spool = OpenOrDie(options);
+    AppendRange(*spool, 1, 2);
+  }
+  std::mt19937_64 random(7);
+  std::string noise(5000, '\0');
+  for (char& c : noise) c = static_cast<char>(random());
+  // The magic with a huge length, many times over.
+  for (size_t at = 100; at + 8 < noise.size(); at += 700) {
+    std::memcpy(noise.data() + at, "WSR1\xff\xff\xff\x7f", 8);
+  }
+  WriteFile(absl::StrCat(dir, "/00000000000000000100.wspool"), noise);
+  WriteFile(absl::StrCat(dir, "/00000000000000000200.wspool"), "WSR1");
+  WriteFile(absl::StrCat(dir, "/not-a-segment.wspool"), noise);
+  WriteFile(absl::StrCat(dir, "/ACKED"), noise.substr(0, 24));
+  std::unique_ptr<Spool> spool = OpenOrDie(options);
+  ASSERT_NE(spool, nullptr);
+  EXPECT_EQ(Seqs(Replay(*spool)), Range(1, 2));
+  EXPECT_EQ(spool->stats().torn_tails, 1u);  // the 4 bytes ending it all
+  EXPECT_GT(spool->stats().corrupted_bytes, 0u);
+  AppendRange(*spool, 3, 3);
+  spool.reset();
+  spool = OpenOrDie(options);
+  EXPECT_EQ(Seqs(Replay(*spool)), Range(1, 3));
+}
+
+// The drain appends while the shipper's ack reader acknowledges.
+TEST_F(SpoolTest, AppendAndAckFromTwoThreads) {
+  const std::string dir = TestDir("threads");
+  SpoolOptions options = Options(dir);
+  options.segment_bytes = 2048;
+  options.fsync = FsyncPolicy::kNever;
+  std::unique_ptr<Spool> spool = OpenOrDie(options);
+  constexpr uint64_t kRecords = 300;
+  std::atomic<bool> done{false};
+  std::thread acker([&] {
+    while (!done.load()) {
+      const std::vector<BatchId> ids = spool->PendingIds();
+      if (!ids.empty()) {
+        absl::StatusOr<size_t> acked =
+            spool->Ack(ids.back().epoch, ids.back().seq);
+        EXPECT_TRUE(acked.ok()) << acked.status();
+      }
+    }
+  });
+  AppendRange(*spool, 1, kRecords);
+  done = true;
+  acker.join();
+  const std::vector<BatchId> ids = spool->PendingIds();
+  if (!ids.empty()) ASSERT_TRUE(spool->Ack(kEpoch, kRecords).ok());
+  const SpoolStats stats = spool->stats();
+  EXPECT_EQ(stats.acked_batches, kRecords);
+  EXPECT_EQ(stats.pending_batches, 0u);
+  EXPECT_EQ(stats.pending_bytes, 0u);
+  EXPECT_LE(stats.segments, 1u);
 }
 
 // Past max_bytes the oldest segments go; their traffic rides on the batch
