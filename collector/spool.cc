@@ -517,7 +517,7 @@ absl::Status Spool::Append(weir::v1::FlowBatch* batch,
   auto refuse = [&](absl::Status status) {
     // Nothing was dropped or written: the batch's own accounting waits for
     // the next append.
-    ++stats_.write_errors;
+    ++stats_.refused_batches;
     ++stats_.spool_full_batches;
     stats_.spool_full_packets += batch->counters().packets_exported();
     stats_.spool_full_bytes += batch->counters().bytes_exported();

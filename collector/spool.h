@@ -130,7 +130,9 @@ struct SpoolStats {
   uint64_t spool_full_batches = 0;
   uint64_t spool_full_packets = 0;
   uint64_t spool_full_bytes = 0;
-  uint64_t write_errors = 0;  // appends refused by the disk (e.g. ENOSPC)
+  // Appends refused: the disk failed (e.g. ENOSPC) or the batch alone
+  // exceeds max_bytes.
+  uint64_t refused_batches = 0;
   // Accounting of refused batches not yet folded into an appended batch.
   uint64_t carried_packets_seen = 0;
 };

@@ -789,7 +789,7 @@ TEST_F(SpoolTest, DiskFull) {
   ASSERT_EQ(refused.size(), 3u);
   ASSERT_GT(appended.size(), 10u);
   SpoolStats stats = spool->stats();
-  EXPECT_EQ(stats.write_errors, 3u);
+  EXPECT_EQ(stats.refused_batches, 3u);
   EXPECT_EQ(stats.spool_full_batches, 3u);
   EXPECT_EQ(stats.spool_full_packets, Sum(refused).packets_exported);
   EXPECT_EQ(Seqs(Replay(*spool)), Seqs(appended));
