@@ -88,6 +88,7 @@ std::vector<weir::v1::FlowBatch> Replay(Spool& spool) {
 
 std::vector<uint64_t> Seqs(const std::vector<weir::v1::FlowBatch>& batches) {
   std::vector<uint64_t> seqs;
+  seqs.reserve(batches.size());
   for (const auto& b : batches) seqs.push_back(b.seq());
   return seqs;
 }
@@ -153,6 +154,15 @@ void ExpectEachReconciles(const std::vector<weir::v1::FlowBatch>& batches) {
   }
 }
 
+// Each batch is byte for byte the TestBatch appended under its seq.
+void ExpectUnchanged(const std::vector<weir::v1::FlowBatch>& batches) {
+  for (const auto& b : batches) {
+    EXPECT_EQ(b.SerializeAsString(),
+              TestBatch(kEpoch, b.seq()).SerializeAsString())
+        << "seq " << b.seq();
+  }
+}
+
 class SpoolTest : public ::testing::Test {
  protected:
   SpoolOptions Options(const std::string& dir) {
@@ -203,10 +213,7 @@ TEST_F(SpoolTest, AppendReplayAckRoundTrip) {
     EXPECT_EQ(*acked, 2u);
     std::vector<weir::v1::FlowBatch> pending = Replay(*spool);
     ASSERT_EQ(Seqs(pending), Range(3, 5));
-    for (const auto& b : pending) {
-      EXPECT_EQ(b.SerializeAsString(),
-                TestBatch(kEpoch, b.seq()).SerializeAsString());
-    }
+    ExpectUnchanged(pending);
     const SpoolStats stats = spool->stats();
     EXPECT_EQ(stats.appended_batches, 5u);
     EXPECT_EQ(stats.acked_batches, 2u);
@@ -219,10 +226,7 @@ TEST_F(SpoolTest, AppendReplayAckRoundTrip) {
     ASSERT_NE(spool, nullptr);
     std::vector<weir::v1::FlowBatch> pending = Replay(*spool);
     ASSERT_EQ(Seqs(pending), Range(3, 5));
-    for (const auto& b : pending) {
-      EXPECT_EQ(b.SerializeAsString(),
-                TestBatch(kEpoch, b.seq()).SerializeAsString());
-    }
+    ExpectUnchanged(pending);
     const SpoolStats stats = spool->stats();
     EXPECT_EQ(stats.replayed_batches, 3u);
     EXPECT_EQ(stats.torn_tails, 0u);
@@ -598,6 +602,7 @@ TEST_F(SpoolTest, BoundByBytesCarriesDroppedTrafficAsSpoolFull) {
 
   // Dropped and pending together are every batch, in order, once.
   std::vector<uint64_t> seqs;
+  seqs.reserve(dropped.size() + pending.size());
   for (const BatchId& id : dropped) seqs.push_back(id.seq);
   for (uint64_t seq : Seqs(pending)) seqs.push_back(seq);
   EXPECT_EQ(seqs, Range(1, kRecords));
@@ -839,6 +844,7 @@ class SpoolCrashTest : public SpoolTest {
     const pid_t pid = fork();
     if (pid == 0) {
       std::vector<char*> argv;
+      argv.reserve(args.size() + 1);
       for (std::string& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
       char* envp[] = {const_cast<char*>(env.c_str()), nullptr};
@@ -885,10 +891,7 @@ TEST_F(SpoolCrashTest, CrashAtEachStepOfAnAppend) {
       ASSERT_NE(spool, nullptr);
       const std::vector<weir::v1::FlowBatch> pending = Replay(*spool);
       EXPECT_EQ(Seqs(pending), c.want);
-      for (const auto& b : pending) {
-        EXPECT_EQ(b.SerializeAsString(),
-                  TestBatch(kEpoch, b.seq()).SerializeAsString());
-      }
+      ExpectUnchanged(pending);
       EXPECT_EQ(spool->stats().torn_tails, c.torn);
       EXPECT_EQ(spool->stats().corrupted_records, 0u);
       // The next process goes on where the crash left off.
