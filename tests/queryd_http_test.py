@@ -207,6 +207,56 @@ class QuerydRestTest(HttpTestCase):
         self.assertEqual(sum(int(p["packets"]) for p in one["points"]), TOTAL_PACKETS)
         self.assertEqual(series["step"], "10s")
 
+    def test_enums_by_full_name_number_or_short_form(self):
+        def packets(page):
+            return sum(int(f["packets"]) for f in page["flows"])
+        for value in ("DIRECTION_INGRESS", "1", "ingress", "INGRESS"):
+            page = self.get_ok("/v1/flows", page_size=100, **self.window(),
+                               **{"filter.direction": value})
+            self.assertEqual(packets(page), 8, value)
+        full = self.get_ok("/v1/top", group_by="GROUP_BY_SRC", order_by="ORDER_BY_PACKETS",
+                           **self.window())
+        for group_by, order_by in (("src", "packets"), ("1", "2")):
+            short = self.get_ok("/v1/top", group_by=group_by, order_by=order_by,
+                                **self.window())
+            self.assertEqual(short["talkers"], full["talkers"])
+        live = self.get_ok("/v1/connections", order_by="bytes")
+        self.assertEqual(live["total"], "5")
+        byte_counts = [int(c["bytes"]) for c in live["connections"]]
+        self.assertEqual(byte_counts, sorted(byte_counts, reverse=True))
+        # Errors name the field and list every accepted form, on every route.
+        forms = ("(want one of ORDER_BY_UNSPECIFIED, ORDER_BY_BYTES, ORDER_BY_PACKETS, "
+                 "ORDER_BY_FLOWS; in short unspecified, bytes, packets, flows; or its number)")
+        for path in ("/v1/connections", "/api/live", "/v1/top"):
+            for value in ("bytez", "7"):
+                _, error = self.assert_error(path, 400, 3, 'query parameter "order_by": '
+                                             'invalid value "%s"' % value, {"order_by": value})
+                self.assertTrue(error["message"].endswith(forms), error["message"])
+        self.assert_error("/v1/top", 400, 3, "in short unspecified, src, dst, pair, src_port",
+                          {"group_by": "everything"})
+
+    def test_durations_in_json_and_unit_forms(self):
+        for step, seconds in (("90s", 90), ("1m30s", 90), ("2m", 120), ("0.5h", 1800)):
+            series = self.get_ok("/v1/timeseries", step=step, **self.window())
+            self.assertEqual(series["step"], "%ds" % seconds, step)
+        self.assertEqual(self.get_ok("/v1/timeseries", step="1d", **{
+            "range.start": rfc3339(self.now - 7 * 86400),
+            "range.end": rfc3339(self.now)})["step"], "86400s")
+        for step, message in (("-5s", 'query parameter "step": negative duration "-5s"'),
+                              ("99999999999d", 'query parameter "step": duration '
+                                               '"99999999999d" is too long'),
+                              ("5 minutes", 'query parameter "step": invalid value')):
+            _, error = self.assert_error("/v1/timeseries", 400, 3, message, {"step": step})
+            self.assertIn("90s or 1.5s (seconds, the proto3 JSON form) or 1m30s, 2h, 7d, 500ms",
+                          error["message"])
+        # A streaming route's Duration too.
+        proc = subprocess.run(["curl", "-sS", "-N", "-m", "3",
+                               self.url("/v1/stats:watch", interval="250ms")],
+                              capture_output=True, text=True)
+        lines = [json.loads(line) for line in proc.stdout.splitlines() if line]
+        self.assertGreaterEqual(len(lines), 5, proc.stdout)
+        self.assertTrue(all("result" in m for m in lines))
+
     def test_connections_live_and_nodes(self):
         for path in ("/v1/connections", "/api/live"):
             c = self.get_ok(path)

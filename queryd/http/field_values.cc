@@ -1,13 +1,18 @@
 #include "queryd/http/field_values.h"
 
+#include <cstdint>
 #include <memory>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/enum_names.h"
 #include "google/protobuf/util/json_util.h"
 #include "queryd/http/path_template.h"
 
@@ -15,7 +20,6 @@ namespace weir::queryd::http {
 namespace {
 
 using google::protobuf::Descriptor;
-using google::protobuf::EnumDescriptor;
 using google::protobuf::FieldDescriptor;
 
 const FieldDescriptor* FindField(const Descriptor& type,
@@ -57,20 +61,31 @@ bool IsSpecialJsonMessage(const Descriptor& type) {
   return type.well_known_type() != Descriptor::WELLKNOWNTYPE_UNSPECIFIED;
 }
 
-std::string EnumChoices(const EnumDescriptor& type) {
-  std::vector<std::string> names;
-  names.reserve(type.value_count());
-  for (int i = 0; i < type.value_count(); ++i) {
-    names.push_back(type.value(i)->name());
-  }
-  return absl::StrCat("one of ", absl::StrJoin(names, ", "), ", or its number");
-}
+constexpr absl::string_view kDurationForms =
+    "a duration such as 90s or 1.5s (seconds, the proto3 JSON form) or "
+    "1m30s, 2h, 7d, 500ms (units d, h, m, s, ms, us, ns)";
+
+// google.protobuf.Duration's range: +-10,000 years.
+constexpr int64_t kMaxDurationSeconds = 315576000000;
+
+// One unit of a duration's text, longest spelling first so "ms" is not
+// read as "m".
+struct DurationUnit {
+  absl::string_view name;
+  absl::Duration length;
+};
+constexpr DurationUnit kDurationUnits[] = {
+    {"ns", absl::Nanoseconds(1)},  {"us", absl::Microseconds(1)},
+    {"ms", absl::Milliseconds(1)}, {"d", absl::Hours(24)},
+    {"h", absl::Hours(1)},         {"m", absl::Minutes(1)},
+    {"s", absl::Seconds(1)},
+};
 
 // What a value for `field` must look like, for error messages.
 std::string Expected(const FieldDescriptor& field) {
   switch (field.type()) {
     case FieldDescriptor::TYPE_ENUM:
-      return EnumChoices(*field.enum_type());
+      return EnumValueForms(*field.enum_type());
     case FieldDescriptor::TYPE_BOOL:
       return "true or false";
     case FieldDescriptor::TYPE_STRING:
@@ -82,7 +97,7 @@ std::string Expected(const FieldDescriptor& field) {
         case Descriptor::WELLKNOWNTYPE_TIMESTAMP:
           return "an RFC 3339 time such as 2024-05-01T12:00:00Z";
         case Descriptor::WELLKNOWNTYPE_DURATION:
-          return "a duration in seconds such as 1.5s";
+          return {kDurationForms.begin(), kDurationForms.end()};
         case Descriptor::WELLKNOWNTYPE_FIELDMASK:
           return "comma-separated field paths";
         default:
@@ -249,10 +264,31 @@ absl::Status MergeFieldValues(absl::Span<const FieldValue> values,
       return error("given more than once");
     }
 
+    // Enums and Durations take more forms than proto3 JSON does; they are
+    // turned into the JSON form here (an enum's full name, "<seconds>s").
+    std::string text = value.value;
+    if (leaf.type() == FieldDescriptor::TYPE_ENUM) {
+      const google::protobuf::EnumValueDescriptor* found =
+          FindEnumValue(*leaf.enum_type(), text);
+      if (found == nullptr) {
+        return error(absl::StrCat("invalid value ", JsonQuote(text), " (want ",
+                                  Expected(leaf), ")"));
+      }
+      text = found->name();
+    } else if (leaf.type() == FieldDescriptor::TYPE_MESSAGE &&
+               leaf.message_type()->well_known_type() ==
+                   Descriptor::WELLKNOWNTYPE_DURATION) {
+      absl::StatusOr<absl::Duration> duration = ParseDurationText(text);
+      if (!duration.ok()) {
+        return error(absl::StrCat(duration.status().message(), " (want ",
+                                  Expected(leaf), ")"));
+      }
+      text = DurationJsonText(*duration);
+    }
     // Every scalar is given to the JSON parser as a string: proto3 JSON
     // accepts quoted numbers, booleans and enum numbers, and it is the one
     // place that knows every type's text form.
-    const std::string quoted = JsonQuote(value.value);
+    const std::string quoted = JsonQuote(text);
     const std::string json = NestedJson(
         *fields, leaf.is_repeated() ? absl::StrCat("[", quoted, "]") : quoted);
     std::unique_ptr<google::protobuf::Message> scratch(message->New());
@@ -265,6 +301,80 @@ absl::Status MergeFieldValues(absl::Span<const FieldValue> values,
     message->MergeFrom(*scratch);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Duration> ParseDurationText(absl::string_view text) {
+  const std::string quoted = JsonQuote(text);
+  if (absl::StartsWith(text, "-")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("negative duration ", quoted));
+  }
+  absl::string_view rest = text;
+  absl::ConsumePrefix(&rest, "+");
+  if (rest.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid value ", quoted));
+  }
+  const absl::Duration max = absl::Seconds(kMaxDurationSeconds);
+  absl::Duration total;
+  while (!rest.empty()) {
+    // <digits>[.<digits>]<unit>
+    size_t end = 0;
+    while (end < rest.size() && absl::ascii_isdigit(rest[end])) ++end;
+    const absl::string_view whole = rest.substr(0, end);
+    absl::string_view fraction;
+    if (end < rest.size() && rest[end] == '.') {
+      const size_t start = ++end;
+      while (end < rest.size() && absl::ascii_isdigit(rest[end])) ++end;
+      fraction = rest.substr(start, end - start);
+    }
+    if (whole.empty() && fraction.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("invalid value ", quoted));
+    }
+    rest.remove_prefix(end);
+    const DurationUnit* unit = nullptr;
+    for (const DurationUnit& candidate : kDurationUnits) {
+      if (absl::StartsWith(rest, candidate.name)) {
+        unit = &candidate;
+        break;
+      }
+    }
+    if (unit == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("invalid value ", quoted));
+    }
+    rest.remove_prefix(unit->name.size());
+
+    // Digits beyond what can count stop the sum; absl::Duration saturates
+    // at infinity rather than wrapping, so the comparison below holds.
+    int64_t count = 0;
+    if (!whole.empty() &&
+        (whole.size() > 18 || !absl::SimpleAtoi(whole, &count))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("duration ", quoted, " is too long (at most ",
+                       kMaxDurationSeconds, "s)"));
+    }
+    total += unit->length * count;
+    // The fraction, to the nanosecond: digits past the ninth are dropped.
+    absl::Duration part = unit->length;
+    for (size_t i = 0; i < fraction.size() && i < 9; ++i) {
+      part /= 10;
+      total += part * (fraction[i] - '0');
+    }
+    if (total > max) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("duration ", quoted, " is too long (at most ",
+                       kMaxDurationSeconds, "s)"));
+    }
+  }
+  return total;
+}
+
+std::string DurationJsonText(absl::Duration duration) {
+  const int64_t nanos = absl::ToInt64Nanoseconds(duration % absl::Seconds(1));
+  const int64_t seconds =
+      absl::ToInt64Seconds(duration - absl::Nanoseconds(nanos));
+  if (nanos == 0) return absl::StrCat(seconds, "s");
+  std::string digits = absl::StrCat(nanos + 1000000000);  // "1xxxxxxxxx"
+  return absl::StrCat(seconds, ".", digits.substr(1), "s");
 }
 
 }  // namespace weir::queryd::http

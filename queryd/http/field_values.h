@@ -2,11 +2,14 @@
 // grpc-gateway's rules: a dotted name addresses a (nested) field
 // ("filter.src_addr"), each segment in its proto name or its JSON
 // (lowerCamel) name; a repeated field takes one value per repetition
-// ("filter.port=80&filter.port=443"); enums by name or number; the well-known
-// types by their JSON string form (Timestamp as RFC 3339, Duration as "1.5s").
+// ("filter.port=80&filter.port=443"); enums by full name, number or short
+// form (common/enum_names.h: "group_by=src"); Durations as in proto3 JSON
+// ("1.5s") or with units ("1m30s", "2h", "7d", "500ms"); the other
+// well-known types by their JSON string form (Timestamp as RFC 3339).
 //
 // Values are converted by protobuf's own JSON parser (one small JSON object
-// per value), so they follow the proto3 JSON mapping exactly.
+// per value), so they follow the proto3 JSON mapping exactly; the extra enum
+// and Duration forms are first turned into their JSON form.
 #ifndef WEIR_QUERYD_HTTP_FIELD_VALUES_H_
 #define WEIR_QUERYD_HTTP_FIELD_VALUES_H_
 
@@ -16,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
@@ -58,6 +62,16 @@ absl::Status MergeFieldValues(absl::Span<const FieldValue> values,
                               absl::string_view source,
                               absl::Span<const std::string> reserved,
                               google::protobuf::Message* message);
+
+// A Duration's text: a sequence of <number><unit> ("1m30s", "1.5h", "90s",
+// "500ms"; units d = 24 h, h, m, s, ms, us, ns; a fraction to the
+// nanosecond), as Go's time.ParseDuration reads it plus days. INVALID_ARGUMENT
+// (without a field name) for a malformed, negative or longer than
+// google.protobuf.Duration's range (315576000000 s) value.
+absl::StatusOr<absl::Duration> ParseDurationText(absl::string_view text);
+
+// A non-negative duration in the proto3 JSON form: "90s", "1.500000000s".
+std::string DurationJsonText(absl::Duration duration);
 
 // `text` as a JSON string literal, quotes included.
 std::string JsonQuote(absl::string_view text);

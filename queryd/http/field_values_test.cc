@@ -11,6 +11,7 @@ namespace weir::queryd::http {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -74,6 +75,121 @@ TEST(MergeFieldValuesTest, EnumsByNameOrNumber) {
   EXPECT_EQ(r->group_by(), weir::v1::GROUP_BY_DST_PORT);
   EXPECT_EQ(r->order_by(), weir::v1::ORDER_BY_PACKETS);
   EXPECT_EQ(r->filter().direction(), weir::v1::DIRECTION_EGRESS);
+}
+
+TEST(MergeFieldValuesTest, EnumsByShortForm) {
+  absl::StatusOr<weir::v1::TopTalkersRequest> r =
+      FromQuery<weir::v1::TopTalkersRequest>(
+          "group_by=src_port&order_by=bytes&filter.direction=ingress");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->group_by(), weir::v1::GROUP_BY_SRC_PORT);
+  EXPECT_EQ(r->order_by(), weir::v1::ORDER_BY_BYTES);
+  EXPECT_EQ(r->filter().direction(), weir::v1::DIRECTION_INGRESS);
+}
+
+TEST(MergeFieldValuesTest, EnumErrorsListEveryForm) {
+  for (const char* query : {"order_by=9", "order_by=bytez", "order_by=-1",
+                            "order_by=order_by_bytes", "order_by="}) {
+    absl::StatusOr<weir::v1::ListConnectionsRequest> r =
+        FromQuery<weir::v1::ListConnectionsRequest>(query);
+    ASSERT_FALSE(r.ok()) << query;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(
+        std::string(r.status().message()),
+        EndsWith("(want one of ORDER_BY_UNSPECIFIED, ORDER_BY_BYTES, "
+                 "ORDER_BY_PACKETS, ORDER_BY_FLOWS; in short unspecified, "
+                 "bytes, packets, flows; or its number)"))
+        << query;
+    EXPECT_THAT(std::string(r.status().message()),
+                StartsWith("query parameter \"order_by\": invalid value"));
+  }
+}
+
+TEST(ParseDurationTextTest, ProtoJsonAndUnitForms) {
+  struct Case {
+    const char* text;
+    absl::Duration want;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"90s", absl::Seconds(90)},
+           {"1.5s", absl::Milliseconds(1500)},
+           {"0s", absl::ZeroDuration()},
+           {"1m30s", absl::Seconds(90)},
+           {"2h", absl::Hours(2)},
+           {"7d", absl::Hours(24 * 7)},
+           {"500ms", absl::Milliseconds(500)},
+           {"1h2m3s4ms5us6ns", absl::Hours(1) + absl::Minutes(2) +
+                                   absl::Seconds(3) + absl::Milliseconds(4) +
+                                   absl::Microseconds(5) +
+                                   absl::Nanoseconds(6)},
+           {"1.5h", absl::Minutes(90)},
+           {".5s", absl::Milliseconds(500)},
+           {"0.000000001s", absl::Nanoseconds(1)},
+           {"1.0000000019s", absl::Seconds(1) + absl::Nanoseconds(1)},
+           {"315576000000s", absl::Seconds(315576000000)},
+       }) {
+    absl::StatusOr<absl::Duration> d = ParseDurationText(c.text);
+    ASSERT_TRUE(d.ok()) << c.text << ": " << d.status();
+    EXPECT_EQ(*d, c.want) << c.text;
+  }
+}
+
+TEST(ParseDurationTextTest, RejectsMalformedNegativeAndOverlong) {
+  struct Case {
+    const char* text;
+    const char* message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"", "invalid value \"\""},
+           {"10", "invalid value \"10\""},
+           {"s", "invalid value \"s\""},
+           {"1x", "invalid value \"1x\""},
+           {"1h-5m", "invalid value \"1h-5m\""},
+           {"1.s5", "invalid value"},
+           {"-5s", "negative duration \"-5s\""},
+           {"-1m30s", "negative duration"},
+           {"315576000001s", "duration \"315576000001s\" is too long"},
+           {"3652500d1s", "duration \"3652500d1s\" is too long"},
+           {"99999999999999999999h", "duration \"99999999999999999999h\" is "},
+           {"9223372036854775807h", "duration \"9223372036854775807h\" is "},
+       }) {
+    absl::StatusOr<absl::Duration> d = ParseDurationText(c.text);
+    ASSERT_FALSE(d.ok()) << c.text;
+    EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(d.status().message()), StartsWith(c.message))
+        << c.text;
+  }
+}
+
+TEST(ParseDurationTextTest, JsonTextRoundTrips) {
+  EXPECT_EQ(DurationJsonText(absl::Seconds(90)), "90s");
+  EXPECT_EQ(DurationJsonText(absl::Milliseconds(1500)), "1.500000000s");
+  EXPECT_EQ(DurationJsonText(absl::Nanoseconds(7)), "0.000000007s");
+  EXPECT_EQ(DurationJsonText(absl::Seconds(315576000000)), "315576000000s");
+}
+
+TEST(MergeFieldValuesTest, DurationsWithUnits) {
+  absl::StatusOr<weir::v1::TimeSeriesRequest> r =
+      FromQuery<weir::v1::TimeSeriesRequest>("step=1m30s");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->step().seconds(), 90);
+  EXPECT_EQ(r->step().nanos(), 0);
+  r = FromQuery<weir::v1::TimeSeriesRequest>("step=250ms");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->step().seconds(), 0);
+  EXPECT_EQ(r->step().nanos(), 250000000);
+  for (const char* query : {"step=-5s", "step=10", "step=400000000000s"}) {
+    r = FromQuery<weir::v1::TimeSeriesRequest>(query);
+    ASSERT_FALSE(r.ok()) << query;
+    EXPECT_THAT(std::string(r.status().message()),
+                StartsWith("query parameter \"step\": "))
+        << query;
+    // Both forms are shown.
+    EXPECT_THAT(std::string(r.status().message()),
+                HasSubstr("90s or 1.5s (seconds, the proto3 JSON form) or "
+                          "1m30s, 2h, 7d, 500ms"))
+        << query;
+  }
 }
 
 TEST(MergeFieldValuesTest, TimestampsAndDurations) {
