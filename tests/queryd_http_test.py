@@ -207,6 +207,31 @@ class QuerydRestTest(HttpTestCase):
         self.assertEqual(sum(int(p["packets"]) for p in one["points"]), TOTAL_PACKETS)
         self.assertEqual(series["step"], "10s")
 
+    def test_groups_show_only_their_grouping_and_totals(self):
+        top = self.get_ok("/v1/top", group_by="dst_port", **self.window())
+        for talker in top["talkers"]:
+            # The grouping's fields (port 0 of ICMP included) and the
+            # totals: no "" or 0 of other key fields.
+            self.assertEqual(set(talker), {"port", "protocol", "bytes", "packets", "flows"},
+                             talker)
+        self.assertIn(ICMP, [t["protocol"] for t in top["talkers"] if t["port"] == 0])
+        series = self.get_ok("/v1/timeseries", step="1m", group_by="src", **self.window())
+        self.assertEqual(len(series["series"]), 3)
+        for s in series["series"]:
+            group = s["group"]
+            self.assertEqual(set(group), {"srcAddr", "bytes", "packets", "flows"}, group)
+            # The group's totals are its points' sums, not 0.
+            self.assertEqual(int(group["bytes"]), sum(int(p["bytes"]) for p in s["points"]))
+            self.assertEqual(int(group["packets"]), sum(int(p["packets"]) for p in s["points"]))
+            self.assertGreater(int(group["bytes"]), 0)
+        by_src = {s["group"]["srcAddr"]: s["group"] for s in series["series"]}
+        self.assertEqual((by_src["192.0.2.1"]["bytes"], by_src["192.0.2.1"]["packets"]),
+                         ("22572", "21"))
+        (whole,) = self.get_ok("/v1/timeseries", step="10s", **self.window())["series"]
+        self.assertEqual(whole["group"], {"bytes": str(TOTAL_BYTES),
+                                          "packets": str(TOTAL_PACKETS),
+                                          "flows": str(TOTAL_FLOWS)})
+
     def test_enums_by_full_name_number_or_short_form(self):
         def packets(page):
             return sum(int(f["packets"]) for f in page["flows"])

@@ -176,5 +176,21 @@ TEST(TranscoderTest, StatusJsonIsAGoogleRpcStatus) {
             R"({"code":3,"message":"limit: \"x\"","details":[]})");
 }
 
+TEST(TranscoderTest, TalkersShowOnlyTheirGroupingAndTotals) {
+  // Zero values are printed (a count of 0 is an answer), but a Talker's key
+  // fields have presence: those outside the grouping are absent, and a
+  // grouping's zero (ICMP's port 0) is shown. (The printer puts fields
+  // with presence after the others.)
+  weir::v1::Talker talker;
+  talker.set_protocol(1);
+  talker.set_port(0);
+  talker.set_bytes(120);
+  absl::StatusOr<std::string> json = MessageJson(talker);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ(
+      *json,
+      R"({"bytes":"120","packets":"0","flows":"0","port":0,"protocol":1})");
+}
+
 }  // namespace
 }  // namespace weir::queryd::http

@@ -81,6 +81,15 @@ TEST(GroupingTest, KeysOfRecordsShowOnlyTheGrouping) {
   EXPECT_EQ(Shown(weir::v1::GROUP_BY_DIRECTION,
                   GroupKeyOf(weir::v1::GROUP_BY_DIRECTION, flow)),
             "direction: DIRECTION_EGRESS");
+  // A grouping's field is shown even when it is zero (explicit presence):
+  // ICMP has no ports, and its group still says port 0.
+  store::FlowRecord icmp = Flow();
+  icmp.protocol = 1;
+  icmp.src_port = 0;
+  icmp.dst_port = 0;
+  EXPECT_EQ(Shown(weir::v1::GROUP_BY_DST_PORT,
+                  GroupKeyOf(weir::v1::GROUP_BY_DST_PORT, icmp)),
+            "port: 0 protocol: 1");
   // Fields outside the grouping stay at their defaults in the key too.
   EXPECT_EQ(GroupKeyOf(weir::v1::GROUP_BY_SRC, flow),
             GroupKeyOf(weir::v1::GROUP_BY_SRC, [] {

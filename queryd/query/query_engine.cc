@@ -438,12 +438,19 @@ absl::StatusOr<weir::v1::TimeSeriesResponse> QueryEngine::TimeSeries(
     weir::v1::Series* series = response.add_series();
     SetGroupFields(group_by, keys[i], series->mutable_group());
     series->mutable_points()->Reserve(static_cast<int>(points));
+    GroupTotals total;
     for (int64_t p = 0; p < points; ++p) {
       weir::v1::Point* point = series->add_points();
       TimeToProto(origin + p * step, point->mutable_time());
       point->set_bytes(sums[i][p].bytes);
       point->set_packets(sums[i][p].packets);
+      Add(sums[i][p], &total);
     }
+    // The group's totals are its points' (the flow count too, which the
+    // points do not show), so they agree with the series by construction.
+    series->mutable_group()->set_bytes(total.bytes);
+    series->mutable_group()->set_packets(total.packets);
+    series->mutable_group()->set_flows(total.flows);
   }
   DurationToProto(step, response.mutable_step());
   response.set_source(choice.source);

@@ -1153,7 +1153,6 @@ TEST_F(QueryEngineTest, TimeSeriesPointsSumToTheTotalsWithZeros) {
     EXPECT_EQ(response->step().ShortDebugString(), "seconds: 60");
     ASSERT_EQ(response->series_size(), 1);
     const weir::v1::Series& series = response->series(0);
-    EXPECT_EQ(series.group().ShortDebugString(), "");
     ASSERT_EQ(series.points_size(), 120);
     uint64_t bytes = 0, packets = 0;
     int zeros = 0;
@@ -1175,6 +1174,10 @@ TEST_F(QueryEngineTest, TimeSeriesPointsSumToTheTotalsWithZeros) {
     }
     EXPECT_EQ(bytes, want_bytes);
     EXPECT_EQ(packets, want_packets);
+    // No grouping: the group has no key fields, only the window's totals.
+    EXPECT_EQ(series.group().ShortDebugString(),
+              absl::StrCat("bytes: ", want_bytes, " packets: ", want_packets,
+                           " flows: ", rows.size()));
     // A batch per node every 5 minutes: 3 of 5 minutes are empty.
     EXPECT_EQ(zeros, 72);
     EXPECT_EQ(PointLines(series),
@@ -1284,9 +1287,27 @@ TEST_F(QueryEngineTest, TimeSeriesGroupsKeepTheLargest) {
     for (int i = 0; i < 3; ++i) {
       const weir::v1::Series& series = response->series(i);
       const std::string src = series.group().src_addr();
-      EXPECT_EQ(series.group().ShortDebugString(),
+      // The grouping's field and the totals, nothing else.
+      weir::v1::Talker key = series.group();
+      key.clear_bytes();
+      key.clear_packets();
+      key.clear_flows();
+      EXPECT_EQ(key.ShortDebugString(),
                 absl::StrCat("src_addr: \"", src, "\""));
-      EXPECT_THAT(top[i], StartsWith(series.group().ShortDebugString()));
+      EXPECT_THAT(top[i], StartsWith(key.ShortDebugString()));
+      // The group's totals are its points' sums (the window's, so the
+      // top talker's exactly where both cover the same window).
+      uint64_t bytes = 0;
+      uint64_t packets = 0;
+      for (const weir::v1::Point& point : series.points()) {
+        bytes += point.bytes();
+        packets += point.packets();
+      }
+      EXPECT_GT(bytes, 0u);
+      EXPECT_EQ(series.group().bytes(), bytes);
+      EXPECT_EQ(series.group().packets(), packets);
+      EXPECT_GT(series.group().flows(), 0u);
+      if (start == kStart) EXPECT_EQ(series.group().ShortDebugString(), top[i]);
       EXPECT_EQ(PointLines(series),
                 PointLines(ExpectedPoints(
                     data_->Rows(
