@@ -57,6 +57,35 @@ def curl(url, *args, timeout=20):
     return int(code), headers, body
 
 
+def curl_head(url, *args, timeout=20):
+    """(status, headers) of a HEAD request made by curl -I."""
+    result = subprocess.run(["curl", "-sS", "-I", "-w", "\n%{http_code}", *args, url],
+                            capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError("curl -I %s: %s" % (url, result.stderr))
+    text, code = result.stdout.rsplit("\n", 1)
+    headers = {}
+    for line in text.strip("\n").split("\n")[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(code), headers
+
+
+def raw_head(port, target, timeout=10):
+    """Everything queryd sends for `HEAD target` on a connection it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(b"HEAD %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                     % target.encode())
+        data = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return data
+
+
 def metric_values(text, name):
     """{labels text: value} of one metric in a text-format scrape."""
     values = {}
@@ -281,6 +310,53 @@ class QuerydRestTest(HttpTestCase):
         lines = [json.loads(line) for line in proc.stdout.splitlines() if line]
         self.assertGreaterEqual(len(lines), 5, proc.stdout)
         self.assertTrue(all("result" in m for m in lines))
+
+    # --- HEAD, compression ----------------------------------------------
+
+    def test_head_is_get_without_the_body(self):
+        top = dict(self.window(), group_by="src")
+        for path, params in (("/v1/health", {}), ("/api/stats", {}), ("/v1/flows", self.window()),
+                             ("/v1/top", top), ("/metrics", {}), ("/v1/nope", {}),
+                             ("/v1/top", {}),  # 400: the service's own validation
+                             ("/v1/flows", {"bogus": "1"})):
+            url = self.url(path, **params)
+            got, got_headers, got_body = curl(url)
+            head, head_headers = curl_head(url)
+            self.assertEqual(head, got, path)
+            self.assertEqual(head_headers["content-type"], got_headers["content-type"], path)
+            if path == "/metrics":  # the scrape's length varies from one to the next
+                self.assertGreater(int(head_headers["content-length"]), 1000)
+            else:
+                self.assertEqual(int(head_headers["content-length"]),
+                                 len(got_body.encode()), path)
+        # On the wire: the head and nothing after it.
+        data = raw_head(self.queryd.http_port, "/v1/health")
+        head, _, rest = data.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 OK"), data)
+        self.assertIn(b"Content-Length: ", head)
+        self.assertEqual(rest, b"")
+        # A method that is not GET on the path is still 405.
+        self.assert_error("/v1/flows", 405, 12, "not allowed", method="POST")
+
+    def test_head_on_a_stream_sends_its_head_and_ends(self):
+        for path, params in (("/v1/stats:watch", {"interval": "0.2s"}), ("/api/stream", {}),
+                             ("/v1/flows:watch", {})):
+            start = time.monotonic()
+            # -m: a stream that never ended would fail here rather than hang.
+            code, headers = curl_head(self.url(path, **params), "-m", "10")
+            self.assertLess(time.monotonic() - start, 5, path)
+            self.assertEqual(code, 200, path)
+            self.assertEqual(headers["content-type"], "application/x-ndjson")
+            self.assertNotIn("content-length", headers)
+        # The connection ends after the head, with no stream line on it.
+        data = raw_head(self.queryd.http_port, "/v1/stats:watch?interval=0.1s")
+        head, _, rest = data.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 OK"), data)
+        self.assertEqual(rest, b"")
+        # A request the method rejects: the status a GET gets.
+        code, _ = curl_head(self.url("/v1/stats:watch", interval="0.001s"), "-m", "10")
+        self.assertEqual(code, 400)
+        self.wait_for_stream_clients(0)
 
     def test_connections_live_and_nodes(self):
         for path in ("/v1/connections", "/api/live"):

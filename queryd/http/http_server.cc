@@ -83,8 +83,10 @@ Metadata MetadataOf(const Request& request, const tcp::endpoint& peer) {
   return metadata;
 }
 
+// `head_only` answers a HEAD request: the head a GET would get (its
+// Content-Length included), without the body.
 std::shared_ptr<bhttp::response<bhttp::string_body>> MakeResponse(
-    const HttpReply& reply, unsigned version, bool keep_alive) {
+    const HttpReply& reply, unsigned version, bool keep_alive, bool head_only) {
   auto response = std::make_shared<bhttp::response<bhttp::string_body>>();
   response->version(version);
   response->result(reply.status);
@@ -94,6 +96,7 @@ std::shared_ptr<bhttp::response<bhttp::string_body>> MakeResponse(
   response->body() = reply.body;
   response->keep_alive(keep_alive);
   response->prepare_payload();
+  if (head_only) response->body().clear();
   return response;
 }
 
@@ -186,6 +189,11 @@ class StreamRelay : public StreamObserver,
       ClientGone();
       return;
     }
+    if (head_only_ && head_sent_) {
+      // HEAD: the head was the whole answer; end the call, send nothing.
+      ClientGone();
+      return;
+    }
     Pump();
   }
 
@@ -232,6 +240,9 @@ class StreamRelay : public StreamObserver,
   }
 
   const ServerContext& ctx_;
+  // A HEAD request: the call decides the head (its status, as for GET),
+  // then ends; no message is sent.
+  bool head_only_ = false;
 
  private:
   void Observe(unsigned code) {
@@ -361,7 +372,7 @@ class WebSocketSession final : public StreamRelay {
   }
 
   void WriteErrorReply(const HttpReply& reply) override {
-    auto response = MakeResponse(reply, request_.version(), false);
+    auto response = MakeResponse(reply, request_.version(), false, false);
     beast::tcp_stream& tcp = ws_.next_layer();
     tcp.expires_after(Chrono(ctx_.options.write_timeout));
     bhttp::async_write(
@@ -452,6 +463,10 @@ class HttpSession final : public StreamRelay {
       const std::string label = target.empty()
                                     ? std::string(kUnmatched)
                                     : RouteLabel(ctx_, method, target);
+      // The answer is to a request that was not read: nothing of an earlier
+      // one on this connection (HEAD, its headers) applies.
+      request_ = Request();
+      head_only_ = false;
       if (ec == bhttp::error::body_limit) {
         SendAndClose(
             ErrorReply(absl::StatusCode::kInvalidArgument,
@@ -482,9 +497,12 @@ class HttpSession final : public StreamRelay {
     const std::string target(request_.target());
     const absl::string_view path =
         absl::string_view(target).substr(0, target.find('?'));
+    // HEAD is GET without the body (RFC 9110 §9.3.2), on every GET route.
+    head_only_ = method == "HEAD";
+    const std::string route_method = head_only_ ? "GET" : method;
 
     if (path == kMetricsPath && ctx_.metrics != nullptr) {
-      if (method != "GET") {
+      if (route_method != "GET") {
         HttpReply reply = ErrorReply(
             absl::StatusCode::kUnimplemented,
             absl::StrCat("method ", method, " is not allowed on /metrics"));
@@ -502,7 +520,7 @@ class HttpSession final : public StreamRelay {
     }
 
     Gateway::Prepared prepared =
-        ctx_.gateway->Prepare(method, target, request_.body());
+        ctx_.gateway->Prepare(route_method, target, request_.body());
     const std::string label = prepared.path_template.empty()
                                   ? std::string(kUnmatched)
                                   : prepared.path_template;
@@ -549,7 +567,7 @@ class HttpSession final : public StreamRelay {
     }
     auto response =
         MakeResponse(reply, request_.version() == 0 ? 11 : request_.version(),
-                     !close && request_.keep_alive());
+                     !close && request_.keep_alive(), head_only_);
     stream_.expires_after(Chrono(ctx_.options.write_timeout));
     bhttp::async_write(
         stream_, *response,
@@ -653,7 +671,7 @@ class HttpSession final : public StreamRelay {
   }
 
   void WriteErrorReply(const HttpReply& reply) override {
-    auto response = MakeResponse(reply, request_.version(), false);
+    auto response = MakeResponse(reply, request_.version(), false, head_only_);
     stream_.expires_after(Chrono(ctx_.options.write_timeout));
     bhttp::async_write(
         stream_, *response,
