@@ -6,6 +6,7 @@ streams (including clients that go away), a real Prometheus server scraping
 /metrics (its HTTP API must report exactly the ingested totals), and
 promtool on a scrape. Every process the test starts is stopped by PID.
 """
+import gzip
 import json
 import os
 import signal
@@ -357,6 +358,41 @@ class QuerydRestTest(HttpTestCase):
         code, _ = curl_head(self.url("/v1/stats:watch", interval="0.001s"), "-m", "10")
         self.assertEqual(code, 400)
         self.wait_for_stream_clients(0)
+
+    def test_gzip_when_asked(self):
+        url = self.url("/v1/flows", page_size=100, **self.window())
+        code, plain_headers, plain = curl(url)
+        self.assertEqual(code, 200)
+        self.assertGreater(len(plain), 1024)
+        self.assertNotIn("content-encoding", plain_headers)  # not asked: not compressed
+        self.assertEqual(plain_headers["vary"], "Accept-Encoding")
+        code, headers, unpacked = curl(url, "--compressed")
+        self.assertEqual(code, 200)
+        self.assertEqual(headers["content-encoding"], "gzip")
+        self.assertEqual(headers["vary"], "Accept-Encoding")
+        self.assertEqual(unpacked, plain)
+        self.assertLess(int(headers["content-length"]), len(plain))
+        # What went over the wire is gzip (curl without --compressed keeps it).
+        raw = subprocess.run(["curl", "-sS", "-H", "Accept-Encoding: gzip", url],
+                             capture_output=True, timeout=20).stdout
+        self.assertEqual(raw[:2], b"\x1f\x8b")
+        self.assertEqual(len(raw), int(headers["content-length"]))
+        self.assertEqual(gzip.decompress(raw).decode(), plain)
+        # gzip;q=0 refuses it; /metrics is compressed too.
+        _, refused, _ = curl(url, "-H", "Accept-Encoding: gzip;q=0")
+        self.assertNotIn("content-encoding", refused)
+        code, headers, text = curl(self.queryd.http_url + "/metrics", "--compressed")
+        self.assertEqual((code, headers["content-encoding"]), (200, "gzip"))
+        self.assertIn("weir_packets_total", text)
+        # Small answers are sent as they are.
+        _, headers, _ = curl(self.url("/v1/health"), "--compressed")
+        self.assertNotIn("content-encoding", headers)
+        # Streams are not compressed.
+        result = subprocess.run(
+            ["curl", "-sS", "-N", "-i", "-m", "1.5", "-H", "Accept-Encoding: gzip",
+             self.url("/v1/stats:watch", interval="0.2s")], capture_output=True, text=True)
+        self.assertNotIn("content-encoding", result.stdout.split("\n\n", 1)[0].lower())
+        self.assertIn('{"result":', result.stdout)
 
     def test_connections_live_and_nodes(self):
         for path in ("/v1/connections", "/api/live"):

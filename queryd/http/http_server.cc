@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "boost/asio/dispatch.hpp"
 #include "boost/asio/executor_work_guard.hpp"
@@ -23,6 +24,7 @@
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
 #include "boost/beast/websocket.hpp"
+#include "queryd/http/compression.h"
 #include "queryd/http/transcoder.h"
 
 namespace weir::queryd::http {
@@ -98,6 +100,12 @@ std::shared_ptr<bhttp::response<bhttp::string_body>> MakeResponse(
   response->prepare_payload();
   if (head_only) response->body().clear();
   return response;
+}
+
+std::string HeaderValue(const Request& request, bhttp::field field) {
+  const auto it = request.find(field);
+  if (it == request.end()) return "";
+  return {it->value().begin(), it->value().end()};
 }
 
 // Relays one server stream to an HTTP client, independent of the
@@ -558,9 +566,32 @@ class HttpSession final : public StreamRelay {
         });
   }
 
+  // For a whole body (`compressible`), gzip when the client accepts it.
+  // Vary names what the answer depends on besides the URL.
+  HttpReply Decorate(HttpReply reply, bool compressible) const {
+    std::vector<std::string> vary;
+    if (compressible) {
+      vary.push_back("Accept-Encoding");
+      if (reply.body.size() >= kMinGzipBytes &&
+          AcceptsGzip(HeaderValue(request_, bhttp::field::accept_encoding))) {
+        // A failure (out of memory) sends the body as it is.
+        if (absl::StatusOr<std::string> packed = Gzip(reply.body);
+            packed.ok()) {
+          reply.body = *std::move(packed);
+          reply.headers.emplace_back("Content-Encoding", "gzip");
+        }
+      }
+    }
+    if (!vary.empty()) {
+      reply.headers.emplace_back("Vary", absl::StrJoin(vary, ", "));
+    }
+    return reply;
+  }
+
   // A whole response; then the next request (keep-alive) or the end.
-  void Send(const HttpReply& reply, const std::string& label,
+  void Send(const HttpReply& plain, const std::string& label,
             bool close = false) {
+    const HttpReply reply = Decorate(plain, /*compressible=*/true);
     if (ctx_.metrics != nullptr) {
       ctx_.metrics->ObserveHttpRequest(label, reply.status,
                                        absl::Now() - started_);
@@ -671,7 +702,8 @@ class HttpSession final : public StreamRelay {
   }
 
   void WriteErrorReply(const HttpReply& reply) override {
-    auto response = MakeResponse(reply, request_.version(), false, head_only_);
+    auto response = MakeResponse(Decorate(reply, /*compressible=*/true),
+                                 request_.version(), false, head_only_);
     stream_.expires_after(Chrono(ctx_.options.write_timeout));
     bhttp::async_write(
         stream_, *response,
