@@ -27,6 +27,12 @@ ABSL_FLAG(uint64_t, http_max_body_bytes, 1 << 20,
 ABSL_FLAG(absl::Duration, http_read_timeout, absl::Seconds(30),
           "Time an HTTP client has to send a request (head and body), and "
           "how long an idle keep-alive connection is kept.");
+ABSL_FLAG(std::string, http_cors_origins, "",
+          "Browser pages allowed to call the HTTP API from other origins "
+          "(CORS): a comma-separated list of exact origins "
+          "(https://grafana.example.org,http://127.0.0.1:3000) or * for "
+          "any. Empty: no CORS headers, so browsers allow same-origin "
+          "pages only.");
 ABSL_FLAG(absl::Duration, retention_raw, absl::Hours(24),
           "How long raw flow records are kept.");
 ABSL_FLAG(absl::Duration, retention_1m, absl::Hours(24 * 7),
@@ -91,6 +97,7 @@ int main(int argc, char** argv) {
   options.http_max_body_bytes =
       static_cast<size_t>(absl::GetFlag(FLAGS_http_max_body_bytes));
   options.http_read_timeout = absl::GetFlag(FLAGS_http_read_timeout);
+  options.http_cors_origins = absl::GetFlag(FLAGS_http_cors_origins);
   options.retention_raw = absl::GetFlag(FLAGS_retention_raw);
   options.retention_1m = absl::GetFlag(FLAGS_retention_1m);
   options.retention_1h = absl::GetFlag(FLAGS_retention_1h);

@@ -21,6 +21,9 @@ struct QuerydOptions {
   // Time a client has to send one HTTP request (head and body), and how
   // long an idle keep-alive connection is kept.
   absl::Duration http_read_timeout = absl::Seconds(30);
+  // --http-cors-origins: "" (no CORS headers), "*", or comma-separated
+  // origins (http::CorsPolicy::Parse).
+  std::string http_cors_origins;
   absl::Duration retention_raw = absl::Hours(24);
   absl::Duration retention_1m = absl::Hours(24 * 7);
   absl::Duration retention_1h = absl::Hours(24 * 90);

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/version.h"
+#include "queryd/http/cors.h"
 #include "queryd/server.h"
 
 namespace weir::queryd {
@@ -74,6 +75,11 @@ absl::Status ValidateOptions(const QuerydOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("--http-max-body-bytes: ", options.http_max_body_bytes,
                      " is below 1024"));
+  }
+  if (absl::StatusOr<http::CorsPolicy> cors =
+          http::CorsPolicy::Parse(options.http_cors_origins);
+      !cors.ok()) {
+    return cors.status();
   }
   if (options.max_page_size == 0 || options.max_page_size > 100000) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -175,6 +175,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   http_options.address = options.http_address;
   http_options.max_body_bytes = options.http_max_body_bytes;
   http_options.read_timeout = options.http_read_timeout;
+  absl::StatusOr<http::CorsPolicy> cors =
+      http::CorsPolicy::Parse(options.http_cors_origins);
+  if (!cors.ok()) return cors.status();
+  http_options.cors = *std::move(cors);
   absl::StatusOr<std::unique_ptr<http::HttpServer>> http_server =
       http::HttpServer::Start(http_options, server->gateway_.get(),
                               server->metrics_.get());

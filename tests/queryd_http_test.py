@@ -149,6 +149,16 @@ class HttpTestCase(unittest.TestCase):
         self.assertEqual(code, 200, (path, params, body))
         return body
 
+    def assert_error(self, path, status, code, message, params=None, method="GET", extra=()):
+        got, headers, body = curl(self.url(path, **(params or {})), "-X", method, *extra)
+        self.assertEqual(got, status, (path, params, body))
+        self.assertEqual(headers.get("content-type"), "application/json")
+        error = json.loads(body)
+        self.assertEqual(set(error), {"code", "message", "details"})
+        self.assertEqual((error["code"], error["details"]), (code, []))
+        self.assertIn(message, error["message"])
+        return headers, error
+
     def window(self):
         return {"range.start": rfc3339(self.now - 600), "range.end": rfc3339(self.now + 60)}
 
@@ -394,6 +404,14 @@ class QuerydRestTest(HttpTestCase):
         self.assertNotIn("content-encoding", result.stdout.split("\n\n", 1)[0].lower())
         self.assertIn('{"result":', result.stdout)
 
+    def test_no_cors_headers_unless_configured(self):
+        _, headers, _ = curl(self.url("/v1/health"), "-H", "Origin: https://a.example")
+        self.assertFalse([h for h in headers if h.startswith("access-control-")])
+        # A preflight is just an OPTIONS request: 405.
+        self.assert_error("/v1/health", 405, 12, "OPTIONS", method="OPTIONS",
+                          extra=("-H", "Origin: https://a.example",
+                                 "-H", "Access-Control-Request-Method: GET"))
+
     def test_connections_live_and_nodes(self):
         for path in ("/v1/connections", "/api/live"):
             c = self.get_ok(path)
@@ -413,16 +431,6 @@ class QuerydRestTest(HttpTestCase):
         self.assertEqual(result.stdout.split(), ["1", "0"])
 
     # --- errors ---------------------------------------------------------
-
-    def assert_error(self, path, status, code, message, params=None, method="GET", extra=()):
-        got, headers, body = curl(self.url(path, **(params or {})), "-X", method, *extra)
-        self.assertEqual(got, status, (path, params, body))
-        self.assertEqual(headers.get("content-type"), "application/json")
-        error = json.loads(body)
-        self.assertEqual(set(error), {"code", "message", "details"})
-        self.assertEqual((error["code"], error["details"]), (code, []))
-        self.assertIn(message, error["message"])
-        return headers, error
 
     def test_bad_parameters_are_400_naming_them(self):
         cases = [
@@ -681,6 +689,86 @@ class QuerydStreamTest(HttpTestCase):
         self.assertEqual(opcode, websocket.ABNF.OPCODE_CLOSE)
         self.assertEqual(int.from_bytes(frame.data[:2], "big"), 1001)  # going away
         self.assertEqual(frame.data[2:], b"queryd is stopping")
+
+
+class QuerydCorsTest(HttpTestCase):
+    """--http-cors-origins with a list of origins, checked with curl sending
+    Origin headers as a browser would."""
+    LISTED = "https://dash.example.org"
+    QUERYD_ARGS = ("--http-cors-origins=%s,http://127.0.0.1:3000" % LISTED,)
+
+    def test_listed_origin_gets_the_header(self):
+        for path, args in (("/v1/health", ()), ("/v1/flows", ("--compressed",)),
+                           ("/v1/nope", ()), ("/metrics", ())):
+            code, headers, _ = curl(self.url(path), "-H", "Origin: " + self.LISTED, *args)
+            self.assertEqual(headers.get("access-control-allow-origin"), self.LISTED, path)
+            self.assertIn("Origin", headers["vary"], path)
+        code, headers, _ = curl(self.url("/v1/health"), "-H", "Origin: http://127.0.0.1:3000")
+        self.assertEqual(headers["access-control-allow-origin"], "http://127.0.0.1:3000")
+        # Streams too.
+        result = subprocess.run(
+            ["curl", "-sS", "-N", "-i", "-m", "1.5", "-H", "Origin: " + self.LISTED,
+             self.url("/v1/stats:watch", interval="0.2s")], capture_output=True, text=True)
+        head = result.stdout.split("\n\n", 1)[0].lower()
+        self.assertIn("access-control-allow-origin: " + self.LISTED, head)
+
+    def test_other_origins_and_plain_requests_get_none(self):
+        for origin in ("https://evil.example", "https://dash.example.org.evil.example",
+                       "http://dash.example.org", "null"):
+            code, headers, _ = curl(self.url("/v1/health"), "-H", "Origin: " + origin)
+            self.assertEqual(code, 200)  # answered; the browser keeps it from the page
+            self.assertNotIn("access-control-allow-origin", headers, origin)
+            self.assertEqual(headers["vary"], "Origin, Accept-Encoding")
+        _, headers, _ = curl(self.url("/v1/health"))
+        self.assertNotIn("access-control-allow-origin", headers)
+
+    def test_preflight(self):
+        code, headers, body = curl(
+            self.url("/v1/flows"), "-X", "OPTIONS", "-H", "Origin: " + self.LISTED,
+            "-H", "Access-Control-Request-Method: GET",
+            "-H", "Access-Control-Request-Headers: Authorization, X-Other, Grpc-Metadata-Tenant")
+        self.assertEqual((code, body), (204, ""))
+        self.assertEqual(headers["access-control-allow-origin"], self.LISTED)
+        self.assertEqual(headers["access-control-allow-methods"], "GET, HEAD")
+        self.assertEqual(headers["access-control-allow-headers"],
+                         "authorization, grpc-metadata-tenant")
+        self.assertEqual(headers["access-control-max-age"], "600")
+        # An origin not listed: 403 naming it, no CORS headers.
+        headers, _ = self.assert_error(
+            "/v1/flows", 403, 7, 'origin "https://evil.example" is not allowed', method="OPTIONS",
+            extra=("-H", "Origin: https://evil.example",
+                   "-H", "Access-Control-Request-Method: GET"))
+        self.assertNotIn("access-control-allow-origin", headers)
+        # An unknown path: 404.
+        self.assert_error("/v1/nope", 404, 5, "no route for OPTIONS /v1/nope", method="OPTIONS",
+                          extra=("-H", "Origin: " + self.LISTED,
+                                 "-H", "Access-Control-Request-Method: GET"))
+
+    def test_bad_flag_values_are_one_line_and_exit_2(self):
+        for value, message in (("https://a.example/", "something after the host"),
+                               ("*,https://a.example", "must stand alone"),
+                               ("a.example", "must start with http://")):
+            result = subprocess.run(
+                [wt.runfile("queryd/weir-queryd"), "--data-dir=" + wt.tmpdir("cors-"),
+                 "--allow-root", "--http-cors-origins=" + value],
+                capture_output=True, text=True, timeout=20)
+            self.assertEqual(result.returncode, 2, result.stderr)
+            self.assertEqual(len(result.stderr.splitlines()), 1, result.stderr)
+            self.assertIn("--http-cors-origins: ", result.stderr)
+            self.assertIn(message, result.stderr)
+
+
+class QuerydCorsAnyOriginTest(HttpTestCase):
+    QUERYD_ARGS = ("--http-cors-origins=*",)
+
+    def test_any_origin(self):
+        code, headers, _ = curl(self.url("/v1/health"), "-H", "Origin: https://any.example")
+        self.assertEqual((code, headers["access-control-allow-origin"]), (200, "*"))
+        self.assertEqual(headers["vary"], "Accept-Encoding")  # not by Origin
+        code, headers, _ = curl(self.url("/api/stream"), "-X", "OPTIONS",
+                                "-H", "Origin: https://any.example",
+                                "-H", "Access-Control-Request-Method: GET")
+        self.assertEqual((code, headers["access-control-allow-origin"]), (204, "*"))
 
 
 class PrometheusScrapeTest(unittest.TestCase):

@@ -93,7 +93,9 @@ std::shared_ptr<bhttp::response<bhttp::string_body>> MakeResponse(
   response->version(version);
   response->result(reply.status);
   response->set(bhttp::field::server, "weir-queryd");
-  response->set(bhttp::field::content_type, reply.content_type);
+  if (!reply.content_type.empty()) {
+    response->set(bhttp::field::content_type, reply.content_type);
+  }
   for (const auto& [name, value] : reply.headers) response->set(name, value);
   response->body() = reply.body;
   response->keep_alive(keep_alive);
@@ -509,6 +511,14 @@ class HttpSession final : public StreamRelay {
     head_only_ = method == "HEAD";
     const std::string route_method = head_only_ ? "GET" : method;
 
+    if (method == "OPTIONS" && ctx_.options.cors.enabled() &&
+        request_.find(bhttp::field::origin) != request_.end() &&
+        request_.find(bhttp::field::access_control_request_method) !=
+            request_.end()) {
+      Preflight(path);
+      return;
+    }
+
     if (path == kMetricsPath && ctx_.metrics != nullptr) {
       if (route_method != "GET") {
         HttpReply reply = ErrorReply(
@@ -566,10 +576,20 @@ class HttpSession final : public StreamRelay {
         });
   }
 
-  // For a whole body (`compressible`), gzip when the client accepts it.
-  // Vary names what the answer depends on besides the URL.
+  // The CORS headers of an answer to this request, and, for a whole body
+  // (`compressible`), gzip when the client accepts it. Vary names what
+  // the answer depends on besides the URL.
   HttpReply Decorate(HttpReply reply, bool compressible) const {
     std::vector<std::string> vary;
+    const CorsPolicy& cors = ctx_.options.cors;
+    if (cors.enabled()) {
+      if (std::optional<std::string> allow =
+              cors.AllowOrigin(HeaderValue(request_, bhttp::field::origin))) {
+        reply.headers.emplace_back("Access-Control-Allow-Origin",
+                                   *std::move(allow));
+      }
+      if (cors.varies_by_origin()) vary.push_back("Origin");
+    }
     if (compressible) {
       vary.push_back("Accept-Encoding");
       if (reply.body.size() >= kMinGzipBytes &&
@@ -586,6 +606,54 @@ class HttpSession final : public StreamRelay {
       reply.headers.emplace_back("Vary", absl::StrJoin(vary, ", "));
     }
     return reply;
+  }
+
+  // A CORS preflight (OPTIONS with Origin and
+  // Access-Control-Request-Method) on a path with routes: 204 with the
+  // path's methods for a listed origin, 403 for another, 404 for an
+  // unknown path.
+  void Preflight(absl::string_view path) {
+    std::vector<std::string> methods;
+    std::string label;
+    if (path == kMetricsPath && ctx_.metrics != nullptr) {
+      methods = {"GET"};
+      label = kMetricsPath;
+    } else {
+      RouteTable::Match match = ctx_.gateway->routes().Find("OPTIONS", path);
+      methods = std::move(match.allowed_methods);
+      label = match.path_template.empty() ? std::string(kUnmatched)
+                                          : match.path_template;
+    }
+    if (methods.empty()) {
+      Send(ErrorReply(absl::StatusCode::kNotFound,
+                      absl::StrCat("no route for OPTIONS ", path)),
+           label);
+      return;
+    }
+    if (std::find(methods.begin(), methods.end(), "GET") != methods.end()) {
+      methods.push_back("HEAD");
+    }
+    const std::string origin = HeaderValue(request_, bhttp::field::origin);
+    if (!ctx_.options.cors.AllowOrigin(origin).has_value()) {
+      Send(ErrorReply(absl::StatusCode::kPermissionDenied,
+                      absl::StrCat("origin \"", origin,
+                                   "\" is not allowed (--http-cors-origins)")),
+           label);
+      return;
+    }
+    HttpReply reply;
+    reply.status = 204;
+    reply.content_type.clear();
+    reply.headers.emplace_back("Access-Control-Allow-Methods",
+                               absl::StrJoin(methods, ", "));
+    const std::string headers = CorsPolicy::AllowHeaders(
+        HeaderValue(request_, bhttp::field::access_control_request_headers));
+    if (!headers.empty()) {
+      reply.headers.emplace_back("Access-Control-Allow-Headers", headers);
+    }
+    reply.headers.emplace_back("Access-Control-Max-Age",
+                               absl::StrCat(CorsPolicy::kMaxAgeSeconds));
+    Send(reply, label);
   }
 
   // A whole response; then the next request (keep-alive) or the end.
@@ -647,6 +715,12 @@ class HttpSession final : public StreamRelay {
     head_->set(bhttp::field::server, "weir-queryd");
     head_->set(bhttp::field::content_type, "application/x-ndjson");
     head_->set(bhttp::field::cache_control, "no-cache");
+    // Streams are not compressed (each line must reach the client when it
+    // is written); only the CORS headers apply.
+    for (const auto& [name, value] :
+         Decorate(HttpReply{}, /*compressible=*/false).headers) {
+      head_->set(name, value);
+    }
     head_->keep_alive(false);
     head_->chunked(true);
     head_serializer_.emplace(*head_);

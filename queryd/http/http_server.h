@@ -37,6 +37,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "queryd/http/cors.h"
 #include "queryd/http/gateway.h"
 #include "queryd/http/queryd_metrics.h"
 
@@ -54,6 +55,8 @@ struct HttpServerOptions {
   // A WebSocket client that sends nothing (not even a pong to our pings)
   // for this long is disconnected.
   absl::Duration websocket_idle_timeout = absl::Seconds(60);
+  // Cross-origin access for browsers; off by default.
+  CorsPolicy cors;
 };
 
 class HttpServer {
