@@ -21,10 +21,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "queryd/store/batch_validator.h"
+#include "queryd/store/derived_views.h"
 #include "queryd/store/encoding.h"
 #include "queryd/store/key_codec.h"
+#include "queryd/store/node_admission.h"
 #include "queryd/store/rocksdb_status.h"
 #include "queryd/store/rollup_block.h"
+#include "queryd/store/rollup_buffer.h"
 #include "queryd/store/rollup_merge_operator.h"
 #include "queryd/store/value_codec.h"
 #include "rocksdb/cache.h"
@@ -43,7 +46,6 @@ namespace {
 constexpr Family kFamilies[] = {Family::kRaw,  Family::kMinute,
                                 Family::kHour, Family::kNodes,
                                 Family::kMeta, Family::kPending};
-constexpr Tier kRollupTiers[] = {Tier::kMinute, Tier::kHour};
 constexpr uint64_t kNanosPerSecond = 1000000000;
 // SumRollup merges a run's shards on two threads when the run has at least
 // this many buckets; below, a thread costs more than it saves.
@@ -264,43 +266,6 @@ absl::StatusOr<uint32_t> ReadFormatVersion(const std::string& dir) {
   return result;
 }
 
-// Index of a rollup tier in per-tier arrays.
-int RollupIndex(Tier tier) { return tier == Tier::kMinute ? 0 : 1; }
-
-// Per tier, the first bucket (Unix seconds) a write may touch.
-using Cutoffs = std::array<uint64_t, 3>;
-
-// Node counters summed in memory, per rollup tier and rollup key.
-struct CounterSums {
-  std::array<absl::flat_hash_map<std::string, CounterVector>, 2> counters;
-
-  size_t size() const { return counters[0].size() + counters[1].size(); }
-
-  void AddAll(const CounterSums& other) {
-    for (int i = 0; i < 2; ++i) {
-      for (const auto& [key, sum] : other.counters[i]) {
-        AddCounters(sum, &counters[i][key]);
-      }
-    }
-  }
-};
-
-// Adds a batch's counters to `sums`, per rollup tier, in the bucket of the
-// batch's interval start when that is at or after the tier's cutoff.
-void AddCounterRollups(const CounterVector& counters,
-                       uint64_t interval_start_unix_nano, uint32_t node_id,
-                       const Cutoffs& cutoff_sec, CounterSums* sums) {
-  RollupKey rollup;
-  rollup.view = View::kNodeCounters;
-  rollup.node_id = node_id;
-  for (Tier tier : kRollupTiers) {
-    rollup.bucket_start_sec = BucketStartSec(interval_start_unix_nano, tier);
-    if (rollup.bucket_start_sec < cutoff_sec[static_cast<int>(tier)]) continue;
-    AddCounters(counters,
-                &sums->counters[RollupIndex(tier)][EncodeRollupKey(rollup)]);
-  }
-}
-
 // The entries of `map`, in key order: a memtable insert right after its
 // predecessor is much cheaper than one at a random place.
 template <typename Value>
@@ -313,444 +278,6 @@ std::vector<const std::pair<const std::string, Value>*> SortedEntries(
             [](const auto* a, const auto* b) { return a->first < b->first; });
   return sorted;
 }
-
-// The rollup buffer's keys. Per flow the buffer sums only four base views,
-// in one tier's buckets; the other views and h1 are derived from them when
-// the buffer is written (DerivedViews): src and dst from pair, protocol
-// from src port, h1 buckets from m1 ones. That is 4 map updates per flow
-// instead of 14, with fixed-size keys.
-struct PairKey {
-  uint64_t bucket_sec;
-  Address src;
-  Address dst;
-
-  // The fields in the order of the encoded rollup key: equality, hash and
-  // (DerivedViews) key order go through it.
-  auto Tie() const { return std::tie(bucket_sec, src, dst); }
-  bool operator==(const PairKey& other) const { return Tie() == other.Tie(); }
-  template <typename H>
-  friend H AbslHashValue(H h, const PairKey& key) {
-    return H::combine(std::move(h), key.Tie());
-  }
-};
-
-struct PortKey {
-  uint64_t bucket_sec;
-  uint8_t protocol;
-  uint16_t port;
-
-  auto Tie() const { return std::tie(bucket_sec, protocol, port); }
-  bool operator==(const PortKey& other) const { return Tie() == other.Tie(); }
-  template <typename H>
-  friend H AbslHashValue(H h, const PortKey& key) {
-    return H::combine(std::move(h), key.Tie());
-  }
-};
-
-struct InterfaceKey {
-  uint64_t bucket_sec;
-  uint32_t node_id;
-  uint8_t direction;
-  std::string ifname;
-
-  auto Tie() const { return std::tie(bucket_sec, node_id, direction, ifname); }
-  bool operator==(const InterfaceKey& other) const {
-    return Tie() == other.Tie();
-  }
-  template <typename H>
-  friend H AbslHashValue(H h, const InterfaceKey& key) {
-    return H::combine(std::move(h), key.Tie());
-  }
-};
-
-template <typename Key>
-void AddAllTotals(const absl::flat_hash_map<Key, Totals>& from,
-                  absl::flat_hash_map<Key, Totals>* to) {
-  for (const auto& [key, sum] : from) (*to)[key] += sum;
-}
-
-// Sums of the base views in one tier's buckets.
-struct BaseSums {
-  absl::flat_hash_map<PairKey, Totals> pair;
-  absl::flat_hash_map<PortKey, Totals> src_port;
-  absl::flat_hash_map<PortKey, Totals> dst_port;
-  absl::flat_hash_map<InterfaceKey, Totals> interface;
-
-  size_t size() const {
-    return pair.size() + src_port.size() + dst_port.size() + interface.size();
-  }
-
-  void Add(uint64_t bucket_sec, const FlowRecord& flow, uint32_t node_id,
-           const Totals& totals) {
-    pair[{bucket_sec, flow.src_addr, flow.dst_addr}] += totals;
-    src_port[{bucket_sec, flow.protocol, flow.src_port}] += totals;
-    dst_port[{bucket_sec, flow.protocol, flow.dst_port}] += totals;
-    interface[{
-      bucket_sec, node_id, static_cast<uint8_t>(flow.direction), flow.ifname}] += totals;
-  }
-
-  // Room for as many keys as `other` holds, so that a buffer filling up
-  // like the last one does not rehash its way there.
-  void ReserveLike(const BaseSums& other) {
-    pair.reserve(other.pair.size());
-    src_port.reserve(other.src_port.size());
-    dst_port.reserve(other.dst_port.size());
-    interface.reserve(other.interface.size());
-  }
-
-  void AddAll(const BaseSums& other) {
-    AddAllTotals(other.pair, &pair);
-    AddAllTotals(other.src_port, &src_port);
-    AddAllTotals(other.dst_port, &dst_port);
-    AddAllTotals(other.interface, &interface);
-  }
-};
-
-// Rollups of stored batches that are not yet in m1 and h1, and the pending
-// keys of those batches (StoreOptions::rollup_buffer_keys).
-struct RollupBuffer {
-  // Flows both m1 and h1 keep, by minute bucket.
-  BaseSums minute;
-  // Flows only h1 keeps (older than m1's retention), by hour bucket.
-  BaseSums hour_only;
-  // Node counters (one entry per batch and tier: kept encoded).
-  CounterSums counters;
-  std::vector<std::string> pending;
-  // The earliest last_seen among the raw flows of the pending batches:
-  // what a recovery of them would read back (UINT64_MAX for none).
-  uint64_t raw_from_ns = UINT64_MAX;
-
-  size_t size() const {
-    return minute.size() + hour_only.size() + counters.size();
-  }
-
-  void AddAll(const RollupBuffer& other) {
-    minute.AddAll(other.minute);
-    hour_only.AddAll(other.hour_only);
-    counters.AddAll(other.counters);
-    pending.insert(pending.end(), other.pending.begin(), other.pending.end());
-    raw_from_ns = std::min(raw_from_ns, other.raw_from_ns);
-  }
-};
-
-// Whether the buffer can take a flow: h1 keeps it. (A flow m1 keeps but h1
-// does not, under an hour retention shorter than the minute one, has no
-// base tier and is written with its batch.)
-bool Bufferable(const FlowRecord& flow, const Cutoffs& cutoff_sec) {
-  return BucketStartSec(flow.last_seen_unix_nano, Tier::kHour) >=
-         cutoff_sec[static_cast<int>(Tier::kHour)];
-}
-
-// Adds a flow to the base sums of `sums`: by minute when m1 keeps it (h1
-// is derived from those), by hour when only h1 does. Returns whether
-// either keeps it.
-bool AddFlow(const FlowRecord& flow, uint32_t node_id,
-             const Cutoffs& cutoff_sec, RollupBuffer* sums) {
-  const Totals totals = {flow.bytes,
-                         flow.packets,
-                         1,
-                         flow.first_seen_unix_nano,
-                         flow.last_seen_unix_nano,
-                         false};
-  const uint64_t minute =
-      BucketStartSec(flow.last_seen_unix_nano, Tier::kMinute);
-  if (minute >= cutoff_sec[static_cast<int>(Tier::kMinute)]) {
-    sums->minute.Add(minute, flow, node_id, totals);
-    return true;
-  }
-  const uint64_t hour = BucketStartSec(flow.last_seen_unix_nano, Tier::kHour);
-  if (hour >= cutoff_sec[static_cast<int>(Tier::kHour)]) {
-    sums->hour_only.Add(hour, flow, node_id, totals);
-    return true;
-  }
-  return false;
-}
-
-struct AddressKey {
-  uint64_t bucket_sec;
-  Address address;
-
-  auto Tie() const { return std::tie(bucket_sec, address); }
-  bool operator==(const AddressKey& other) const {
-    return Tie() == other.Tie();
-  }
-};
-
-struct ProtocolKey {
-  uint64_t bucket_sec;
-  uint8_t protocol;
-
-  auto Tie() const { return std::tie(bucket_sec, protocol); }
-  bool operator==(const ProtocolKey& other) const {
-    return Tie() == other.Tie();
-  }
-};
-
-// Every view of both rollup tiers, derived from base sums when the buffer is
-// written, by sorting, not hashing. Per tier, the base entries are sorted
-// and summed where keys meet; pair entries then give the pair view, and,
-// as they come sorted by source, the source view by summing neighbours;
-// source ports give protocols the same way; destinations are sorted on
-// their own. The summed minute entries of closed hours (Store::HourTierEnd),
-// each minute a sorted run, are merged into the hour tier's base entries;
-// those of open hours go to m1 only. The vectors keep their memory from
-// one flush to the next.
-class DerivedViews {
- public:
-  // Adds base sums in `base_tier` buckets: m1 for flows m1 keeps (h1 gets
-  // them from m1), h1 for flows only h1 keeps.
-  void Add(const BaseSums& base, Tier base_tier) {
-    Base& to = base_[RollupIndex(base_tier)];
-    to.pair.insert(to.pair.end(), base.pair.begin(), base.pair.end());
-    to.src_port.insert(to.src_port.end(), base.src_port.begin(),
-                       base.src_port.end());
-    to.dst_port.insert(to.dst_port.end(), base.dst_port.begin(),
-                       base.dst_port.end());
-    to.interface.insert(to.interface.end(), base.interface.begin(),
-                        base.interface.end());
-  }
-
-  // Bytes of the last write the views went into: the next one reserves as
-  // much, so a write of many MiB is not copied over as it grows.
-  size_t last_write_bytes = 0;
-
-  // Merges of the blocks of every view of both tiers, of buckets at or
-  // after their tier's cutoff; minutes at or after `hour_end_sec` (hours
-  // not closed yet) go to m1 only. Then empties itself.
-  void Append(const Cutoffs& cutoff_sec, uint64_t hour_end_sec,
-              const std::array<rocksdb::ColumnFamilyHandle*, 2>& families,
-              rocksdb::WriteBatch* out) {
-    Base& minute = base_[RollupIndex(Tier::kMinute)];
-    Base& hour = base_[RollupIndex(Tier::kHour)];
-    // What only h1 keeps is one unsorted run; each minute of a closed hour
-    // then adds one sorted run per base view.
-    hour.SortAndSum();
-    hour.StartRuns();
-    minute.SortAndSum();
-    minute.AppendTo(&hour, kSecondsPerHour, hour_end_sec);
-    hour.MergeRuns();
-    for (Tier tier : kRollupTiers) {
-      const int i = RollupIndex(tier);
-      writer_.cutoff = cutoff_sec[static_cast<int>(tier)];
-      writer_.family = families[i];
-      writer_.out = out;
-      WriteViews(base_[i]);
-      base_[i].Clear();
-    }
-  }
-
- private:
-  static constexpr uint64_t kSecondsPerHour = 3600;
-
-  template <typename Key>
-  using Entries = std::vector<std::pair<Key, Totals>>;
-
-  template <typename Key>
-  static bool Less(const std::pair<Key, Totals>& a,
-                   const std::pair<Key, Totals>& b) {
-    return a.first.Tie() < b.first.Tie();
-  }
-
-  // Sorts entries and sums those with equal keys, in place.
-  template <typename Key>
-  static void SortAndSum(Entries<Key>& entries) {
-    std::sort(entries.begin(), entries.end(), Less<Key>);
-    SumNeighbours(entries);
-  }
-
-  // Sums neighbours with equal keys, in place.
-  template <typename Key>
-  static void SumNeighbours(Entries<Key>& entries) {
-    size_t kept = 0;
-    for (size_t i = 0; i < entries.size(); ++i) {
-      if (kept > 0 && entries[kept - 1].first == entries[i].first) {
-        entries[kept - 1].second += entries[i].second;
-      } else {
-        entries[kept++] = entries[i];
-      }
-    }
-    entries.resize(kept);
-  }
-
-  // Merges the sorted runs of `entries` that start at `starts`, pairwise,
-  // then sums equal keys.
-  template <typename Key>
-  static void MergeRuns(Entries<Key>& entries, std::vector<size_t>& starts) {
-    while (starts.size() > 1) {
-      size_t kept = 0;
-      for (size_t r = 0; r < starts.size(); r += 2) {
-        if (r + 1 < starts.size()) {
-          const size_t end =
-              r + 2 < starts.size() ? starts[r + 2] : entries.size();
-          std::inplace_merge(entries.begin() + starts[r],
-                             entries.begin() + starts[r + 1],
-                             entries.begin() + end, Less<Key>);
-        }
-        starts[kept++] = starts[r];
-      }
-      starts.resize(kept);
-    }
-    SumNeighbours(entries);
-  }
-
-  // Appends the (sorted) `entries` of buckets before `end_sec` to `to`
-  // with their buckets widened to `width` seconds, adding a run start at
-  // each bucket.
-  template <typename Key>
-  static void Widen(const Entries<Key>& entries, uint64_t width,
-                    uint64_t end_sec, Entries<Key>* to,
-                    std::vector<size_t>* starts) {
-    for (size_t i = 0; i < entries.size(); ++i) {
-      if (entries[i].first.bucket_sec >= end_sec) break;
-      if (i == 0 ||
-          entries[i].first.bucket_sec != entries[i - 1].first.bucket_sec) {
-        starts->push_back(to->size());
-      }
-      to->push_back(entries[i]);
-      to->back().first.bucket_sec -= to->back().first.bucket_sec % width;
-    }
-  }
-
-  // The base views of one tier.
-  struct Base {
-    Entries<PairKey> pair;
-    Entries<PortKey> src_port;
-    Entries<PortKey> dst_port;
-    Entries<InterfaceKey> interface;
-    // Run starts of each, while runs are merged (MergeRuns).
-    std::array<std::vector<size_t>, 4> starts;
-
-    void SortAndSum() {
-      DerivedViews::SortAndSum(pair);
-      DerivedViews::SortAndSum(src_port);
-      DerivedViews::SortAndSum(dst_port);
-      DerivedViews::SortAndSum(interface);
-    }
-    void StartRuns() {
-      for (auto& s : starts) s.clear();
-      if (!pair.empty()) starts[0].push_back(0);
-      if (!src_port.empty()) starts[1].push_back(0);
-      if (!dst_port.empty()) starts[2].push_back(0);
-      if (!interface.empty()) starts[3].push_back(0);
-    }
-    void AppendTo(Base* to, uint64_t width, uint64_t end_sec) const {
-      Widen(pair, width, end_sec, &to->pair, &to->starts[0]);
-      Widen(src_port, width, end_sec, &to->src_port, &to->starts[1]);
-      Widen(dst_port, width, end_sec, &to->dst_port, &to->starts[2]);
-      Widen(interface, width, end_sec, &to->interface, &to->starts[3]);
-    }
-    void MergeRuns() {
-      DerivedViews::MergeRuns(pair, starts[0]);
-      DerivedViews::MergeRuns(src_port, starts[1]);
-      DerivedViews::MergeRuns(dst_port, starts[2]);
-      DerivedViews::MergeRuns(interface, starts[3]);
-    }
-    void Clear() {
-      pair.clear();
-      src_port.clear();
-      dst_port.clear();
-      interface.clear();
-    }
-  };
-
-  // Writes every view of one tier from its sorted, summed base entries.
-  void WriteViews(const Base& base) {
-    writer_.Write(base.pair, View::kPair, [](const PairKey& k, RollupKey* key) {
-      key->src_addr = k.src;
-      key->dst_addr = k.dst;
-    });
-    // Sorted by (bucket, src, dst), so by (bucket, src) too.
-    src_.clear();
-    for (const auto& [key, totals] : base.pair) {
-      src_.push_back({{key.bucket_sec, key.src}, totals});
-    }
-    SumNeighbours(src_);
-    writer_.Write(src_, View::kSrc, [](const AddressKey& k, RollupKey* key) {
-      key->src_addr = k.address;
-    });
-    dst_.clear();
-    for (const auto& [key, totals] : base.pair) {
-      dst_.push_back({{key.bucket_sec, key.dst}, totals});
-    }
-    SortAndSum(dst_);
-    writer_.Write(dst_, View::kDst, [](const AddressKey& k, RollupKey* key) {
-      key->dst_addr = k.address;
-    });
-    const auto port = [](const PortKey& k, RollupKey* key) {
-      key->protocol = k.protocol;
-      key->port = k.port;
-    };
-    writer_.Write(base.src_port, View::kSrcPort, port);
-    writer_.Write(base.dst_port, View::kDstPort, port);
-    // Sorted by (bucket, protocol, port), so by (bucket, protocol) too.
-    protocol_.clear();
-    for (const auto& [key, totals] : base.src_port) {
-      protocol_.push_back({{key.bucket_sec, key.protocol}, totals});
-    }
-    SumNeighbours(protocol_);
-    writer_.Write(protocol_, View::kProtocol,
-                  [](const ProtocolKey& k, RollupKey* key) {
-                    key->protocol = k.protocol;
-                  });
-    writer_.Write(base.interface, View::kNode,
-                  [](const InterfaceKey& k, RollupKey* key) {
-                    key->node_id = k.node_id;
-                    key->direction = k.direction;
-                    key->ifname = k.ifname;
-                  });
-  }
-
-  // Writes a view's sorted, summed entries as blocks, spread over their
-  // bucket's shards (each shard's entries still in key order): one Merge
-  // per bucket and shard.
-  struct Writer {
-    uint64_t cutoff = 0;
-    rocksdb::ColumnFamilyHandle* family = nullptr;
-    rocksdb::WriteBatch* out = nullptr;
-    RollupKey key;
-    std::string view_key;
-    std::string block_key;
-    std::vector<BlockBuilder> shards;
-
-    template <typename Key, typename Fill>
-    void Write(const Entries<Key>& entries, View view, Fill fill) {
-      key.view = view;
-      const size_t key_size = ViewKeySize(view);
-      shards.resize(ShardCount(view));
-      for (BlockBuilder& shard : shards) shard.Reset(key_size);
-      uint64_t bucket = entries.empty() ? 0 : entries[0].first.bucket_sec;
-      const auto write_bucket = [&] {
-        for (size_t i = 0; i < shards.size(); ++i) {
-          if (shards[i].empty()) continue;
-          block_key.clear();
-          AppendBlockKey({bucket, view, static_cast<uint16_t>(i)}, &block_key);
-          const absl::string_view block = shards[i].value();
-          out->Merge(family, block_key,
-                     rocksdb::Slice(block.data(), block.size()));
-          shards[i].Reset(key_size);
-        }
-      };
-      for (const auto& [k, sum] : entries) {
-        if (k.bucket_sec != bucket) {
-          write_bucket();
-          bucket = k.bucket_sec;
-        }
-        if (k.bucket_sec < cutoff) continue;
-        fill(k, &key);
-        view_key.clear();
-        AppendViewKey(key, &view_key);
-        shards[ShardOf(view, view_key)].Add(view_key, sum);
-      }
-      write_bucket();
-    }
-  };
-
-  std::array<Base, 2> base_;
-  Entries<AddressKey> src_;
-  Entries<AddressKey> dst_;
-  Entries<ProtocolKey> protocol_;
-  Writer writer_;
-};
 
 NodeInfo ToNodeInfo(const std::string& name, const NodeState& state) {
   NodeInfo info;
@@ -1407,20 +934,17 @@ void RocksStore::StoreRun(absl::Span<const weir::v1::FlowBatch* const> run,
     IngestResult& result = written[i].result;
     result.epoch = batch.epoch();
     result.seq = batch.seq();
+    const Admission admission =
+        Admit({persisted, next.epoch, next.seq}, batch.epoch(), batch.seq());
+    result.outcome = admission.outcome;
+    result.skipped_seqs = admission.skipped_seqs;
+    if (result.outcome == IngestResult::Outcome::kDuplicate) continue;
     if (!persisted) {
       next.id = node->id;
       next.first_seen_unix_nano = ToUnixNanosClamped(received_at);
-    } else if (batch.epoch() < next.epoch) {
-      result.outcome = IngestResult::Outcome::kStaleEpoch;
+    }
+    if (result.outcome == IngestResult::Outcome::kStaleEpoch) {
       next.stale_batches += 1;
-    } else if (batch.epoch() == next.epoch && batch.seq() <= next.seq) {
-      result.outcome = IngestResult::Outcome::kDuplicate;
-      continue;
-    } else if (batch.epoch() == next.epoch) {
-      result.skipped_seqs = batch.seq() - next.seq - 1;
-    } else {
-      // A new epoch restarts seq at 1.
-      result.skipped_seqs = batch.seq() - 1;
     }
     writes = true;
     persisted = true;
@@ -1616,7 +1140,11 @@ void RocksStore::AppendRollups(absl::Span<const RollupBuffer* const> sums,
     counters.AddAll(buffer->counters);
   }
   views->Append(cutoff_sec, merge_end_sec_.load(),
-                {cf(Family::kMinute), cf(Family::kHour)}, out);
+                [&](Tier tier, absl::string_view key, absl::string_view block) {
+                  out->Merge(cf(TierFamily(tier)),
+                             rocksdb::Slice(key.data(), key.size()),
+                             rocksdb::Slice(block.data(), block.size()));
+                });
   std::string value;
   for (Tier tier : kRollupTiers) {
     const std::string first_key =
