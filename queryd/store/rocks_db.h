@@ -1,0 +1,89 @@
+// The store's RocksDB database: its options (one place for every column
+// family, schema.h Family), open, column family handles, and the
+// whole-database operations (memtable flush, compaction, size and memory
+// figures). Store components take it by reference; nothing outside
+// queryd/store sees it.
+
+#ifndef WEIR_QUERYD_STORE_ROCKS_DB_H_
+#define WEIR_QUERYD_STORE_ROCKS_DB_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "queryd/store/schema.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
+#include "rocksdb/write_batch.h"
+
+namespace weir::store {
+
+inline constexpr Family kFamilies[] = {Family::kRaw,  Family::kMinute,
+                                       Family::kHour, Family::kNodes,
+                                       Family::kMeta, Family::kPending};
+
+class RocksDb {
+ public:
+  // Opens (creating what is missing) the database in `dir`, every family of
+  // kFamilies with its options, and any other family found on disk
+  // (RocksDB opens all or nothing) with default options. Writes through
+  // Write are synced when `sync_writes`.
+  static absl::StatusOr<std::unique_ptr<RocksDb>> Open(const std::string& dir,
+                                                       size_t block_cache_bytes,
+                                                       bool sync_writes);
+
+  // Descriptors of every family to open: ours first, in Family order, then
+  // any other of `on_disk`, with default options. `cache` may be null.
+  static std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(
+      const std::vector<std::string>& on_disk,
+      const std::shared_ptr<rocksdb::Cache>& cache);
+
+  // The names of the families of the database in `dir`.
+  static absl::Status ListFamilies(const std::string& dir,
+                                   std::vector<std::string>* names);
+
+  ~RocksDb();
+  RocksDb(const RocksDb&) = delete;
+  RocksDb& operator=(const RocksDb&) = delete;
+
+  rocksdb::DB* db() const { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* cf(Family family) const {
+    return handles_[static_cast<int>(family)];
+  }
+  // Synced or not as opened; logged.
+  const rocksdb::WriteOptions& write_options() const { return write_options_; }
+
+  // A write with write_options(); errors say what it was (`what`).
+  absl::Status Write(rocksdb::WriteBatch* batch, absl::string_view what) const;
+  // A write that skips the WAL (see the store's lock and durability notes).
+  absl::Status WriteUnlogged(rocksdb::WriteBatch* batch,
+                             absl::string_view what) const;
+
+  // Writes every family's memtables to SST files, atomically.
+  absl::Status FlushMemtables() const;
+  // Compacts every family fully (merges are folded into values).
+  absl::Status Compact() const;
+  // Bytes on disk (SST files) plus memtables, all families.
+  uint64_t ApproximateSize() const;
+  uint64_t MemtableBytes() const;
+  // What the block cache (shared by every family) holds.
+  uint64_t BlockCacheBytes() const;
+
+ private:
+  RocksDb(std::unique_ptr<rocksdb::DB> db,
+          std::vector<rocksdb::ColumnFamilyHandle*> handles, bool sync_writes);
+
+  const std::unique_ptr<rocksdb::DB> db_;
+  // Indexed by Family; then any other family found on disk.
+  const std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::WriteOptions write_options_;
+};
+
+}  // namespace weir::store
+
+#endif  // WEIR_QUERYD_STORE_ROCKS_DB_H_
