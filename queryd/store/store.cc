@@ -4,27 +4,28 @@
 // registry, format upgrades and the rollup flusher, the reader and crash
 // recovery, the hour closer, and this file.
 //
-// Lock order. Every lock of the store, and the only order in which one may
-// be taken while another is held (a lock may be taken alone at any time):
+// Lock order. Every lock of the store, in the only order in which one may
+// be taken while holding another (any lock may be taken alone):
 //
 //   1. HourCloser::mu_            one closes hours at a time
 //   2. RollupFlusher::mu()        held across a whole flush of the buffer
 //   3. TierBounds::retention_mu   writers shared; EnforceRetention and
-//                                 CloseHours exclusive
-//   4. NodeEntry::mu              one per node: its writers, its buffer
-//   5. NodeRegistry::mu_          the node map and names; taken alone or
-//                                 before 4, never while holding 4
-//   6. RollupFlusher::leftover_mu_  leaves: nothing is taken while
-//      StoreReader::summed_mu_      holding one of them
-//      RollupFlusher::thread_mu_    (the flusher thread calls out of
-//                                   thread_mu_ unlocked)
+//                                 closing an hour exclusive
+//   4. NodeRegistry::mu_          the node map and the names by id
+//   5. NodeEntry::mu              one per node: its writers, its state, its
+//                                 share of the buffer
+//   6. leaves, holding which nothing else is taken:
+//      RollupFlusher::leftover_mu_, StoreReader::summed_mu_, and
+//      RollupFlusher::thread_mu_ (the flusher thread releases it before
+//      it flushes or closes hours)
 //
-// A writer takes 5 (FindOrAdd, released), then 3 shared, then 4. A flush
-// takes 2, 3 shared, then 5 (released) and each 4 in turn. Closing hours
-// takes 1, then 2 and 3 exclusive (released before summing). Retention
-// closes hours first (1, 2, 3 released), then takes 2 and 3 exclusive.
-// Reads of rollups flush (2, 3) or close hours first, then read without a
-// lock; ScanRaw takes 3 shared to read the raw cutoff, and 5 for names.
+// A writer takes 4 alone (FindOrAdd), then 3 shared, then its node's 5. A
+// flush takes 2, 3 shared, then 4 (released) and each node's 5 in turn.
+// Closing hours takes 1, then 2 and 3 exclusive, releasing both before it
+// sums. Retention closes hours first (1, 2, 3, all released), then takes 2
+// and 3 exclusive. Reads of rollups flush (2, 3) or close hours first, then
+// read with no lock held; ScanRaw takes 3 shared to read raw's cutoff, and
+// 4 for the names.
 
 #include "queryd/store/store.h"
 
