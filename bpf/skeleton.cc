@@ -8,7 +8,11 @@
 
 #include <cerrno>
 #include <iterator>
+#include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "bpf/weir.skel.h"
 #include "common/status_util.h"
@@ -155,11 +159,21 @@ absl::Status Skeleton::ReusePinnedMaps() {
 }
 
 absl::Status Skeleton::PinMaps() {
-  if (mkdir(options_.pin_path.c_str(), 0700) != 0 && errno != EEXIST) {
+  bool made_folder = false;
+  if (mkdir(options_.pin_path.c_str(), 0700) == 0) {
+    made_folder = true;
+  } else if (errno != EEXIST) {
     return absl::ErrnoToStatus(errno,
                                absl::StrCat("create ", options_.pin_path,
                                             " (is /sys/fs/bpf a bpffs?)"));
   }
+  // A pin that fails leaves the folder as it was: the pins made here go
+  // (each is a whole map that a later start would find half a set of).
+  std::vector<std::string> made;
+  absl::Cleanup undo = [&] {
+    for (const std::string& path : made) unlink(path.c_str());
+    if (made_folder) rmdir(options_.pin_path.c_str());
+  };
   const int fds[] = {flow_slots_fd(), active_slot_fd(), counters_fd(),
                      flow_map_fd(0), flow_map_fd(1)};
   for (size_t i = 0; i < std::size(kPinnedMaps); ++i) {
@@ -168,7 +182,9 @@ absl::Status Skeleton::PinMaps() {
     if (int err = bpf_obj_pin(fds[i], path.c_str()); err != 0) {
       return LibbpfFailure(err, absl::StrCat("pin map at ", path));
     }
+    made.push_back(path);
   }
+  std::move(undo).Cancel();
   return absl::OkStatus();
 }
 

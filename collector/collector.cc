@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -26,6 +27,7 @@
 #include "collector/metrics.h"
 #include "collector/preflight.h"
 #include "collector/shipper.h"
+#include "common/status_macros.h"
 #include "common/version.h"
 
 namespace weir::collector {
@@ -103,19 +105,25 @@ absl::Status CheckBpffs(const std::string& pin_path) {
 }
 
 absl::Status Run(const CollectorOptions& options) {
-  if (absl::Status s = CheckCapabilities(); !s.ok()) return s;
-  if (absl::Status s = CheckKernelBtf(); !s.ok()) return s;
-  if (absl::Status s = CheckBpffs(options.pin_path); !s.ok()) return s;
+  WEIR_RETURN_IF_ERROR(CheckCapabilities());
+  WEIR_RETURN_IF_ERROR(CheckKernelBtf());
+  WEIR_RETURN_IF_ERROR(CheckBpffs(options.pin_path));
 
   std::vector<std::string> interfaces = options.interfaces;
   if (interfaces.size() == 1 && interfaces[0] == "all") {
-    absl::StatusOr<std::vector<std::string>> up = InterfacesThatAreUp();
-    if (!up.ok()) return up.status();
-    if (up->empty()) {
+    WEIR_ASSIGN_OR_RETURN(interfaces, InterfacesThatAreUp());
+    if (interfaces.empty()) {
       return absl::FailedPreconditionError(
           "--interfaces=all: no interface other than loopback is up");
     }
-    interfaces = *std::move(up);
+  }
+  // Before anything is loaded or pinned: a name that is not there fails
+  // the start with nothing to undo.
+  for (const std::string& name : interfaces) {
+    if (if_nametoindex(name.c_str()) == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("--interfaces: no interface named ", name));
+    }
   }
   const std::string node = options.node.empty() ? Hostname() : options.node;
 
@@ -127,16 +135,32 @@ absl::Status Run(const CollectorOptions& options) {
   sigaddset(&stop, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
+  // A start that fails leaves the bpffs as it found it (the cleanups below,
+  // cancelled once the collector runs): what it pinned goes, and so do the
+  // folders it made; maps it adopted from an earlier collector stay pinned
+  // with their counts, which the next start must not lose.
+  const std::string links_dir = absl::StrCat(options.pin_path, "/links");
+  const bool had_pin_dir = access(options.pin_path.c_str(), F_OK) == 0;
+  const bool had_links_dir = access(links_dir.c_str(), F_OK) == 0;
+  absl::Cleanup remove_folders = [&] {
+    // rmdir leaves a folder that anything is still pinned in.
+    if (!had_links_dir) rmdir(links_dir.c_str());
+    if (!had_pin_dir) rmdir(options.pin_path.c_str());
+  };
+
   bpf::ProgramOptions program;
   program.flow_map_entries = options.map_size;
   program.pin_path = options.pin_path;
-  absl::StatusOr<std::unique_ptr<bpf::Skeleton>> skeleton =
-      bpf::Skeleton::OpenAndLoad(program);
-  if (!skeleton.ok()) return skeleton.status();
-  if ((*skeleton)->adopted()) {
+  WEIR_ASSIGN_OR_RETURN(std::unique_ptr<bpf::Skeleton> skeleton,
+                        bpf::Skeleton::OpenAndLoad(program));
+  if (skeleton->adopted()) {
     Log(absl::StrCat("adopted the maps pinned in ", options.pin_path,
                      ": counts made while no collector ran are kept"));
   }
+  absl::Cleanup unpin = [&] {
+    if (skeleton->adopted()) return;
+    if (absl::Status s = skeleton->Unpin(); !s.ok()) Log(s.ToString());
+  };
 
   Attacher attacher(options.pin_path);
   std::vector<Attachment> attachments;
@@ -145,17 +169,25 @@ absl::Status Run(const CollectorOptions& options) {
       if (absl::Status s = attacher.Detach(a); !s.ok()) Log(s.ToString());
     }
   };
+  // A hook taken over from an earlier collector stays attached (now with
+  // this start's program, which counts into the same adopted maps); only
+  // what this start attached goes.
+  absl::Cleanup undo_attach = [&] {
+    for (Attachment& a : attachments) {
+      if (a.adopted) {
+        attacher.Release(a);
+      } else if (absl::Status s = attacher.Detach(a); !s.ok()) {
+        Log(s.ToString());
+      }
+    }
+  };
   for (const std::string& name : interfaces) {
     for (auto [direction, fd] : {std::pair{weir::v1::DIRECTION_INGRESS,
-                                           (*skeleton)->ingress_program_fd()},
+                                           skeleton->ingress_program_fd()},
                                  std::pair{weir::v1::DIRECTION_EGRESS,
-                                           (*skeleton)->egress_program_fd()}}) {
-      absl::StatusOr<Attachment> a = attacher.Attach(fd, name, direction);
-      if (!a.ok()) {
-        detach_all();
-        return a.status();
-      }
-      attachments.push_back(*std::move(a));
+                                           skeleton->egress_program_fd()}}) {
+      WEIR_ASSIGN_OR_RETURN(Attachment a, attacher.Attach(fd, name, direction));
+      attachments.push_back(std::move(a));
     }
   }
   Log(absl::StrCat(
@@ -164,28 +196,24 @@ absl::Status Run(const CollectorOptions& options) {
       ") as node ", node, "; shipping to ", options.queryd_address, " every ",
       absl::FormatDuration(options.flush_interval)));
 
-  absl::StatusOr<std::unique_ptr<CollectorMetrics>> metrics =
-      CollectorMetrics::Start(options.metrics_address);
-  if (!metrics.ok()) {
-    detach_all();
-    return metrics.status();
-  }
+  WEIR_ASSIGN_OR_RETURN(std::unique_ptr<CollectorMetrics> metrics,
+                        CollectorMetrics::Start(options.metrics_address));
   if (options.bpf_stats) {
-    if (absl::Status s = (*metrics)->EnableBpfStats(
-            {{"ingress", (*skeleton)->ingress_program_fd()},
-             {"egress", (*skeleton)->egress_program_fd()}});
-        !s.ok()) {
-      detach_all();
-      return s;
-    }
+    WEIR_RETURN_IF_ERROR(
+        metrics->EnableBpfStats({{"ingress", skeleton->ingress_program_fd()},
+                                 {"egress", skeleton->egress_program_fd()}}));
   }
+  // Started: from here on, stopping decides what stays.
+  std::move(undo_attach).Cancel();
+  std::move(unpin).Cancel();
+  std::move(remove_folders).Cancel();
 
   ShipperOptions shipping;
   shipping.address = options.queryd_address;
   shipping.max_unacked = options.max_unacked_batches;
   Shipper shipper(shipping, grpc::InsecureChannelCredentials());
 
-  bpf::FlowTable table(**skeleton);
+  bpf::FlowTable table(*skeleton);
   InterfaceNames names;
   BatchHeader header;
   header.node = node;
@@ -205,10 +233,10 @@ absl::Status Run(const CollectorOptions& options) {
     ++header.seq;
     weir::v1::FlowBatch batch =
         BuildBatch(header, *interval, [&](uint32_t i) { return names(i); });
-    (*metrics)->RecordBatch(batch, absl::Now() - began);
+    metrics->RecordBatch(batch, absl::Now() - began);
     shipper.Enqueue(std::move(batch));
     const ShipperStats stats = shipper.stats();
-    (*metrics)->RecordShipper(stats);
+    metrics->RecordShipper(stats);
     if (stats.batches_rejected != rejected) {
       Log(absl::StrCat("queryd refused ", stats.batches_rejected - rejected,
                        " batch(es) as malformed, counted as rejected loss: ",
@@ -243,7 +271,7 @@ absl::Status Run(const CollectorOptions& options) {
     if (absl::Status s = collect(); !s.ok()) {
       Log(absl::StrCat("collecting flows: ", s.ToString()));
     }
-    if (options.bpf_stats) (*metrics)->RecordBpfStats();
+    if (options.bpf_stats) metrics->RecordBpfStats();
   }
   Log(absl::StrCat(strsignal(signal), ", stopping"));
 
@@ -262,9 +290,9 @@ absl::Status Run(const CollectorOptions& options) {
     if (absl::Status s = collect(); !s.ok()) Log(s.ToString());
   }
   const bool flushed = shipper.Flush(absl::Seconds(10));
-  if (absl::Status s = (*skeleton)->Unpin(); !s.ok()) Log(s.ToString());
+  if (absl::Status s = skeleton->Unpin(); !s.ok()) Log(s.ToString());
   // The folders we made; rmdir leaves them if anything else is in them.
-  rmdir(absl::StrCat(options.pin_path, "/links").c_str());
+  rmdir(links_dir.c_str());
   rmdir(options.pin_path.c_str());
   const ShipperStats stats = shipper.stats();
   if (!flushed) {

@@ -32,9 +32,37 @@ class Receiver(ingest_pb2_grpc.IngestServiceServicer):
                 self.batches.setdefault((batch.node, batch.epoch, batch.seq), batch)
             yield ingest_pb2.Ack(epoch=batch.epoch, seq=batch.seq)
 
-    def snapshot(self):
+    def snapshot(self, node):
+        """The batches of one node (each test's collectors have their own)."""
         with self.lock:
-            return list(self.batches.values())
+            return [b for b in self.batches.values() if b.node == node]
+
+
+def pins(path):
+    """What a pin folder holds, as sorted relative paths; None when it is absent."""
+    if not os.path.isdir(path):
+        return None
+    found = []
+    for root, dirs, files in os.walk(path):
+        rel = os.path.relpath(root, path)
+        found += [os.path.normpath(os.path.join(rel, n)) + "/" for n in dirs]
+        found += [os.path.normpath(os.path.join(rel, n)) for n in files]
+    return sorted(found)
+
+
+def reconcile(test, batches):
+    """Per batch: seen = exported + lost; returns (packets, bytes) seen in all."""
+    seen_p = seen_b = 0
+    for b in batches:
+        c = b.counters
+        lost_p = sum(l.packets for l in c.losses)
+        lost_b = sum(l.bytes for l in c.losses)
+        test.assertEqual(c.packets_seen, c.packets_exported + lost_p)
+        test.assertEqual(c.bytes_seen, c.bytes_exported + lost_b)
+        test.assertEqual(c.packets_exported, sum(f.packets for f in b.flows))
+        seen_p += c.packets_seen
+        seen_b += c.bytes_seen
+    return seen_p, seen_b
 
 
 def flows_by_key(batches):
@@ -65,6 +93,100 @@ class CollectorEndToEndTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.server.stop(0)
         cls.lab.down()
+
+    def queryd(self):
+        return "127.0.0.1:%d" % self.port
+
+    def test_a_failed_start_leaves_the_bpffs_as_it_found_it(self):
+        pin = self.lab.bpffs + "/fresh-%d" % os.getpid()
+        # An interface that is not there: refused before anything is loaded.
+        rc, log = Collector(self.queryd(), pin, free_port(), node="e2e-fail",
+                            interfaces="wa,weir-nosuch0").run_to_exit()
+        self.assertEqual(rc, 1, log)
+        self.assertIn("no interface named weir-nosuch0", log)
+        self.assertIsNone(pins(pin))
+
+        # A failure after the maps are pinned and the program attached: the
+        # metrics port is taken. Once with no pin folder, once with an empty
+        # one made beforehand (which stays, empty).
+        for made_before in (False, True):
+            if made_before:
+                os.mkdir(pin)
+            with socket.socket() as taken:
+                taken.bind(("127.0.0.1", 0))
+                taken.listen()
+                rc, log = Collector(self.queryd(), pin, taken.getsockname()[1],
+                                    node="e2e-fail").run_to_exit()
+            self.assertEqual(rc, 1, log)
+            self.assertIn("observing wa", log)  # it got as far as attaching
+            self.assertIn("--metrics-address: cannot listen", log)
+            self.assertEqual(pins(pin), [] if made_before else None, log)
+        os.rmdir(pin)
+
+    def test_a_failed_start_keeps_the_pins_it_adopted_and_their_counts(self):
+        pin = self.lab.bpffs + "/adopt-%d" % os.getpid()
+        node = "e2e-adopt"
+        metrics_port = free_port()
+        before = self.lab.veth_counters()
+        first = Collector(self.queryd(), pin, metrics_port, ["--keep-attached"], node=node).start()
+        send_udp(B4, 9000, 40, 100)
+        time.sleep(0.5)
+        self.assertEqual(first.stop(), 0, "".join(first.log))
+        left = pins(pin)
+        self.assertEqual(left, ["links/", "links/wa_egress", "links/wa_ingress", "weir_active_slot",
+                                "weir_counters", "weir_flow_slots", "weir_flows_0",
+                                "weir_flows_1"])
+
+        # Counted into the pinned maps by the program left attached, with no
+        # collector running; then three starts that fail, each after it
+        # found the pins: the metrics port taken (after adopting the maps and
+        # taking over the attached links), another map size, an interface
+        # that is not there.
+        send_udp(B4, 9002, 30, 64)
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            rc, log = Collector(self.queryd(), pin, taken.getsockname()[1],
+                                node=node).run_to_exit()
+        self.assertEqual(rc, 1, log)
+        self.assertIn("adopted the maps", log)
+        self.assertIn("--metrics-address: cannot listen", log)
+        self.assertEqual(pins(pin), left, log)
+        send_udp(B4, 9002, 20, 64)  # still observed: the links stayed
+        rc, log = Collector(self.queryd(), pin, free_port(), ["--map-size=2048"],
+                            node=node).run_to_exit()
+        self.assertEqual(rc, 1, log)
+        self.assertIn("flows per interval, not the 2048", log)
+        self.assertEqual(pins(pin), left, log)
+        rc, log = Collector(self.queryd(), pin, free_port(), node=node,
+                            interfaces="wa,weir-nosuch0").run_to_exit()
+        self.assertEqual(rc, 1, log)
+        self.assertIn("no interface named weir-nosuch0", log)
+        self.assertEqual(pins(pin), left, log)
+        send_udp(B4, 9002, 10, 64)
+
+        # The next start adopts them and ships every packet, exactly once.
+        last = Collector(self.queryd(), pin, metrics_port, node=node).start()
+        self.assertTrue(any("adopted" in l for l in last.log), "".join(last.log))
+        time.sleep(0.5)
+        self.assertEqual(last.stop(), 0, "".join(last.log))
+        after = self.lab.veth_counters()
+        self.assertIsNone(pins(pin))
+
+        batches = self.receiver.snapshot(node)
+        flows = flows_by_key(batches)
+        E = flow_pb2.DIRECTION_EGRESS
+        def sent_to(port):  # over the flows of every sending socket
+            return [sum(v[0] for k, v in flows.items() if k[0] == E and k[5] == port),
+                    sum(v[1] for k, v in flows.items() if k[0] == E and k[5] == port)]
+
+        self.assertEqual(sent_to(9000), [40, 40 * (14 + 20 + 8 + 100)])
+        self.assertEqual(sent_to(9002), [60, 60 * (14 + 20 + 8 + 64)])
+        seen_p, seen_b = reconcile(self, batches)
+        self.assertEqual(seen_p, (after["tx_packets"] - before["tx_packets"]) +
+                         (after["rx_packets"] - before["rx_packets"]))
+        self.assertEqual(seen_b, (after["tx_bytes"] - before["tx_bytes"]) +
+                         (after["rx_bytes"] - before["rx_bytes"]))
 
     def test_exact_counts_reconciliation_and_restart(self):
         pin = self.lab.bpffs + "/weir"
@@ -103,7 +225,7 @@ class CollectorEndToEndTest(unittest.TestCase):
         self.assertEqual(second.stop(), 0, "".join(second.log))
         after = self.lab.veth_counters()
 
-        batches = self.receiver.snapshot()
+        batches = self.receiver.snapshot("e2e")
         flows = flows_by_key(batches)
         E, I = flow_pb2.DIRECTION_EGRESS, flow_pb2.DIRECTION_INGRESS
         udp4 = [v for k, v in flows.items() if k[0] == E and k[1] == 17 and k[3] == B4 and k[5] == 9000]
@@ -122,16 +244,7 @@ class CollectorEndToEndTest(unittest.TestCase):
         self.assertGreater(tcp_out[0][1], 100000)
 
         # Reconciliation, per batch and in total, and against the veth.
-        seen_p = seen_b = 0
-        for b in batches:
-            c = b.counters
-            lost_p = sum(l.packets for l in c.losses)
-            lost_b = sum(l.bytes for l in c.losses)
-            self.assertEqual(c.packets_seen, c.packets_exported + lost_p)
-            self.assertEqual(c.bytes_seen, c.bytes_exported + lost_b)
-            self.assertEqual(c.packets_exported, sum(f.packets for f in b.flows))
-            seen_p += c.packets_seen
-            seen_b += c.bytes_seen
+        seen_p, seen_b = reconcile(self, batches)
         self.assertEqual(seen_p, (after["tx_packets"] - before["tx_packets"]) +
                          (after["rx_packets"] - before["rx_packets"]))
         self.assertEqual(seen_b, (after["tx_bytes"] - before["tx_bytes"]) +

@@ -141,13 +141,14 @@ class Lab:
 
 
 class Collector:
-    """weir-collector on wa, flushing every 200 ms."""
+    """weir-collector on wa, flushing every 200 ms unless told otherwise."""
 
-    def __init__(self, queryd, pin_path, metrics_port, extra=()):
-        self.args = [wt.runfile("collector/weir-collector"), "--interfaces=wa",
-                     "--queryd=" + queryd, "--flush-interval=200ms", "--node=e2e",
-                     "--pin-path=" + pin_path, "--metrics-address=127.0.0.1:%d" % metrics_port,
-                     *extra]
+    def __init__(self, queryd, pin_path, metrics_port, extra=(), node="e2e",
+                 flush_interval="200ms", interfaces="wa"):
+        self.args = [wt.runfile("collector/weir-collector"), "--interfaces=" + interfaces,
+                     "--queryd=" + queryd, "--flush-interval=" + flush_interval,
+                     "--node=" + node, "--pin-path=" + pin_path,
+                     "--metrics-address=127.0.0.1:%d" % metrics_port, *extra]
         self.log = []
         self.proc = None
 
@@ -170,6 +171,11 @@ class Collector:
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(30)
+
+    def run_to_exit(self, timeout=30):
+        """For a start that fails: runs it to its end; returns (exit code, stderr)."""
+        done = subprocess.run(self.args, capture_output=True, text=True, timeout=timeout)
+        return done.returncode, done.stderr
 
     def kill(self):
         if self.proc and self.proc.poll() is None:
