@@ -196,8 +196,16 @@ absl::Status Run(const CollectorOptions& options) {
       ") as node ", node, "; shipping to ", options.queryd_address, " every ",
       absl::FormatDuration(options.flush_interval)));
 
+  // The metrics read the shipper's state at each scrape: it is made first
+  // so that it outlives them.
+  ShipperOptions shipping;
+  shipping.address = options.queryd_address;
+  shipping.max_unacked = options.max_unacked_batches;
+  Shipper shipper(shipping, grpc::InsecureChannelCredentials());
+
   WEIR_ASSIGN_OR_RETURN(std::unique_ptr<CollectorMetrics> metrics,
                         CollectorMetrics::Start(options.metrics_address));
+  metrics->WatchShipper(&shipper);
   if (options.bpf_stats) {
     WEIR_RETURN_IF_ERROR(
         metrics->EnableBpfStats({{"ingress", skeleton->ingress_program_fd()},
@@ -207,11 +215,6 @@ absl::Status Run(const CollectorOptions& options) {
   std::move(undo_attach).Cancel();
   std::move(unpin).Cancel();
   std::move(remove_folders).Cancel();
-
-  ShipperOptions shipping;
-  shipping.address = options.queryd_address;
-  shipping.max_unacked = options.max_unacked_batches;
-  Shipper shipper(shipping, grpc::InsecureChannelCredentials());
 
   bpf::FlowTable table(*skeleton);
   InterfaceNames names;
@@ -236,7 +239,6 @@ absl::Status Run(const CollectorOptions& options) {
     metrics->RecordBatch(batch, absl::Now() - began);
     shipper.Enqueue(std::move(batch));
     const ShipperStats stats = shipper.stats();
-    metrics->RecordShipper(stats);
     if (stats.batches_rejected != rejected) {
       Log(absl::StrCat("queryd refused ", stats.batches_rejected - rejected,
                        " batch(es) as malformed, counted as rejected loss: ",

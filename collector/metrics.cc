@@ -7,9 +7,11 @@
 #include <cstdio>
 #include <exception>
 #include <fstream>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_util.h"
+#include "prometheus/metric_family.h"
 
 namespace weir::collector {
 namespace {
@@ -33,6 +35,19 @@ const char* ReasonName(weir::v1::LossReason reason) {
 }
 
 }  // namespace
+
+class CollectorMetrics::Scrape final : public prometheus::Collectable {
+ public:
+  explicit Scrape(CollectorMetrics& metrics) : metrics_(metrics) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    metrics_.ReadShipper();
+    return metrics_.registry_->Collect();
+  }
+
+ private:
+  CollectorMetrics& metrics_;
+};
 
 absl::StatusOr<std::unique_ptr<CollectorMetrics>> CollectorMetrics::Start(
     const std::string& address) {
@@ -68,7 +83,9 @@ absl::StatusOr<std::unique_ptr<CollectorMetrics>> CollectorMetrics::Start(
   m->drain_seconds_ = gauge("weir_collector_drain_seconds",
                             "Time the last swap, drain and batch build took.");
   m->unacked_ = gauge("weir_collector_unacked_batches",
-                      "Batches waiting for queryd's acknowledgement.");
+                      "Batches handed to the shipper and not yet "
+                      "acknowledged by queryd (in flight or waiting to be "
+                      "sent); 0 when every batch is acknowledged.");
   m->connected_ = gauge("weir_collector_connected",
                         "1 while the ingest stream to queryd is up.");
   m->acked_ = gauge("weir_collector_batches_acked",
@@ -87,12 +104,34 @@ absl::StatusOr<std::unique_ptr<CollectorMetrics>> CollectorMetrics::Start(
     return absl::UnavailableError(absl::StrCat(
         "--metrics-address: cannot listen on ", address, ": ", e.what()));
   }
-  m->exposer_->RegisterCollectable(m->registry_);
+  m->scrape_ = std::make_shared<Scrape>(*m);
+  m->exposer_->RegisterCollectable(m->scrape_);
   return m;
 }
 
 CollectorMetrics::~CollectorMetrics() {
+  // No scrape may run while the rest goes.
+  exposer_.reset();
   if (stats_fd_ >= 0) close(stats_fd_);
+}
+
+void CollectorMetrics::WatchShipper(const Shipper* shipper) {
+  {
+    absl::MutexLock lock(&shipper_mu_);
+    shipper_ = shipper;
+  }
+  ReadShipper();
+}
+
+void CollectorMetrics::ReadShipper() {
+  absl::MutexLock lock(&shipper_mu_);
+  if (shipper_ == nullptr) return;
+  const ShipperStats stats = shipper_->stats();
+  unacked_->Set(static_cast<double>(stats.unacked));
+  connected_->Set(stats.connected ? 1 : 0);
+  acked_->Set(static_cast<double>(stats.batches_acked));
+  dropped_->Set(static_cast<double>(stats.batches_dropped));
+  reconnects_->Set(static_cast<double>(stats.reconnects));
 }
 
 void CollectorMetrics::RecordBatch(const weir::v1::FlowBatch& batch,
@@ -114,14 +153,6 @@ void CollectorMetrics::RecordBatch(const weir::v1::FlowBatch& batch,
   batches_->Increment();
   flows_->Increment(batch.flows_size());
   drain_seconds_->Set(absl::ToDoubleSeconds(drain_time));
-}
-
-void CollectorMetrics::RecordShipper(const ShipperStats& stats) {
-  unacked_->Set(static_cast<double>(stats.unacked));
-  connected_->Set(stats.connected ? 1 : 0);
-  acked_->Set(static_cast<double>(stats.batches_acked));
-  dropped_->Set(static_cast<double>(stats.batches_dropped));
-  reconnects_->Set(static_cast<double>(stats.reconnects));
 }
 
 absl::Status CollectorMetrics::EnableBpfStats(

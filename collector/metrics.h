@@ -12,8 +12,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "collector/shipper.h"
+#include "prometheus/collectable.h"
 #include "prometheus/counter.h"
 #include "prometheus/exposer.h"
 #include "prometheus/gauge.h"
@@ -32,7 +34,11 @@ class CollectorMetrics {
   // seen - exported - lost over all batches: zero unless something is
   // counted nowhere.
   void RecordBatch(const weir::v1::FlowBatch& batch, absl::Duration drain_time);
-  void RecordShipper(const ShipperStats& stats);
+
+  // From now on every scrape reads `shipper`'s state as it is then: the
+  // connection, batches acknowledged, batches handed to it and not yet
+  // acknowledged, dropped, reconnects. `shipper` must outlive this object.
+  void WatchShipper(const Shipper* shipper);
 
   // Turns the kernel's BPF run-time statistics on (kept on while this
   // object lives) for the named programs; FAILED_PRECONDITION with the fix
@@ -47,10 +53,19 @@ class CollectorMetrics {
   prometheus::Registry& registry() { return *registry_; }
 
  private:
+  // What the exposer collects: the registry, with the shipper's gauges
+  // brought up to date first.
+  class Scrape;
+
   CollectorMetrics() = default;
+  // Sets the shipper's gauges from its state now.
+  void ReadShipper();
 
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<Scrape> scrape_;
+  absl::Mutex shipper_mu_;
+  const Shipper* shipper_ ABSL_GUARDED_BY(shipper_mu_) = nullptr;
   prometheus::Counter* packets_seen_ = nullptr;
   prometheus::Counter* bytes_seen_ = nullptr;
   prometheus::Counter* packets_exported_ = nullptr;

@@ -25,17 +25,25 @@ class Receiver(ingest_pb2_grpc.IngestServiceServicer):
     def __init__(self):
         self.lock = threading.Lock()
         self.batches = {}
+        self.last_arrival = {}  # node: time.monotonic() of its latest batch
 
     def Ingest(self, request_iterator, context):
         for batch in request_iterator:
             with self.lock:
                 self.batches.setdefault((batch.node, batch.epoch, batch.seq), batch)
+                self.last_arrival[batch.node] = time.monotonic()
             yield ingest_pb2.Ack(epoch=batch.epoch, seq=batch.seq)
 
     def snapshot(self, node):
         """The batches of one node (each test's collectors have their own)."""
         with self.lock:
             return [b for b in self.batches.values() if b.node == node]
+
+    def arrivals(self, node):
+        """(batches of `node` so far, time.monotonic() of the latest)."""
+        with self.lock:
+            return (sum(1 for k in self.batches if k[0] == node),
+                    self.last_arrival.get(node, 0.0))
 
 
 def pins(path):
@@ -48,6 +56,17 @@ def pins(path):
         found += [os.path.normpath(os.path.join(rel, n)) + "/" for n in dirs]
         found += [os.path.normpath(os.path.join(rel, n)) for n in files]
     return sorted(found)
+
+
+def metric(text, name):
+    """The value of an unlabelled sample in Prometheus text, or None."""
+    m = re.search(r"(?m)^%s (\S+)$" % re.escape(name), text)
+    return float(m.group(1)) if m else None
+
+
+def scrape(port):
+    return subprocess.run(["curl", "-sS", "http://127.0.0.1:%d/metrics" % port],
+                          capture_output=True, text=True, timeout=10).stdout
 
 
 def reconcile(test, batches):
@@ -187,6 +206,35 @@ class CollectorEndToEndTest(unittest.TestCase):
                          (after["rx_packets"] - before["rx_packets"]))
         self.assertEqual(seen_b, (after["tx_bytes"] - before["tx_bytes"]) +
                          (after["rx_bytes"] - before["rx_bytes"]))
+
+    def test_unacked_batches_is_zero_when_every_batch_is_acknowledged(self):
+        pin = self.lab.bpffs + "/unacked-%d" % os.getpid()
+        node = "e2e-unacked"
+        metrics_port = free_port()
+        # One batch a second: between a batch's ack (milliseconds after it
+        # is sent) and the next batch, every batch is acknowledged.
+        collector = Collector(self.queryd(), pin, metrics_port, node=node,
+                              flush_interval="1s").start()
+        try:
+            checked = 0
+            deadline = time.monotonic() + 30
+            while checked < 3 and time.monotonic() < deadline:
+                count, latest = self.receiver.arrivals(node)
+                since = time.monotonic() - latest
+                if count == 0 or not 0.3 <= since <= 0.6:
+                    time.sleep(0.05)
+                    continue
+                text = scrape(metrics_port)
+                if self.receiver.arrivals(node) != (count, latest):
+                    continue  # a batch went out meanwhile: not a quiet moment
+                self.assertEqual(metric(text, "weir_collector_unacked_batches"), 0, text)
+                self.assertEqual(metric(text, "weir_collector_batches_acked"), count, text)
+                self.assertEqual(metric(text, "weir_collector_batches_total"), count, text)
+                checked += 1
+                time.sleep(0.5)  # the next quiet moment is after the next batch
+            self.assertEqual(checked, 3)
+        finally:
+            self.assertEqual(collector.stop(), 0, "".join(collector.log))
 
     def test_exact_counts_reconciliation_and_restart(self):
         pin = self.lab.bpffs + "/weir"
