@@ -5,6 +5,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+// SerializationTraits<protobuf message>: gRPC's own (de)serialization.
+#include "grpcpp/impl/codegen/proto_utils.h"
+#include "grpcpp/support/byte_buffer.h"
+
 namespace weir::queryd {
 
 // One collector's stream. Reads run ahead of the store: while one thread
@@ -14,8 +19,12 @@ namespace weir::queryd {
 // at once). Acks go out in order, one write at a time. A collector sending
 // ahead of its acks (its window, or catching up after an outage) so has
 // several batches stored per WAL sync instead of one.
+//
+// Messages arrive serialized and are parsed here, so that one that does not
+// parse ends the stream with INVALID_ARGUMENT (once the batches read before
+// it are stored and acked) rather than looking like the end of the stream.
 class IngestServiceImpl::Reactor final
-    : public grpc::ServerBidiReactor<weir::v1::FlowBatch, weir::v1::Ack> {
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   static constexpr size_t kMaxQueuedBatches = 16;
   static constexpr int kMaxQueuedFlows = 1 << 16;
@@ -28,26 +37,49 @@ class IngestServiceImpl::Reactor final
   }
 
   void OnReadDone(bool ok) override {
+    weir::v1::FlowBatch batch;
+    bool parsed = false;
+    if (ok) {
+      {
+        // A spare message keeps its parsed flows' memory for this one.
+        absl::MutexLock lock(&mu_);
+        if (!spare_.empty()) {
+          batch.Swap(&spare_.back());
+          spare_.pop_back();
+        }
+      }
+      // Only this callback touches reading_: one read is outstanding.
+      parsed = grpc::SerializationTraits<weir::v1::FlowBatch>::Deserialize(
+                   &reading_, &batch)
+                   .ok();
+    }
     bool read_on = false;
     bool store = false;
     {
       absl::MutexLock lock(&mu_);
+      ++reads_;
       if (!ok || failed_) {
         // The collector half-closed or went away, or the stream failed.
         read_ended_ = true;
+      } else if (!parsed) {
+        // Nothing after it is read; the stream ends with this status once
+        // the batches before it are stored and acked.
+        read_ended_ = true;
+        read_status_ = grpc::Status(
+            grpc::StatusCode::INVALID_ARGUMENT,
+            absl::StrCat("message ", reads_,
+                         " of the Ingest stream does not parse as "
+                         "weir.v1.FlowBatch; it and the messages after it "
+                         "were not stored"));
+        service_.stats_.RecordReject(absl::StatusCode::kInvalidArgument);
       } else {
-        if (node_.empty() && !reading_.node().empty()) {
-          node_ = reading_.node();
+        if (node_.empty() && !batch.node().empty()) {
+          node_ = batch.node();
           service_.Connected(node_);
         }
-        queued_flows_ += reading_.flows_size();
-        service_.queued_flows_ += reading_.flows_size();
-        queue_.push_back(std::move(reading_));
-        // A spare message keeps its parsed flows' memory for the next read.
-        if (!spare_.empty()) {
-          reading_.Swap(&spare_.back());
-          spare_.pop_back();
-        }
+        queued_flows_ += batch.flows_size();
+        service_.queued_flows_ += batch.flows_size();
+        queue_.push_back(std::move(batch));
         // A paused stream has batches queued: taking them resumes it.
         read_on = queue_.size() < kMaxQueuedBatches &&
                   queued_flows_ < kMaxQueuedFlows &&
@@ -133,7 +165,18 @@ class IngestServiceImpl::Reactor final
                             std::string{ack.status().message()}));
           break;
         }
-        acks_.push_back(*std::move(ack));
+        grpc::ByteBuffer serialized;
+        bool own_buffer = false;
+        if (grpc::Status s =
+                grpc::SerializationTraits<weir::v1::Ack>::Serialize(
+                    *ack, &serialized, &own_buffer);
+            !s.ok()) {
+          Fail(grpc::Status(
+              grpc::StatusCode::INTERNAL,
+              absl::StrCat("serializing an ack: ", s.error_message())));
+          break;
+        }
+        acks_.push_back(std::move(serialized));
       }
       if (!writing_ && !acks_.empty()) {
         writing_ = true;
@@ -153,35 +196,41 @@ class IngestServiceImpl::Reactor final
   }
 
   // Finishes the stream, exactly once, when nothing more will be stored
-  // or written: after a failure, or once the collector stopped sending and
-  // every batch it sent is acked.
+  // or written: after a failure, or once reading ended (the collector
+  // stopped sending, or sent a message that does not parse) and every batch
+  // read is acked.
   void FinishIfDone() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_ || storing_ || writing_) return;
     if (!failed_ && !(read_ended_ && queue_.empty())) return;
     finished_ = true;
-    Finish(status_);
+    Finish(failed_ ? status_ : read_status_);
   }
 
   IngestServiceImpl& service_;
   absl::Mutex mu_;
   std::string node_ ABSL_GUARDED_BY(mu_);
-  // The message the outstanding read parses into.
-  weir::v1::FlowBatch reading_;
+  // The message of the outstanding read, still serialized.
+  grpc::ByteBuffer reading_;
+  // Messages read so far, the one being handled included.
+  uint64_t reads_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<weir::v1::FlowBatch> queue_ ABSL_GUARDED_BY(mu_);
   int queued_flows_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<weir::v1::FlowBatch> spare_ ABSL_GUARDED_BY(mu_);
-  // Acks to send, the front one being written while writing_.
-  std::deque<weir::v1::Ack> acks_ ABSL_GUARDED_BY(mu_);
+  // Serialized acks to send, the front one being written while writing_.
+  std::deque<grpc::ByteBuffer> acks_ ABSL_GUARDED_BY(mu_);
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
   bool read_ended_ ABSL_GUARDED_BY(mu_) = false;
   bool storing_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool failed_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  // The first failure's (with failed_).
   grpc::Status status_ ABSL_GUARDED_BY(mu_);
+  // How reading ended: OK for the client's half-close.
+  grpc::Status read_status_ ABSL_GUARDED_BY(mu_);
 };
 
-grpc::ServerBidiReactor<weir::v1::FlowBatch, weir::v1::Ack>*
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 IngestServiceImpl::Ingest(grpc::CallbackServerContext* /*context*/) {
   return new Reactor(*this);
 }

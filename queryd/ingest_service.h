@@ -29,8 +29,14 @@ class IngestObserver {
                         const std::vector<store::FlowRecord>& records) = 0;
 };
 
+// The Ingest method is registered raw (ByteBuffer in, ByteBuffer out) and
+// parses each message itself: gRPC's own parsing reports a message that does
+// not parse as a failed read, the same as the client half-closing, and the
+// stream would end OK with that batch neither stored nor refused. Here it ends
+// with INVALID_ARGUMENT, after the acks of the batches before it.
 class IngestServiceImpl final
-    : public weir::v1::IngestService::CallbackService {
+    : public weir::v1::IngestService::WithRawCallbackMethod_Ingest<
+          weir::v1::IngestService::Service> {
  public:
   IngestServiceImpl(store::Store& store, LiveTable& live, WatchHub& watchers,
                     StatsTracker& stats, IngestObserver* observer = nullptr)
@@ -40,7 +46,9 @@ class IngestServiceImpl final
         stats_(stats),
         observer_(observer) {}
 
-  grpc::ServerBidiReactor<weir::v1::FlowBatch, weir::v1::Ack>* Ingest(
+  // Reads serialized weir.v1.FlowBatch messages, writes serialized
+  // weir.v1.Ack messages.
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Ingest(
       grpc::CallbackServerContext* context) override;
 
   // Stores batches (Store::WriteBatches: one durable write per run of one

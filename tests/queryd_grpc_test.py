@@ -710,6 +710,40 @@ class QuerydIngestAheadTest(QuerydCase):
         acks = ingest(self.queryd.address, [good(3), good(4)])
         self.assertEqual([(a.seq, a.duplicate) for a in acks], [(3, False), (4, False)])
 
+    def test_a_message_that_does_not_parse_ends_the_stream_with_invalid_argument(self):
+        # Raw bytes on the Ingest method (a generic call, no serializers):
+        # what a broken or hostile client can send. Before the fix the stream
+        # ended OK with the message neither stored nor refused.
+        now = time.time()
+        unparsable = {
+            "node-f": b"\x0a\x05ab",  # field 1 says 5 bytes, 2 follow
+            "node-g": b"\x0a\x01\xff",  # node (a proto3 string) not UTF-8
+            "node-h": b"\x0f",  # wire type 7 does not exist
+        }
+        for node, garbage in unparsable.items():
+            with self.subTest(node=node):
+                def good(seq):
+                    return wt.batch(node, seq, [wt.flow(
+                        protocol=UDP, src="192.0.2.40", dst="198.51.100.40", sport=5000,
+                        dport=53, packets=seq, nbytes=60 * seq, when=now - 5)],
+                        when=now - 5).SerializeToString()
+                acks = []
+                with grpc.insecure_channel(self.queryd.address) as channel:
+                    ingest_raw = channel.stream_stream("/weir.v1.IngestService/Ingest")
+                    with self.assertRaises(grpc.RpcError) as caught:
+                        for raw in ingest_raw(iter([good(1), good(2), garbage, good(4)]),
+                                              timeout=20):
+                            acks.append(wt.ingest_pb2.Ack.FromString(raw))
+                self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+                self.assertIn("message 3 of the Ingest stream does not parse as "
+                              "weir.v1.FlowBatch", caught.exception.details())
+                self.assertEqual([(a.seq, a.duplicate) for a in acks],
+                                 [(1, False), (2, False)])
+                nodes = {n.name: n for n in self.stub().ListNodes(
+                    query_pb2.ListNodesRequest(), timeout=10).nodes}
+                self.assertEqual(nodes[node].last_seq, 2)
+                self.assertEqual(sorted(f.packets for f in self.flows_of(node)), [1, 2])
+
 
 def limit_file_size(limit):
     """A preexec_fn: the child's files cannot grow past `limit` bytes.
