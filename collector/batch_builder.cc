@@ -21,6 +21,39 @@ std::string CompactAddress(const __u32 (&address)[4]) {
   return std::string(bytes, 16);
 }
 
+// Kernel counter index i > 0 is reported as weir.v1.LossReason i (see
+// BuildBatch): a renumbering on either side fails the build here.
+constexpr bool CounterIs(weir_counter_index index,
+                         weir::v1::LossReason reason) {
+  return static_cast<int>(index) == static_cast<int>(reason);
+}
+static_assert(CounterIs(WEIR_COUNTER_NON_IP, weir::v1::LOSS_REASON_NON_IP));
+static_assert(CounterIs(WEIR_COUNTER_TRUNCATED_ETHERNET,
+                        weir::v1::LOSS_REASON_TRUNCATED_ETHERNET));
+static_assert(CounterIs(WEIR_COUNTER_TRUNCATED_VLAN,
+                        weir::v1::LOSS_REASON_TRUNCATED_VLAN));
+static_assert(CounterIs(WEIR_COUNTER_BAD_IPV4_HEADER,
+                        weir::v1::LOSS_REASON_BAD_IPV4_HEADER));
+static_assert(CounterIs(WEIR_COUNTER_BAD_IPV6_HEADER,
+                        weir::v1::LOSS_REASON_BAD_IPV6_HEADER));
+static_assert(CounterIs(WEIR_COUNTER_IPV6_EXTENSION_LIMIT,
+                        weir::v1::LOSS_REASON_IPV6_EXTENSION_LIMIT));
+static_assert(CounterIs(WEIR_COUNTER_TRUNCATED_L4,
+                        weir::v1::LOSS_REASON_TRUNCATED_L4));
+static_assert(CounterIs(WEIR_COUNTER_MAP_FULL, weir::v1::LOSS_REASON_MAP_FULL));
+static_assert(CounterIs(WEIR_COUNTER_NO_FLOW_MAP,
+                        weir::v1::LOSS_REASON_NO_FLOW_MAP));
+// The reasons from here on are the collector's own; no kernel counter may
+// take their numbers.
+static_assert(static_cast<int>(WEIR_COUNTER_MAX) ==
+                  static_cast<int>(weir::v1::LOSS_REASON_UNACKED_BOUND),
+              "kernel counters end where the collector's own loss "
+              "reasons begin (bpf/weir_flow.h)");
+static_assert(weir::v1::LOSS_REASON_UNACKED_BOUND == 10 &&
+                  weir::v1::LOSS_REASON_SPOOL_FULL == 11 &&
+                  weir::v1::LOSS_REASON_REJECTED == 12,
+              "LossReason numbers are pinned: they reach disk");
+
 uint64_t UnixNanos(absl::Time time) {
   return static_cast<uint64_t>(absl::ToUnixNanos(time));
 }

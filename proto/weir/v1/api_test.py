@@ -68,6 +68,7 @@ class WireContractTest(unittest.TestCase):
         self.assertEqual(flow_pb2.LOSS_REASON_NON_IP, 1)
         self.assertEqual(flow_pb2.LOSS_REASON_MAP_FULL, 8)
         self.assertEqual(flow_pb2.LOSS_REASON_SPOOL_FULL, 11)
+        self.assertEqual(flow_pb2.LOSS_REASON_REJECTED, 12)
 
     def test_batch_round_trips(self):
         batch = ingest_pb2.FlowBatch(node="n1", epoch=7, seq=3)
