@@ -93,6 +93,9 @@ absl::StatusOr<std::unique_ptr<CollectorMetrics>> CollectorMetrics::Start(
   m->dropped_ =
       gauge("weir_collector_batches_dropped",
             "Batches dropped at the unacknowledged bound since start.");
+  m->rejected_ = gauge("weir_collector_batches_rejected",
+                       "Batches queryd refused as malformed since start; "
+                       "their traffic is lost with reason rejected.");
   m->reconnects_ = gauge("weir_collector_reconnects",
                          "Ingest stream reconnects since start.");
   // civetweb (under Exposer) sets SO_REUSEADDR on its listener and never
@@ -131,6 +134,7 @@ void CollectorMetrics::ReadShipper() {
   connected_->Set(stats.connected ? 1 : 0);
   acked_->Set(static_cast<double>(stats.batches_acked));
   dropped_->Set(static_cast<double>(stats.batches_dropped));
+  rejected_->Set(static_cast<double>(stats.batches_rejected));
   reconnects_->Set(static_cast<double>(stats.reconnects));
 }
 

@@ -37,7 +37,8 @@ class CollectorMetrics {
 
   // From now on every scrape reads `shipper`'s state as it is then: the
   // connection, batches acknowledged, batches handed to it and not yet
-  // acknowledged, dropped, reconnects. `shipper` must outlive this object.
+  // acknowledged, dropped, rejected, reconnects. `shipper` must outlive this
+  // object.
   void WatchShipper(const Shipper* shipper);
 
   // Turns the kernel's BPF run-time statistics on (kept on while this
@@ -79,6 +80,7 @@ class CollectorMetrics {
   prometheus::Gauge* connected_ = nullptr;
   prometheus::Gauge* acked_ = nullptr;
   prometheus::Gauge* dropped_ = nullptr;
+  prometheus::Gauge* rejected_ = nullptr;
   prometheus::Gauge* reconnects_ = nullptr;
   int64_t unexplained_packets_ = 0;
 

@@ -195,11 +195,15 @@ void Shipper::Session(weir::v1::IngestService::Stub& stub) {
         absl::StrCat(status.error_code(), ": ", status.error_message());
   }
   if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
-      !unacked_.empty()) {
-    // queryd refused the oldest unacknowledged batch as malformed (it
-    // handles batches in order): resending it would be refused forever and
-    // hold up every batch behind it. Drop it; its traffic is a named loss.
+      !unacked_.empty() && next_to_send_ > 0) {
+    // queryd refused the oldest unacknowledged batch, which this stream
+    // sent, as malformed (it handles batches in order and acks every one
+    // before): resending it would be refused forever and hold up every batch
+    // behind it. Drop it; its traffic is a named loss. Any other status
+    // (queryd unavailable, overloaded, restarting) resends it.
     ++stats_.batches_rejected;
+    stats_.packets_rejected +=
+        unacked_.front().batch.counters().packets_exported();
     DropOldestLocked(weir::v1::LOSS_REASON_REJECTED);
   }
 }

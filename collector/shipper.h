@@ -13,6 +13,9 @@
 // traffic is carried into the next batch as loss (LOSS_REASON_UNACKED_BOUND),
 // together with the dropped batch's own accounting, so the reconciliation
 // "packets seen = exported + lost" still holds over the batches queryd gets.
+// A batch queryd refuses as malformed (the stream ends INVALID_ARGUMENT) is
+// dropped the same way, under LOSS_REASON_REJECTED, instead of being resent
+// forever; every other failure resends.
 #ifndef WEIR_COLLECTOR_SHIPPER_H_
 #define WEIR_COLLECTOR_SHIPPER_H_
 
@@ -48,8 +51,9 @@ struct ShipperStats {
   uint64_t batches_acked = 0;
   uint64_t batches_duplicate = 0;  // acked as already stored
   uint64_t batches_dropped = 0;    // dropped at the bound
+  uint64_t packets_dropped = 0;    // exported in the batches dropped
   uint64_t batches_rejected = 0;   // refused by queryd as malformed
-  uint64_t packets_dropped = 0;    // in those batches
+  uint64_t packets_rejected = 0;   // exported in those batches
   uint64_t reconnects = 0;
   size_t unacked = 0;
   std::string last_error;

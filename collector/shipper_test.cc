@@ -1,5 +1,6 @@
 #include "collector/shipper.h"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,7 +15,9 @@ namespace weir::collector {
 namespace {
 
 // A real IngestService on loopback that stores (epoch, seq) once, acks every
-// batch, and can be told to break the stream after some batches unacked.
+// batch, and can be told to break the stream after some batches unacked, or
+// to refuse a batch as malformed the way queryd does (INVALID_ARGUMENT ends
+// the stream; nothing of it is stored).
 class RecordingIngest final : public weir::v1::IngestService::Service {
  public:
   grpc::Status Ingest(
@@ -29,8 +32,14 @@ class RecordingIngest final : public weir::v1::IngestService::Service {
       {
         absl::MutexLock lock(&mu_);
         ++received_;
+        ++received_by_seq_[batch.seq()];
         if (break_after_ > 0 && --break_after_ == 0) {
           return grpc::Status(grpc::StatusCode::UNAVAILABLE, "test break");
+        }
+        if (batch.seq() == refuse_seq_) {
+          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              absl::StrCat("flows[0].src_addr: batch ",
+                                           batch.seq(), " is malformed"));
         }
         if (batch.seq() <= high_water_) {
           ack.set_duplicate(true);
@@ -48,6 +57,15 @@ class RecordingIngest final : public weir::v1::IngestService::Service {
     absl::MutexLock lock(&mu_);
     break_after_ = batches;
   }
+  // Refuses the batch of this seq every time it comes.
+  void Refuse(uint64_t seq) {
+    absl::MutexLock lock(&mu_);
+    refuse_seq_ = seq;
+  }
+  int received(uint64_t seq) {
+    absl::MutexLock lock(&mu_);
+    return received_by_seq_[seq];
+  }
   std::vector<weir::v1::FlowBatch> stored() {
     absl::MutexLock lock(&mu_);
     return stored_;
@@ -62,7 +80,9 @@ class RecordingIngest final : public weir::v1::IngestService::Service {
   std::vector<weir::v1::FlowBatch> stored_;
   uint64_t high_water_ = 0;
   int received_ = 0;
+  std::map<uint64_t, int> received_by_seq_;
   int break_after_ = 0;
+  uint64_t refuse_seq_ = 0;
 };
 
 class Server {
@@ -241,6 +261,69 @@ TEST(ShipperTest, BoundDropsOldestAndCarriesItsTrafficAsLoss) {
   EXPECT_EQ(stored[0].counters().losses(0).packets(), 20u);
   EXPECT_EQ(stored[1].counters().losses(0).packets(), 30u);
   EXPECT_EQ(stored[2].counters().losses(0).packets(), 40u + 10u);
+}
+
+TEST(ShipperTest, ABatchRefusedAsMalformedIsDroppedOnceAndCountedAsRejected) {
+  Server server;
+  server.service().Refuse(3);
+  Shipper shipper(Options(server.address()),
+                  grpc::InsecureChannelCredentials());
+  uint64_t sent_packets = 0;
+  // All at once: 4 to 6 are sent behind 3 before queryd refuses it, and go
+  // again on the next stream.
+  for (uint64_t seq = 1; seq <= 6; ++seq) {
+    shipper.Enqueue(Batch(seq, seq * 10));
+    sent_packets += seq * 10;
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (shipper.stats().batches_rejected == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  // The next batch carries 3's accounting.
+  shipper.Enqueue(Batch(7, 70));
+  sent_packets += 70;
+  ASSERT_TRUE(shipper.Flush(absl::Seconds(10))) << shipper.stats().last_error;
+
+  const ShipperStats stats = shipper.stats();
+  EXPECT_EQ(stats.batches_rejected, 1u);
+  EXPECT_EQ(stats.packets_rejected, 30u);
+  EXPECT_EQ(stats.batches_dropped, 0u);
+  EXPECT_NE(stats.last_error.find("batch 3 is malformed"), std::string::npos)
+      << stats.last_error;
+  // Refused once, never resent; every other batch stored once, in order.
+  EXPECT_EQ(server.service().received(3), 1);
+  const std::vector<weir::v1::FlowBatch> stored = server.service().stored();
+  EXPECT_EQ(Seqs(stored), (std::vector<uint64_t>{1, 2, 4, 5, 6, 7}));
+
+  // Reconciliation over what queryd stored: everything seen is exported or
+  // lost, and the loss is exactly the refused batch, under REJECTED.
+  uint64_t seen = 0, exported = 0, rejected_loss = 0;
+  for (const auto& batch : stored) {
+    seen += batch.counters().packets_seen();
+    exported += batch.counters().packets_exported();
+    for (const auto& loss : batch.counters().losses()) {
+      ASSERT_EQ(loss.reason(), weir::v1::LOSS_REASON_REJECTED);
+      rejected_loss += loss.packets();
+    }
+  }
+  EXPECT_EQ(seen, sent_packets);
+  EXPECT_EQ(rejected_loss, 30u);
+  EXPECT_EQ(seen, exported + rejected_loss);
+  ASSERT_EQ(stored.back().counters().losses_size(), 1);
+  EXPECT_EQ(stored.back().counters().losses(0).packets(), 30u);
+  EXPECT_EQ(stored.back().counters().losses(0).bytes(), 3000u);
+}
+
+TEST(ShipperTest, AnUnavailableQuerydIsNotARefusal) {
+  Server server;
+  server.service().BreakAfter(2);  // batch 2 ends the stream UNAVAILABLE
+  Shipper shipper(Options(server.address()),
+                  grpc::InsecureChannelCredentials());
+  for (uint64_t seq = 1; seq <= 3; ++seq) shipper.Enqueue(Batch(seq, 1));
+  ASSERT_TRUE(shipper.Flush(absl::Seconds(10)));
+  EXPECT_EQ(Seqs(server.service().stored()), (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(shipper.stats().batches_rejected, 0u);
+  EXPECT_EQ(server.service().received(2), 2);  // resent
 }
 
 TEST(CountersTest, AddMergesByReason) {
