@@ -196,6 +196,20 @@ TEST_F(RollupMergeOperatorTest, FullMergeAddsTotals) {
   EXPECT_FALSE(totals.damaged);
 }
 
+TEST_F(RollupMergeOperatorTest, FullMergeSaturatesInsteadOfWrapping) {
+  constexpr uint64_t kHalf = uint64_t{1} << 63;
+  const std::string existing = TotalsValue({kHalf, kHalf, 1, 50, 60, false});
+  std::string result;
+  ASSERT_TRUE(FullMerge(FlowKey(), &existing,
+                        {TotalsValue({kHalf, kHalf, 1, 40, 45, false}),
+                         TotalsValue({7, 2, 3, 55, 70, false})},
+                        &result));
+  const Totals totals = DecodeTotals(result);
+  EXPECT_EQ(totals.bytes, ~uint64_t{0});
+  EXPECT_EQ(totals.packets, ~uint64_t{0});
+  EXPECT_EQ(totals.flows, 5u);
+}
+
 TEST_F(RollupMergeOperatorTest, FullMergeWithoutExistingValue) {
   std::string result;
   ASSERT_TRUE(FullMerge(FlowKey(), nullptr,

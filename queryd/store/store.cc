@@ -42,6 +42,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/saturating.h"
 #include "queryd/store/batch_validator.h"
 #include "queryd/store/derived_views.h"
 #include "queryd/store/format_upgrade.h"
@@ -371,7 +372,7 @@ void RocksStore::StoreRun(absl::Span<const weir::v1::FlowBatch* const> run,
     written[i].batch_number = next.batches;
     result.flows = AddBatch(batch, result.records, node->id, next.batches,
                             received_at, &write, &written[i].cutoff_sec);
-    next.flows += result.flows;
+    SaturatingAddTo(next.flows, result.flows);
   }
   if (writes) {
     std::string state;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "absl/container/flat_hash_map.h"
+#include "common/saturating.h"
 
 namespace weir::store {
 
@@ -29,9 +30,9 @@ bool AddressFromBytes(absl::string_view bytes, Address* out) {
 }
 
 Totals& Totals::operator+=(const Totals& other) {
-  bytes += other.bytes;
-  packets += other.packets;
-  flows += other.flows;
+  SaturatingAddTo(bytes, other.bytes);
+  SaturatingAddTo(packets, other.packets);
+  SaturatingAddTo(flows, other.flows);
   if (other.first_seen_unix_nano != 0 &&
       (first_seen_unix_nano == 0 ||
        other.first_seen_unix_nano < first_seen_unix_nano)) {
@@ -45,7 +46,7 @@ Totals& Totals::operator+=(const Totals& other) {
 
 uint64_t NodeCounters::lost_packets() const {
   uint64_t sum = 0;
-  for (const LossTotal& loss : losses) sum += loss.packets;
+  for (const LossTotal& loss : losses) SaturatingAddTo(sum, loss.packets);
   return sum;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/saturating.h"
 #include "queryd/store/encoding.h"
 
 namespace weir::store {
@@ -218,8 +219,8 @@ CounterVector CountersFromProto(const weir::v1::Counters& counters) {
   out[kBytesExportedSlot] = counters.bytes_exported();
   for (const weir::v1::LossCount& loss : counters.losses()) {
     if (loss.reason() > 0 && LossBytesSlot(loss.reason()) < kMaxCounterSlots) {
-      out[LossPacketsSlot(loss.reason())] += loss.packets();
-      out[LossBytesSlot(loss.reason())] += loss.bytes();
+      SaturatingAddTo(out[LossPacketsSlot(loss.reason())], loss.packets());
+      SaturatingAddTo(out[LossBytesSlot(loss.reason())], loss.bytes());
     }
   }
   return out;
@@ -244,7 +245,9 @@ NodeCounters CountersFromVector(const CounterVector& counters) {
 
 void AddCounters(const CounterVector& from, CounterVector* to) {
   if (to->size() < from.size()) to->resize(from.size(), 0);
-  for (size_t i = 0; i < from.size(); ++i) (*to)[i] += from[i];
+  for (size_t i = 0; i < from.size(); ++i) {
+    SaturatingAddTo((*to)[i], from[i]);
+  }
 }
 
 void AppendNodeState(const NodeState& state, std::string* out) {

@@ -193,6 +193,15 @@ TEST(ValueCodecTest, AddCountersGrowsTheShorterVector) {
   EXPECT_EQ(to, (CounterVector{12, 22, 30, 40}));
 }
 
+TEST(ValueCodecTest, AddCountersSaturatesInsteadOfWrapping) {
+  constexpr uint64_t kHalf = uint64_t{1} << 63;
+  CounterVector to = {kHalf, 5};
+  AddCounters({kHalf, 7}, &to);
+  EXPECT_EQ(to, (CounterVector{~uint64_t{0}, 12}));
+  AddCounters({1, 1}, &to);
+  EXPECT_EQ(to, (CounterVector{~uint64_t{0}, 13}));
+}
+
 TEST(ValueCodecTest, NodeStateRoundTrips) {
   NodeState in;
   in.id = 3;
