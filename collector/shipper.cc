@@ -50,8 +50,56 @@ Shipper::~Shipper() {
   thread_.join();
 }
 
+void FoldCarriedCounters(const weir::v1::Counters& carried,
+                         weir::v1::Counters* into) {
+  into->set_packets_seen(into->packets_seen() + carried.packets_seen());
+  into->set_bytes_seen(into->bytes_seen() + carried.bytes_seen());
+  for (const weir::v1::LossCount& loss : carried.losses()) {
+    AddLoss(loss.reason(), loss.packets(), loss.bytes(), into);
+  }
+}
+
+Carried Shipper::TakeCarried() {
+  absl::MutexLock lock(&mu_);
+  Carried carried;
+  carried.counters = std::move(carried_);
+  carried_.Clear();
+  carried.rejected = std::move(carried_rejected_);
+  carried_rejected_.clear();
+  return carried;
+}
+
+size_t Shipper::Forget(const std::vector<std::pair<uint64_t, uint64_t>>& ids) {
+  absl::MutexLock lock(&mu_);
+  size_t forgotten = 0;
+  for (const auto& [epoch, seq] : ids) {
+    // Never-sent entries are all at or after next_to_send_, so removing
+    // them keeps the stream's place.
+    for (size_t i = next_to_send_; i < unacked_.size(); ++i) {
+      const weir::v1::FlowBatch& b = unacked_[i].batch;
+      if (b.epoch() == epoch && b.seq() == seq) {
+        if (!unacked_[i].sent) {
+          unacked_.erase(unacked_.begin() + static_cast<std::ptrdiff_t>(i));
+          ++forgotten;
+        }
+        break;
+      }
+    }
+  }
+  stats_.unacked = unacked_.size();
+  return forgotten;
+}
+
 void Shipper::Enqueue(weir::v1::FlowBatch batch) {
   absl::MutexLock lock(&mu_);
+  if (options_.on_acked) {
+    // Spooled: the batch is exactly what the spool holds; the caller folded
+    // the carried accounting in before spooling it.
+    unacked_.push_back(Entry{std::move(batch), false});
+    ++stats_.batches_enqueued;
+    stats_.unacked = unacked_.size();
+    return;
+  }
   if (unacked_.size() >= options_.max_unacked) {
     ++stats_.batches_dropped;
     stats_.packets_dropped +=
@@ -204,6 +252,10 @@ void Shipper::Session(weir::v1::IngestService::Stub& stub) {
     ++stats_.batches_rejected;
     stats_.packets_rejected +=
         unacked_.front().batch.counters().packets_exported();
+    if (options_.on_acked) {
+      carried_rejected_.emplace_back(unacked_.front().batch.epoch(),
+                                     unacked_.front().batch.seq());
+    }
     DropOldestLocked(weir::v1::LOSS_REASON_REJECTED);
   }
 }
@@ -237,6 +289,10 @@ void Shipper::ReadAcks(
     while (acked < next_to_send_ && !unacked_.empty() &&
            unacked_.front().batch.epoch() == ack.epoch() &&
            unacked_.front().batch.seq() <= ack.seq()) {
+      if (options_.on_acked) {
+        options_.on_acked(unacked_.front().batch.epoch(),
+                          unacked_.front().batch.seq());
+      }
       unacked_.pop_front();
       ++acked;
     }

@@ -9,22 +9,26 @@
 // batch not yet acknowledged. queryd deduplicates by (node, epoch, seq), so a
 // resent batch is stored once.
 //
-// The queue is bounded. When it is full the oldest batch is dropped and its
-// traffic is carried into the next batch as loss (LOSS_REASON_UNACKED_BOUND),
-// together with the dropped batch's own accounting, so the reconciliation
-// "packets seen = exported + lost" still holds over the batches queryd gets.
-// A batch queryd refuses as malformed (the stream ends INVALID_ARGUMENT) is
-// dropped the same way, under LOSS_REASON_REJECTED, instead of being resent
-// forever; every other failure resends.
+// Without a spool the queue is bounded. When it is full the oldest batch is
+// dropped and its traffic is carried into the next batch as loss
+// (LOSS_REASON_UNACKED_BOUND), together with the dropped batch's own
+// accounting, so the reconciliation "packets seen = exported + lost" still
+// holds over the batches queryd gets. A batch queryd refuses as malformed (the
+// stream ends INVALID_ARGUMENT) is dropped the same way, under
+// LOSS_REASON_REJECTED, instead of being resent forever; every other failure
+// resends.
 #ifndef WEIR_COLLECTOR_SHIPPER_H_
 #define WEIR_COLLECTOR_SHIPPER_H_
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -41,6 +45,21 @@ struct ShipperOptions {
   size_t max_unacked = 600;
   absl::Duration min_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(2);
+  // Set when a durable spool holds every batch (collector/spool.h): called,
+  // with the shipper's lock held, for each batch queryd acknowledges, in
+  // order. Then the shipper never drops at max_unacked (the spool's bounds
+  // apply instead) and Enqueue folds nothing: the caller takes the carried
+  // accounting with TakeCarried() and folds it in before spooling the batch.
+  std::function<void(uint64_t epoch, uint64_t seq)> on_acked;
+};
+
+// Accounting the shipper let go of and that must ride on the next batch.
+struct Carried {
+  weir::v1::Counters counters;
+  // Batches refused by queryd whose accounting is in `counters`, as
+  // (epoch, seq): the spool releases them once the batch carrying it is
+  // written, so a crash before that resends them instead of losing them.
+  std::vector<std::pair<uint64_t, uint64_t>> rejected;
 };
 
 struct ShipperStats {
@@ -72,6 +91,16 @@ class Shipper {
   // Queues a batch; returns at once. Folds any traffic carried from batches
   // dropped at the bound into `batch.counters` first.
   void Enqueue(weir::v1::FlowBatch batch);
+
+  // With a spool: takes what was carried since the last call (batches
+  // refused by queryd), to be folded into the next batch before it is
+  // spooled (FoldCarriedCounters).
+  Carried TakeCarried();
+
+  // Forgets the batches a spool dropped at its bound, of those not yet
+  // sent on any stream; returns how many it forgot. One already sent stays
+  // (queryd may have stored it) and is sent until acknowledged.
+  size_t Forget(const std::vector<std::pair<uint64_t, uint64_t>>& ids);
 
   // Waits until every queued batch is acknowledged or `timeout` passes;
   // true when everything was acknowledged.
@@ -109,11 +138,18 @@ class Shipper {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // Accounting of batches dropped at the bound, waiting for the next batch.
   weir::v1::Counters carried_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<uint64_t, uint64_t>> carried_rejected_
+      ABSL_GUARDED_BY(mu_);
   ShipperStats stats_ ABSL_GUARDED_BY(mu_);
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
 
   std::thread thread_;
 };
+
+// Folds carried accounting into a batch's counters: seen and losses add up,
+// exported does not (the carried flows are not in the batch).
+void FoldCarriedCounters(const weir::v1::Counters& carried,
+                         weir::v1::Counters* into);
 
 // Adds `from` into `into`: seen/exported totals and losses by reason.
 void AddCounters(const weir::v1::Counters& from, weir::v1::Counters* into);
