@@ -11,8 +11,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -27,6 +29,7 @@
 #include "collector/metrics.h"
 #include "collector/preflight.h"
 #include "collector/shipper.h"
+#include "collector/spool.h"
 #include "common/status_macros.h"
 #include "common/version.h"
 
@@ -83,6 +86,26 @@ absl::Status ValidateOptions(const CollectorOptions& options) {
   }
   if (options.pin_path.empty() || options.pin_path[0] != '/') {
     return absl::InvalidArgumentError("--pin-path: must be an absolute path");
+  }
+  if (!options.spool_dir.empty() && options.spool_dir[0] != '/') {
+    return absl::InvalidArgumentError(
+        "--spool-dir: must be an absolute path, or empty for no spool");
+  }
+  if (!ParseFsyncPolicy(options.spool_fsync).ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--spool-fsync: '", options.spool_fsync,
+                     "' is not one of always, interval, never"));
+  }
+  // Two segments at least (SpoolOptions::segment_bytes is 4 MiB).
+  if (options.spool_max_bytes < (uint64_t{8} << 20)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--spool-max-bytes: ", options.spool_max_bytes,
+                     " is under 8388608 (two 4 MiB segments)"));
+  }
+  if (options.spool_max_age < absl::Seconds(1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--spool-max-age: ", absl::FormatDuration(options.spool_max_age),
+        " is under 1s"));
   }
   if (options.max_unacked_batches == 0) {
     return absl::InvalidArgumentError(
@@ -196,16 +219,65 @@ absl::Status Run(const CollectorOptions& options) {
       ") as node ", node, "; shipping to ", options.queryd_address, " every ",
       absl::FormatDuration(options.flush_interval)));
 
+  // The spool, before the shipper that acks into it. Opening it recovers
+  // what an earlier process left unacknowledged.
+  std::unique_ptr<Spool> spool;
+  if (!options.spool_dir.empty()) {
+    // Its parent folders too (the default is under /var/lib/weir).
+    std::error_code made;
+    std::filesystem::create_directories(
+        std::filesystem::path(options.spool_dir).parent_path(), made);
+    SpoolOptions spooling;
+    spooling.directory = options.spool_dir;
+    spooling.max_bytes = options.spool_max_bytes;
+    spooling.max_age = options.spool_max_age;
+    WEIR_ASSIGN_OR_RETURN(spooling.fsync,
+                          ParseFsyncPolicy(options.spool_fsync));
+    absl::StatusOr<std::unique_ptr<Spool>> opened =
+        Spool::Open(std::move(spooling));
+    if (!opened.ok()) {
+      return absl::Status(
+          opened.status().code(),
+          absl::StrCat("--spool-dir: ", opened.status().message()));
+    }
+    spool = *std::move(opened);
+    const SpoolStats found = spool->stats();
+    Log(absl::StrCat("spool ", options.spool_dir, ": ", found.replayed_batches,
+                     " batches to resend",
+                     found.torn_tails ? ", a torn last record cut off" : "",
+                     found.corrupted_records
+                         ? absl::StrCat(", ", found.corrupted_records,
+                                        " corrupted records lost")
+                         : ""));
+  }
+
   // The metrics read the shipper's state at each scrape: it is made first
   // so that it outlives them.
   ShipperOptions shipping;
   shipping.address = options.queryd_address;
   shipping.max_unacked = options.max_unacked_batches;
+  if (spool != nullptr) {
+    shipping.on_acked = [&spool](uint64_t epoch, uint64_t seq) {
+      if (absl::StatusOr<size_t> s = spool->Ack(epoch, seq); !s.ok()) {
+        Log(absl::StrCat("spool: recording an ack: ", s.status().ToString()));
+      }
+    };
+  }
   Shipper shipper(shipping, grpc::InsecureChannelCredentials());
+  // What an earlier process spooled goes first, under its own epoch and
+  // seq: queryd stores what it lacks and acks the rest as duplicates.
+  if (spool != nullptr) {
+    WEIR_RETURN_IF_ERROR(spool->ForEachPending(
+        [&shipper](weir::v1::FlowBatch batch) -> absl::Status {
+          shipper.Enqueue(std::move(batch));
+          return absl::OkStatus();
+        }));
+  }
 
   WEIR_ASSIGN_OR_RETURN(std::unique_ptr<CollectorMetrics> metrics,
                         CollectorMetrics::Start(options.metrics_address));
   metrics->WatchShipper(&shipper);
+  if (spool != nullptr) metrics->WatchSpool(spool.get());
   if (options.bpf_stats) {
     WEIR_RETURN_IF_ERROR(
         metrics->EnableBpfStats({{"ingress", skeleton->ingress_program_fd()},
@@ -237,7 +309,39 @@ absl::Status Run(const CollectorOptions& options) {
     weir::v1::FlowBatch batch =
         BuildBatch(header, *interval, [&](uint32_t i) { return names(i); });
     metrics->RecordBatch(batch, absl::Now() - began);
-    shipper.Enqueue(std::move(batch));
+    if (spool == nullptr) {
+      shipper.Enqueue(std::move(batch));
+    } else {
+      // What the shipper let go of rides on this batch, folded in before it
+      // is written so that the spooled record and the shipped batch agree
+      // and a crash cannot lose the carry.
+      Carried carried = shipper.TakeCarried();
+      FoldCarriedCounters(carried.counters, batch.mutable_counters());
+      std::vector<BatchId> dropped;
+      if (absl::Status s = spool->Append(&batch, &dropped); !s.ok()) {
+        // The spool carries its accounting into the next batch it takes.
+        Log(absl::StrCat("spool: batch ", header.seq,
+                         " not written, its traffic is counted as "
+                         "spool_full loss: ",
+                         s.ToString()));
+      } else {
+        if (!dropped.empty()) {
+          std::vector<std::pair<uint64_t, uint64_t>> ids;
+          ids.reserve(dropped.size());
+          for (const BatchId& id : dropped) ids.emplace_back(id.epoch, id.seq);
+          shipper.Forget(ids);
+        }
+        shipper.Enqueue(std::move(batch));
+      }
+      // The refused batches' accounting is written with this batch (or
+      // carried by the spool): release them.
+      for (const auto& [epoch, seq] : carried.rejected) {
+        if (absl::StatusOr<size_t> s = spool->Ack(epoch, seq); !s.ok()) {
+          Log(absl::StrCat("spool: releasing a refused batch: ",
+                           s.status().ToString()));
+        }
+      }
+    }
     const ShipperStats stats = shipper.stats();
     if (stats.batches_rejected != rejected) {
       Log(absl::StrCat("queryd refused ", stats.batches_rejected - rejected,
@@ -274,6 +378,9 @@ absl::Status Run(const CollectorOptions& options) {
       Log(absl::StrCat("collecting flows: ", s.ToString()));
     }
     if (options.bpf_stats) metrics->RecordBpfStats();
+    if (spool != nullptr && options.spool_fsync == "interval") {
+      if (absl::Status s = spool->Sync(); !s.ok()) Log(s.ToString());
+    }
   }
   Log(absl::StrCat(strsignal(signal), ", stopping"));
 
@@ -282,8 +389,13 @@ absl::Status Run(const CollectorOptions& options) {
     // the pinned maps keep counting; the next collector collects it.
     for (Attachment& a : attachments) attacher.Release(a);
     const bool flushed = shipper.Flush(absl::Seconds(5));
-    Log(absl::StrCat("left attached with maps pinned in ", options.pin_path,
-                     flushed ? "" : "; some batches were not acknowledged"));
+    Log(absl::StrCat(
+        "left attached with maps pinned in ", options.pin_path,
+        flushed ? ""
+        : spool != nullptr
+            ? "; batches not yet acknowledged stay in the spool for the next "
+              "start"
+            : "; some batches were not acknowledged"));
     return absl::OkStatus();
   }
   // Detach first, so the last collection holds every packet observed.
@@ -297,6 +409,14 @@ absl::Status Run(const CollectorOptions& options) {
   rmdir(links_dir.c_str());
   rmdir(options.pin_path.c_str());
   const ShipperStats stats = shipper.stats();
+  if (!flushed && spool != nullptr) {
+    if (absl::Status s = spool->Sync(); !s.ok()) Log(s.ToString());
+    Log(absl::StrCat("detached and unpinned; ", stats.unacked,
+                     " batches not acknowledged by ", options.queryd_address,
+                     " stay in the spool ", options.spool_dir,
+                     " for the next start"));
+    return absl::OkStatus();
+  }
   if (!flushed) {
     return absl::UnavailableError(
         absl::StrCat(stats.unacked, " batches were not acknowledged by ",

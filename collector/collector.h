@@ -28,6 +28,13 @@ struct CollectorOptions {
   bool bpf_stats = false;
   // Batches kept until queryd acknowledges them.
   size_t max_unacked_batches = 600;
+  // The durable spool (collector/spool.h); empty for none (batches then
+  // live in memory only, bounded by max_unacked_batches).
+  std::string spool_dir = "/var/lib/weir/spool";
+  uint64_t spool_max_bytes = uint64_t{1} << 30;
+  absl::Duration spool_max_age = absl::Hours(24);
+  // "always", "interval" or "never".
+  std::string spool_fsync = "always";
 };
 
 // Checks values beyond their types; the message names the flag.

@@ -43,9 +43,25 @@ ABSL_FLAG(bool, bpf_stats, false,
           "program's run time and run count.");
 
 ABSL_FLAG(uint32_t, max_unacked_batches, 600,
-          "Batches kept in memory until queryd acknowledges them (600 = 10 "
-          "minutes at 1s); beyond it the oldest is dropped and counted as "
-          "unacked_bound loss.");
+          "Without a spool (--spool-dir=\"\"): batches kept in memory until "
+          "queryd acknowledges them (600 = 10 minutes at 1s); beyond it the "
+          "oldest is dropped and counted as unacked_bound loss. With a spool "
+          "its bounds apply instead.");
+
+ABSL_FLAG(std::string, spool_dir, "/var/lib/weir/spool",
+          "Folder of the durable spool: every batch is written there before "
+          "it is shipped and kept until queryd acknowledges it, so a "
+          "collector restart or a queryd outage loses nothing. Empty for "
+          "none (batches then wait in memory only, see "
+          "--max-unacked-batches).");
+ABSL_FLAG(uint64_t, spool_max_bytes, uint64_t{1} << 30,
+          "Size bound of the spool (at least 8388608); past it the oldest "
+          "batches go and are counted as spool_full loss.");
+ABSL_FLAG(absl::Duration, spool_max_age, absl::Hours(24),
+          "Spooled batches older than this go, counted as spool_full loss.");
+ABSL_FLAG(std::string, spool_fsync, "always",
+          "When a spooled batch is forced to disk: always (before it is "
+          "shipped), interval (once a flush interval) or never.");
 
 namespace {
 
@@ -87,6 +103,10 @@ int main(int argc, char** argv) {
   options.keep_attached = absl::GetFlag(FLAGS_keep_attached);
   options.bpf_stats = absl::GetFlag(FLAGS_bpf_stats);
   options.max_unacked_batches = absl::GetFlag(FLAGS_max_unacked_batches);
+  options.spool_dir = absl::GetFlag(FLAGS_spool_dir);
+  options.spool_max_bytes = absl::GetFlag(FLAGS_spool_max_bytes);
+  options.spool_max_age = absl::GetFlag(FLAGS_spool_max_age);
+  options.spool_fsync = absl::GetFlag(FLAGS_spool_fsync);
   if (absl::Status valid = weir::collector::ValidateOptions(options);
       !valid.ok()) {
     weir::UsageError(spec, valid.message());

@@ -98,6 +98,32 @@ absl::StatusOr<std::unique_ptr<CollectorMetrics>> CollectorMetrics::Start(
                        "their traffic is lost with reason rejected.");
   m->reconnects_ = gauge("weir_collector_reconnects",
                          "Ingest stream reconnects since start.");
+  m->spool_bytes_ = gauge("weir_collector_spool_bytes",
+                          "Bytes of the spool's segment files on disk.");
+  m->spool_pending_ = gauge("weir_collector_spool_pending_batches",
+                            "Spooled batches queryd has not acknowledged yet.");
+  m->spool_oldest_ =
+      gauge("weir_collector_spool_oldest_pending_seconds",
+            "Age of the oldest spooled batch not yet acknowledged; 0 when "
+            "none.");
+  m->spool_replayed_ =
+      gauge("weir_collector_spool_replayed_batches",
+            "Batches found in the spool at start and sent again.");
+  m->spool_torn_ = gauge("weir_collector_spool_torn_records",
+                         "Unfinished last records cut off the spool at start "
+                         "(their traffic was still in the kernel).");
+  m->spool_corrupted_ =
+      gauge("weir_collector_spool_corrupted_records",
+            "Spooled records found damaged at start; their traffic is lost "
+            "unnamed.");
+  m->spool_full_packets_ =
+      gauge("weir_collector_spool_full_packets",
+            "Exported packets of batches the spool let go at its bounds or "
+            "could not write since start (lost with reason spool_full).");
+  m->spool_refused_ =
+      gauge("weir_collector_spool_refused_batches",
+            "Batches the spool could not write since start (disk error, or "
+            "larger than its bound).");
   // civetweb (under Exposer) sets SO_REUSEADDR on its listener and never
   // SO_REUSEPORT, so a port another process listens on fails here rather
   // than being shared (tests/collector_e2e_test.py).
@@ -126,8 +152,27 @@ void CollectorMetrics::WatchShipper(const Shipper* shipper) {
   ReadShipper();
 }
 
+void CollectorMetrics::WatchSpool(const Spool* spool) {
+  {
+    absl::MutexLock lock(&shipper_mu_);
+    spool_ = spool;
+  }
+  ReadShipper();
+}
+
 void CollectorMetrics::ReadShipper() {
   absl::MutexLock lock(&shipper_mu_);
+  if (spool_ != nullptr) {
+    const SpoolStats s = spool_->stats();
+    spool_bytes_->Set(static_cast<double>(s.bytes));
+    spool_pending_->Set(static_cast<double>(s.pending_batches));
+    spool_oldest_->Set(absl::ToDoubleSeconds(s.oldest_pending_age));
+    spool_replayed_->Set(static_cast<double>(s.replayed_batches));
+    spool_torn_->Set(static_cast<double>(s.torn_tails));
+    spool_corrupted_->Set(static_cast<double>(s.corrupted_records));
+    spool_full_packets_->Set(static_cast<double>(s.spool_full_packets));
+    spool_refused_->Set(static_cast<double>(s.refused_batches));
+  }
   if (shipper_ == nullptr) return;
   const ShipperStats stats = shipper_->stats();
   unacked_->Set(static_cast<double>(stats.unacked));

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "collector/shipper.h"
+#include "collector/spool.h"
 #include "prometheus/collectable.h"
 #include "prometheus/counter.h"
 #include "prometheus/exposer.h"
@@ -40,6 +41,10 @@ class CollectorMetrics {
   // acknowledged, dropped, rejected, reconnects. `shipper` must outlive this
   // object.
   void WatchShipper(const Shipper* shipper);
+
+  // The same for the spool's statistics (weir_collector_spool_*). `spool`
+  // must outlive this object.
+  void WatchSpool(const Spool* spool);
 
   // Turns the kernel's BPF run-time statistics on (kept on while this
   // object lives) for the named programs; FAILED_PRECONDITION with the fix
@@ -67,6 +72,15 @@ class CollectorMetrics {
   std::shared_ptr<Scrape> scrape_;
   absl::Mutex shipper_mu_;
   const Shipper* shipper_ ABSL_GUARDED_BY(shipper_mu_) = nullptr;
+  const Spool* spool_ ABSL_GUARDED_BY(shipper_mu_) = nullptr;
+  prometheus::Gauge* spool_bytes_ = nullptr;
+  prometheus::Gauge* spool_pending_ = nullptr;
+  prometheus::Gauge* spool_oldest_ = nullptr;
+  prometheus::Gauge* spool_replayed_ = nullptr;
+  prometheus::Gauge* spool_torn_ = nullptr;
+  prometheus::Gauge* spool_corrupted_ = nullptr;
+  prometheus::Gauge* spool_full_packets_ = nullptr;
+  prometheus::Gauge* spool_refused_ = nullptr;
   prometheus::Counter* packets_seen_ = nullptr;
   prometheus::Counter* bytes_seen_ = nullptr;
   prometheus::Counter* packets_exported_ = nullptr;

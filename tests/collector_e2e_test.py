@@ -306,6 +306,77 @@ class CollectorEndToEndTest(unittest.TestCase):
         # A clean stop (no --keep-attached) leaves nothing pinned.
         self.assertEqual(os.listdir(pin) if os.path.isdir(pin) else [], [])
 
+    def test_spool_carries_batches_across_a_killed_collector_and_a_queryd_outage(self):
+        """queryd down, traffic, the collector killed (SIGKILL), restarted,
+        then queryd back: every packet arrives exactly once."""
+        node = "spool-%d" % os.getpid()
+        pin = self.lab.bpffs + "/spool-%d" % os.getpid()
+        spool = os.path.join(os.environ.get("TEST_TMPDIR", "/tmp"), "spool-%d" % os.getpid())
+        port = free_port()  # nothing listens there until queryd comes back
+        addr = "127.0.0.1:%d" % port
+        spool_flags = ["--spool-dir=" + spool]
+        before = self.lab.veth_counters()
+        metrics_port = free_port()
+        first = Collector(addr, pin, metrics_port, spool_flags, node=node).start()
+        second = None
+        server = None
+        try:
+            send_udp(B4, 9100, 3000, 100, socket.AF_INET, 0.0005)
+            time.sleep(1.0)  # several 200 ms batches, each spooled
+            first.kill()  # SIGKILL: no flush, no detach; the pins keep counting
+            send_udp(B4, 9101, 1000, 100)  # counted by the pinned program alone
+            second = Collector(addr, pin, metrics_port, spool_flags, node=node).start()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not any(
+                    "batches to resend" in l for l in second.log):
+                time.sleep(0.1)
+            resend = [l for l in second.log if "batches to resend" in l]
+            self.assertTrue(resend, "".join(second.log))
+            self.assertNotIn(" 0 batches to resend", resend[0])
+            send_udp(B4, 9102, 500, 100)
+            time.sleep(0.6)
+            text = scrape(metrics_port)
+            self.assertGreater(metric(text, "weir_collector_spool_replayed_batches"), 0, text)
+            self.assertGreater(metric(text, "weir_collector_spool_pending_batches"), 0, text)
+            self.assertEqual(metric(text, "weir_collector_spool_torn_records"), 0, text)
+            self.assertEqual(metric(text, "weir_collector_spool_corrupted_records"), 0, text)
+            self.assertEqual(self.receiver.arrivals(node)[0], 0)
+
+            # queryd is back.
+            server = grpc.server(concurrent.futures.ThreadPoolExecutor(2))
+            ingest_pb2_grpc.add_IngestServiceServicer_to_server(self.receiver, server)
+            server.add_insecure_port(addr)
+            server.start()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                text = scrape(metrics_port)
+                if metric(text, "weir_collector_spool_pending_batches") == 0:
+                    break
+                time.sleep(0.2)
+            self.assertEqual(metric(text, "weir_collector_spool_pending_batches"), 0, text)
+            self.assertEqual(second.stop(), 0, "".join(second.log))
+        finally:
+            first.kill()
+            if second:
+                second.kill()
+            if server:
+                server.stop(0)
+        after = self.lab.veth_counters()
+        batches = self.receiver.snapshot(node)
+        self.assertEqual(len({b.epoch for b in batches}), 2)
+        flows = flows_by_key(batches)
+        E = flow_pb2.DIRECTION_EGRESS
+        for dport, count in ((9100, 3000), (9101, 1000), (9102, 500)):
+            got = [v for k, v in flows.items() if k[0] == E and k[1] == 17 and k[5] == dport]
+            self.assertEqual(got, [[count, count * (14 + 20 + 8 + 100)]], dport)
+        seen_p, seen_b = reconcile(self, batches)
+        self.assertEqual(seen_p, (after["tx_packets"] - before["tx_packets"]) +
+                         (after["rx_packets"] - before["rx_packets"]))
+        self.assertEqual(seen_b, (after["tx_bytes"] - before["tx_bytes"]) +
+                         (after["rx_bytes"] - before["rx_bytes"]))
+        for b in batches:
+            self.assertEqual([l for l in b.counters.losses if l.packets], [], b.seq)
+
     def test_a_metrics_port_in_use_stops_the_start(self):
         # Another listener that would share its port (SO_REUSEPORT): the
         # collector's own listener must not, so it cannot start there.

@@ -149,6 +149,10 @@ class Collector:
                      "--queryd=" + queryd, "--flush-interval=" + flush_interval,
                      "--node=" + node, "--pin-path=" + pin_path,
                      "--metrics-address=127.0.0.1:%d" % metrics_port, *extra]
+        if not any(a.startswith("--spool-dir") for a in extra):
+            # A spool of its own (the default folder is the node's).
+            self.args.append("--spool-dir=" + tempfile.mkdtemp(
+                prefix="spool-", dir=os.environ.get("TEST_TMPDIR", "/tmp")))
         self.log = []
         self.proc = None
 
