@@ -390,6 +390,18 @@ class CollectorEndToEndTest(unittest.TestCase):
                 second.kill()
             queryd.kill()
 
+    def test_bad_spool_flags_name_the_flag_and_exit_2(self):
+        for flag, value in (("--spool-fsync", "sometimes"), ("--spool-dir", "relative/spool"),
+                            ("--spool-max-bytes", "1000"), ("--spool-max-bytes", "-5"),
+                            ("--spool-max-age", "0s"), ("--spool-max-age", "soon")):
+            args = Collector("127.0.0.1:1", self.lab.bpffs + "/flags", free_port(),
+                             ["%s=%s" % (flag, value)]).args
+            p = subprocess.run(args, capture_output=True, text=True, timeout=30)
+            lines = p.stderr.strip().splitlines()
+            self.assertEqual(p.returncode, 2, (flag, value, p.stderr))
+            self.assertTrue(lines and any(flag.lstrip("-") in l for l in lines[:1]),
+                            (flag, value, p.stderr))
+
     def test_a_metrics_port_in_use_stops_the_start(self):
         # Another listener that would share its port (SO_REUSEPORT): the
         # collector's own listener must not, so it cannot start there.
