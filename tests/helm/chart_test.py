@@ -266,12 +266,16 @@ class ChartTest(unittest.TestCase):
             self.assertNotIn("SYS_ADMIN", caps["add"])
             self.assertNotIn(sc.get("seccompProfile", {}).get("type"), ("Unconfined",),
                              f"{name}: seccomp left unconfined")
-            # The only host paths: the bpffs (read-write, for pins) and the
-            # kernel BTF (read-only).
+            # The only host paths: the bpffs (read-write, for pins), the
+            # kernel BTF (read-only) and the spool's folder (read-write, the
+            # one the collector is told to spool in).
             host_paths = {v["name"]: v["hostPath"] for v in pod["volumes"] if "hostPath" in v}
-            self.assertEqual(set(host_paths), {"bpffs", "btf"}, f"{name}: host paths")
+            self.assertEqual(set(host_paths), {"bpffs", "btf", "spool"}, f"{name}: host paths")
             self.assertEqual(host_paths["btf"]["type"], "File")
             mounts = {m["name"]: m for m in c["volumeMounts"]}
+            self.assertEqual(host_paths["spool"]["type"], "DirectoryOrCreate")
+            self.assertEqual(mounts["spool"]["mountPath"], host_paths["spool"]["path"])
+            self.assertIn("--spool-dir=" + mounts["spool"]["mountPath"], c["args"])
             self.assertTrue(mounts["btf"].get("readOnly"), f"{name}: BTF must be read-only")
             self.assertTrue(host_paths["bpffs"]["path"].startswith("/sys/fs/bpf"))
             self.assertNotIn("mountPropagation", mounts["bpffs"],
