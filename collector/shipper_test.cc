@@ -326,6 +326,82 @@ TEST(ShipperTest, AnUnavailableQuerydIsNotARefusal) {
   EXPECT_EQ(server.service().received(2), 2);  // resent
 }
 
+// With a spool (on_acked set): no drop at max_unacked, every ack reported in
+// order, and batches the spool dropped are forgotten if never sent.
+TEST(ShipperTest, WithASpoolItNeverDropsAndReportsEachAck) {
+  int port;
+  {
+    Server probe;  // find a free port, then free it
+    port = probe.port();
+  }
+  absl::Mutex mu;
+  std::vector<uint64_t> acked;
+  ShipperOptions options = Options(absl::StrCat("127.0.0.1:", port));
+  options.max_unacked = 3;
+  options.on_acked = [&](uint64_t epoch, uint64_t seq) {
+    EXPECT_EQ(epoch, 42u);
+    absl::MutexLock lock(&mu);
+    acked.push_back(seq);
+  };
+  Shipper shipper(options, grpc::InsecureChannelCredentials());
+  for (uint64_t seq = 1; seq <= 10; ++seq) shipper.Enqueue(Batch(seq, seq));
+  EXPECT_EQ(shipper.stats().unacked, 10u);
+  // queryd is down: the first stream fails at its first write, so seqs 5
+  // and 7 were never sent; seq 99 is not queued.
+  EXPECT_EQ(shipper.Forget({{42, 5}, {42, 7}, {42, 99}}), 2u);
+  EXPECT_EQ(shipper.stats().unacked, 8u);
+
+  Server server(port);
+  ASSERT_TRUE(shipper.Flush(absl::Seconds(20)));
+  const std::vector<uint64_t> want = {1, 2, 3, 4, 6, 8, 9, 10};
+  EXPECT_EQ(Seqs(server.service().stored()), want);
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_EQ(acked, want);
+  }
+  EXPECT_EQ(shipper.stats().batches_dropped, 0u);
+  // Nothing was carried: Enqueue folded nothing in.
+  for (const weir::v1::FlowBatch& b : server.service().stored()) {
+    EXPECT_EQ(b.counters().packets_seen(), b.seq());
+  }
+  const Carried carried = shipper.TakeCarried();
+  EXPECT_EQ(carried.counters.packets_seen(), 0u);
+  EXPECT_TRUE(carried.rejected.empty());
+}
+
+// With a spool a refused batch's accounting is taken by the caller (to be
+// folded in before the next batch is spooled), naming the batch, and not
+// folded into a batch already queued.
+TEST(ShipperTest, WithASpoolARefusedBatchIsTakenWithItsId) {
+  Server server;
+  server.service().Refuse(2);
+  std::vector<uint64_t> acked;
+  ShipperOptions options = Options(server.address());
+  options.on_acked = [&](uint64_t, uint64_t seq) { acked.push_back(seq); };
+  Shipper shipper(options, grpc::InsecureChannelCredentials());
+  for (uint64_t seq = 1; seq <= 3; ++seq) shipper.Enqueue(Batch(seq, seq * 10));
+  ASSERT_TRUE(shipper.Flush(absl::Seconds(20)));
+  EXPECT_EQ(Seqs(server.service().stored()), (std::vector<uint64_t>{1, 3}));
+  EXPECT_EQ(acked, (std::vector<uint64_t>{1, 3}));
+  EXPECT_EQ(server.service().stored()[1].counters().packets_seen(), 30u);
+
+  Carried carried = shipper.TakeCarried();
+  ASSERT_EQ(carried.rejected.size(), 1u);
+  EXPECT_EQ(carried.rejected[0], (std::pair<uint64_t, uint64_t>{42, 2}));
+  EXPECT_EQ(carried.counters.packets_seen(), 20u);
+  EXPECT_EQ(carried.counters.packets_exported(), 0u);
+  ASSERT_EQ(carried.counters.losses_size(), 1);
+  EXPECT_EQ(carried.counters.losses(0).reason(),
+            weir::v1::LOSS_REASON_REJECTED);
+  EXPECT_EQ(carried.counters.losses(0).packets(), 20u);
+
+  weir::v1::FlowBatch next = Batch(4, 5);
+  FoldCarriedCounters(carried.counters, next.mutable_counters());
+  EXPECT_EQ(next.counters().packets_seen(), 25u);
+  EXPECT_EQ(next.counters().packets_exported(), 5u);
+  EXPECT_TRUE(shipper.TakeCarried().rejected.empty());
+}
+
 TEST(CountersTest, AddMergesByReason) {
   weir::v1::Counters a, b;
   AddLoss(weir::v1::LOSS_REASON_MAP_FULL, 2, 200, &a);
