@@ -200,6 +200,7 @@ void Shipper::Session(weir::v1::IngestService::Stub& stub) {
       stream = stub.Ingest(&context);
   std::thread reader([&] { ReadAcks(stream.get()); });
 
+  bool write_failed = false;
   while (true) {
     weir::v1::FlowBatch batch;
     bool resend = false;
@@ -217,6 +218,7 @@ void Shipper::Session(weir::v1::IngestService::Stub& stub) {
       ++next_to_send_;
     }
     if (!stream->Write(batch)) {
+      write_failed = true;
       absl::MutexLock lock(&mu_);
       stream_broken_ = true;
       break;
@@ -232,8 +234,11 @@ void Shipper::Session(weir::v1::IngestService::Stub& stub) {
     server_ended = reader_done_;
   }
   // Cancel only a stream the server has not ended: cancelling would mask
-  // the status it sent.
-  if (!server_ended) context.TryCancel();
+  // the status it sent. A failed write means the call is over already (the
+  // server ended it, or the connection went), so the reader is about to see
+  // the end too; cancelling then would race it and could turn queryd's
+  // INVALID_ARGUMENT into CANCELLED, and the refused batch would be resent.
+  if (!server_ended && !write_failed) context.TryCancel();
   reader.join();
   const grpc::Status status = stream->Finish();
   absl::MutexLock lock(&mu_);
