@@ -9,6 +9,7 @@
 #include "queryd/flow_records.h"
 #include "queryd/query/flow_filter.h"
 #include "queryd/query/page_token.h"
+#include "queryd/query/request_validation.h"
 
 namespace weir::queryd {
 
@@ -223,7 +224,9 @@ absl::StatusOr<weir::v1::ListConnectionsResponse> LiveTable::List(
   }
   if (!weir::v1::OrderBy_IsValid(request.order_by())) {
     return absl::InvalidArgumentError(
-        absl::StrCat("order_by: unknown value ", request.order_by()));
+        absl::StrCat("order_by: unknown value ", request.order_by(), "; use ",
+                     query::KnownValues(*weir::v1::OrderBy_descriptor()),
+                     " (ORDER_BY_UNSPECIFIED: packets)"));
   }
   const size_t limit =
       request.limit() == 0 ? options_.default_limit : request.limit();

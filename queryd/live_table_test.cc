@@ -306,6 +306,9 @@ TEST(LiveTablePagingTest, BadPagingRequestsNameTheField) {
            {"page_size: 5 limit: 5", "limit: cannot be combined"},
            {"page_token: \"x\" order_by: ORDER_BY_BYTES",
             "order_by: cannot be combined"},
+           {"order_by: 9",
+            "order_by: unknown value 9; use ORDER_BY_BYTES, ORDER_BY_PACKETS "
+            "or ORDER_BY_FLOWS (ORDER_BY_UNSPECIFIED: packets)"},
            {"page_token: \"%%%\"", "page_token: not a token of this API"},
            {"page_token: \"AgEj\"", "page_token: not a token of this API"},
            {absl::StrCat("page_token: \"", query::EncodePageToken(flows_token),

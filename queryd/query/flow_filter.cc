@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/ip_address.h"
+#include "queryd/query/request_validation.h"
 
 namespace weir::query {
 namespace {
@@ -117,7 +118,7 @@ absl::StatusOr<FlowFilter> FlowFilter::Compile(const weir::v1::FlowFilter& in,
   if (!weir::v1::Direction_IsValid(in.direction())) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, ".direction: unknown value ", in.direction(),
-                     "; use DIRECTION_INGRESS or DIRECTION_EGRESS"));
+                     "; use ", KnownValues(*weir::v1::Direction_descriptor())));
   }
   filter.direction_ = in.direction();
   for (int i = 0; i < in.protocol_size(); ++i) {

@@ -152,7 +152,8 @@ TEST(FlowFilterTest, ErrorsNameTheField) {
   absl::StatusOr<FlowFilter> filter = FlowFilter::Compile(bad_enum, "query.f");
   ASSERT_FALSE(filter.ok());
   EXPECT_THAT(filter.status().message(),
-              HasSubstr("query.f.direction: unknown value 7"));
+              HasSubstr("query.f.direction: unknown value 7; use "
+                        "DIRECTION_INGRESS or DIRECTION_EGRESS"));
 }
 
 TEST(FlowFilterTest, DimensionsTellWhichViewsCanAnswer) {

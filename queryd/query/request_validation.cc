@@ -21,8 +21,8 @@ std::string FormatUtc(absl::Time t) {
   return absl::FormatTime(absl::RFC3339_full, t, absl::UTCTimeZone());
 }
 
-// "GROUP_BY_SRC, GROUP_BY_DST, ... or GROUP_BY_DIRECTION": every value but
-// the unspecified one, so the hint follows the proto as it grows.
+}  // namespace
+
 std::string KnownValues(const google::protobuf::EnumDescriptor& descriptor) {
   std::vector<std::string> names;
   for (int i = 0; i < descriptor.value_count(); ++i) {
@@ -34,8 +34,6 @@ std::string KnownValues(const google::protobuf::EnumDescriptor& descriptor) {
   names.pop_back();
   return absl::StrCat(absl::StrJoin(names, ", "), " or ", last);
 }
-
-}  // namespace
 
 absl::Time LatestStorableTime() {
   return absl::FromUnixNanos(std::numeric_limits<int64_t>::max());

@@ -8,12 +8,14 @@
 #define WEIR_QUERYD_QUERY_REQUEST_VALIDATION_H_
 
 #include <cstdint>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "queryd/store/store_types.h"
@@ -46,6 +48,11 @@ absl::StatusOr<int> ValidateCount(int32_t value, int default_value,
 // either may be set; both set to different values is INVALID_ARGUMENT.
 absl::StatusOr<int> ValidatePageSize(int32_t page_size, int32_t limit,
                                      int default_value, int max_value);
+
+// "GROUP_BY_SRC, GROUP_BY_DST, ... or GROUP_BY_DIRECTION": the names of
+// every value but the unspecified one, for the hint of an error message, so
+// the hint follows the proto as it grows.
+std::string KnownValues(const google::protobuf::EnumDescriptor& descriptor);
 
 // A known GroupBy; GROUP_BY_UNSPECIFIED only when `required` is false.
 absl::StatusOr<weir::v1::GroupBy> ValidateGroupBy(int value, bool required,
