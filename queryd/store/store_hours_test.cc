@@ -1,44 +1,9 @@
 // Closing hours into h1 (hour_closer.h), through the store's interface.
 
-#include <algorithm>
-#include <atomic>
-#include <cstdlib>
-#include <map>
-#include <memory>
-#include <set>
-#include <string>
-#include <thread>
-#include <tuple>
-#include <vector>
-
-#include "absl/status/status.h"
-#include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
-#include "absl/time/time.h"
-#include "gtest/gtest.h"
-#include "queryd/store/encoding.h"
-#include "queryd/store/key_codec.h"
-#include "queryd/store/rollup_block.h"
-#include "queryd/store/rollup_merge_operator.h"
-#include "queryd/store/store.h"
 #include "queryd/store/store_test_fixture.h"
-#include "queryd/store/store_test_util.h"
-#include "queryd/store/value_codec.h"
-#include "rocksdb/db.h"
-#include "rocksdb/write_batch.h"
-#include "weir/v1/ingest.pb.h"
 
 namespace weir::store {
 namespace {
-
-INSTANTIATE_TEST_SUITE_P(RollupBuffer, StoreTest,
-                         ::testing::Values(0, 7,
-                                           StoreOptions().rollup_buffer_keys),
-                         [](const ::testing::TestParamInfo<size_t>& info) {
-                           return info.param == 0 ? std::string("WriteThrough")
-                                  : info.param == 7 ? std::string("Small")
-                                                    : std::string("Default");
-                         });
 
 TEST_P(StoreTest, AnHourReachesTheHourTierWhenItCloses) {
   const absl::Time hour = absl::FromUnixSeconds(kHourSec);

@@ -1,7 +1,9 @@
 // The fixture of the store's tests (store_test.cc, store_read_test.cc,
 // store_hours_test.cc, store_recovery_test.cc, store_format_test.cc): a
 // store in a scratch directory, run with the rollup buffer off, small and
-// at its default size, and helpers that read it back.
+// at its default size, and helpers that read it back. It is the one list of
+// what those tests include, and instantiates their suite: each of them
+// includes this header alone and only writes TEST_Ps.
 
 #ifndef WEIR_QUERYD_STORE_STORE_TEST_FIXTURE_H_
 #define WEIR_QUERYD_STORE_STORE_TEST_FIXTURE_H_
@@ -261,6 +263,17 @@ inline void ExpectSameRollups(const TotalsByKey& got,
         << totals.flows;
   }
 }
+
+// Every TEST_P of a file that includes this header runs three times, named
+// after the buffer size.
+INSTANTIATE_TEST_SUITE_P(RollupBuffer, StoreTest,
+                         ::testing::Values(0, 7,
+                                           StoreOptions().rollup_buffer_keys),
+                         [](const ::testing::TestParamInfo<size_t>& info) {
+                           return info.param == 0 ? std::string("WriteThrough")
+                                  : info.param == 7 ? std::string("Small")
+                                                    : std::string("Default");
+                         });
 
 // The store's RocksDB opened directly (the store closed), to write what a
 // bug, a bad disk or an older weir-queryd might have left. Every family has
