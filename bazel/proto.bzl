@@ -11,7 +11,9 @@ Generated headers are included the same way ("weir/v1/flow.pb.h").
 
 # Every import root, relative to the execution root. protoc also searches
 # /usr/include, where Debian keeps google/protobuf/*.proto.
-_IMPORT_ROOTS = ["proto", "external/googleapis"]
+# $(GENDIR)/proto holds protos that a genrule writes (grpc_contracts'
+# reflection_v1.proto).
+_IMPORT_ROOTS = ["proto", "$(GENDIR)/proto", "external/googleapis"]
 
 def _import_path(src):
     """The path protoc knows `src` by, and whether it is external."""
