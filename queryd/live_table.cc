@@ -6,9 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/saturating.h"
-#include "queryd/flow_records.h"
 #include "queryd/query/flow_filter.h"
 #include "queryd/query/page_token.h"
+#include "queryd/query/proto_convert.h"
 #include "queryd/query/request_validation.h"
 
 namespace weir::queryd {
@@ -199,7 +199,7 @@ absl::StatusOr<weir::v1::ListConnectionsResponse> LiveTable::ListPage(
   weir::v1::ListConnectionsResponse response;
   response.set_total(total);
   for (size_t i = 0; i < shown; ++i) {
-    *response.add_connections() = FlowToProto(next[i].second);
+    query::FlowToProto(next[i].second, response.add_connections());
   }
   if (next.size() > shown) {
     response.set_next_page_token(query::EncodeKeyPageToken(
@@ -266,7 +266,7 @@ absl::StatusOr<weir::v1::ListConnectionsResponse> LiveTable::List(
   weir::v1::ListConnectionsResponse response;
   response.set_total(matches.size());
   for (size_t i = 0; i < shown; ++i) {
-    *response.add_connections() = FlowToProto(matches[i]);
+    query::FlowToProto(matches[i], response.add_connections());
   }
   return response;
 }

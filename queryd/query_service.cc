@@ -13,7 +13,7 @@
 #include "grpcpp/alarm.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "grpcpp/support/proto_buffer_writer.h"
-#include "queryd/flow_records.h"
+#include "queryd/query/proto_convert.h"
 
 namespace weir::queryd {
 namespace {
@@ -320,7 +320,7 @@ class QueryServiceImpl::WatchFlowsReactor final
     store::FlowRecord flow;
     if (!queue_->Pop(&flow)) return false;
     weir::v1::WatchFlowsResponse message;
-    *message.mutable_flow() = FlowToProto(flow);
+    query::FlowToProto(flow, message.mutable_flow());
     message.set_dropped(queue_->dropped());
     absl::StatusOr<grpc::ByteBuffer> bytes = SerializeMessage(message);
     if (!bytes.ok()) {
