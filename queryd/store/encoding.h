@@ -4,8 +4,10 @@
 #ifndef WEIR_QUERYD_STORE_ENCODING_H_
 #define WEIR_QUERYD_STORE_ENCODING_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -34,6 +36,12 @@ inline void PutU64(std::string* out, uint64_t v) {
     v >>= 8;
   }
   out->append(b, 8);
+}
+
+// A fixed-size byte array (an address), as it is.
+template <size_t N>
+inline void PutArray(std::string* out, const std::array<uint8_t, N>& v) {
+  out->append(reinterpret_cast<const char*>(v.data()), N);
 }
 
 // Reads from the front of a view and advances it. Every Get* returns false,
@@ -65,6 +73,14 @@ class Reader {
     if (in_.size() < n) return false;
     *v = in_.substr(0, n);
     in_.remove_prefix(n);
+    return true;
+  }
+
+  template <size_t N>
+  bool GetArray(std::array<uint8_t, N>* v) {
+    absl::string_view bytes;
+    if (!GetBytes(N, &bytes)) return false;
+    std::memcpy(v->data(), bytes.data(), N);
     return true;
   }
 

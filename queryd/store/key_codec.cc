@@ -1,6 +1,5 @@
 #include "queryd/store/key_codec.h"
 
-#include <cstring>
 #include <limits>
 
 #include "queryd/store/encoding.h"
@@ -9,17 +8,6 @@ namespace weir::store {
 namespace {
 
 constexpr uint64_t kNanosPerSecond = 1000000000;
-
-void AppendAddress(const Address& address, std::string* out) {
-  out->append(reinterpret_cast<const char*>(address.data()), address.size());
-}
-
-bool GetAddress(Reader* reader, Address* out) {
-  absl::string_view bytes;
-  if (!reader->GetBytes(out->size(), &bytes)) return false;
-  std::memcpy(out->data(), bytes.data(), out->size());
-  return true;
-}
 
 }  // namespace
 
@@ -68,14 +56,14 @@ bool DecodeRawBlockKey(absl::string_view in, RawBlockKey* out) {
 void AppendViewKey(const RollupKey& key, std::string* out) {
   switch (key.view) {
     case View::kSrc:
-      AppendAddress(key.src_addr, out);
+      PutArray(out, key.src_addr);
       break;
     case View::kDst:
-      AppendAddress(key.dst_addr, out);
+      PutArray(out, key.dst_addr);
       break;
     case View::kPair:
-      AppendAddress(key.src_addr, out);
-      AppendAddress(key.dst_addr, out);
+      PutArray(out, key.src_addr);
+      PutArray(out, key.dst_addr);
       break;
     case View::kSrcPort:
     case View::kDstPort:
@@ -114,14 +102,13 @@ bool DecodeViewKey(View view, absl::string_view in, RollupKey* out) {
   bool ok = false;
   switch (view) {
     case View::kSrc:
-      ok = GetAddress(&reader, &out->src_addr);
+      ok = reader.GetArray(&out->src_addr);
       break;
     case View::kDst:
-      ok = GetAddress(&reader, &out->dst_addr);
+      ok = reader.GetArray(&out->dst_addr);
       break;
     case View::kPair:
-      ok = GetAddress(&reader, &out->src_addr) &&
-           GetAddress(&reader, &out->dst_addr);
+      ok = reader.GetArray(&out->src_addr) && reader.GetArray(&out->dst_addr);
       break;
     case View::kSrcPort:
     case View::kDstPort:

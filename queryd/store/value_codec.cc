@@ -1,7 +1,6 @@
 #include "queryd/store/value_codec.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "common/saturating.h"
 #include "queryd/store/encoding.h"
@@ -10,17 +9,6 @@ namespace weir::store {
 namespace {
 
 constexpr uint8_t kFragmentFlag = 0x01;
-
-void AppendAddress(const Address& address, std::string* out) {
-  out->append(reinterpret_cast<const char*>(address.data()), address.size());
-}
-
-bool GetAddress(Reader* reader, Address* out) {
-  absl::string_view bytes;
-  if (!reader->GetBytes(out->size(), &bytes)) return false;
-  std::memcpy(out->data(), bytes.data(), out->size());
-  return true;
-}
 
 void AppendCounterVector(const CounterVector& counters, std::string* out) {
   const size_t n = std::min(counters.size(), kMaxCounterSlots);
@@ -44,8 +32,8 @@ void AppendRawValue(const FlowRecord& flow, std::string* out) {
   PutU8(out, static_cast<uint8_t>(flow.direction));
   PutU8(out, flow.protocol);
   PutU8(out, flow.fragment ? kFragmentFlag : 0);
-  AppendAddress(flow.src_addr, out);
-  AppendAddress(flow.dst_addr, out);
+  PutArray(out, flow.src_addr);
+  PutArray(out, flow.dst_addr);
   PutU16(out, flow.src_port);
   PutU16(out, flow.dst_port);
   PutU8(out, flow.icmp_type);
@@ -66,8 +54,7 @@ bool DecodeRawValue(absl::string_view in, FlowRecord* flow) {
   if (!reader.GetU8(&version) || version != kRawValueVersion ||
       !reader.GetU32(&flow->ifindex) || !reader.GetU8(&direction) ||
       !reader.GetU8(&flow->protocol) || !reader.GetU8(&flags) ||
-      !GetAddress(&reader, &flow->src_addr) ||
-      !GetAddress(&reader, &flow->dst_addr) ||
+      !reader.GetArray(&flow->src_addr) || !reader.GetArray(&flow->dst_addr) ||
       !reader.GetU16(&flow->src_port) || !reader.GetU16(&flow->dst_port) ||
       !reader.GetU8(&flow->icmp_type) || !reader.GetU8(&flow->icmp_code) ||
       !reader.GetU8(&flow->tcp_flags) || !reader.GetU64(&flow->packets) ||
