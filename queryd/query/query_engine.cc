@@ -198,6 +198,24 @@ uint64_t ListFlowsFingerprint(const weir::v1::ListFlowsRequest& request) {
   return QueryFingerprint(query);
 }
 
+// What every query reads first, checked in this order: the time range
+// (against `now`) and the filter.
+struct QueryScope {
+  absl::Time now;
+  store::TimeRange range;
+  FlowFilter filter;
+};
+
+template <typename Request>
+absl::StatusOr<QueryScope> ReadScope(const Request& request, absl::Time now) {
+  QueryScope scope;
+  scope.now = now;
+  WEIR_ASSIGN_OR_RETURN(scope.range, ValidateTimeRange(request.range(), now));
+  WEIR_ASSIGN_OR_RETURN(scope.filter,
+                        FlowFilter::Compile(request.filter(), "filter"));
+  return scope;
+}
+
 }  // namespace
 
 QueryEngine::QueryEngine(const store::Store& store, QueryEngineOptions options)
@@ -213,11 +231,10 @@ absl::Time QueryEngine::Now() const {
 
 absl::StatusOr<weir::v1::ListFlowsResponse> QueryEngine::ListFlows(
     const weir::v1::ListFlowsRequest& request) const {
-  const absl::Time now = Now();
-  WEIR_ASSIGN_OR_RETURN(const store::TimeRange range,
-                        ValidateTimeRange(request.range(), now));
-  WEIR_ASSIGN_OR_RETURN(const FlowFilter filter,
-                        FlowFilter::Compile(request.filter(), "filter"));
+  WEIR_ASSIGN_OR_RETURN(const QueryScope scope, ReadScope(request, Now()));
+  const absl::Time now = scope.now;
+  const store::TimeRange& range = scope.range;
+  const FlowFilter& filter = scope.filter;
   WEIR_ASSIGN_OR_RETURN(
       const int page_size,
       ValidatePageSize(request.page_size(), request.limit(),
@@ -283,11 +300,10 @@ absl::StatusOr<weir::v1::ListFlowsResponse> QueryEngine::ListFlows(
 
 absl::StatusOr<weir::v1::TopTalkersResponse> QueryEngine::TopTalkers(
     const weir::v1::TopTalkersRequest& request) const {
-  const absl::Time now = Now();
-  WEIR_ASSIGN_OR_RETURN(const store::TimeRange range,
-                        ValidateTimeRange(request.range(), now));
-  WEIR_ASSIGN_OR_RETURN(const FlowFilter filter,
-                        FlowFilter::Compile(request.filter(), "filter"));
+  WEIR_ASSIGN_OR_RETURN(const QueryScope scope, ReadScope(request, Now()));
+  const absl::Time now = scope.now;
+  const store::TimeRange& range = scope.range;
+  const FlowFilter& filter = scope.filter;
   WEIR_ASSIGN_OR_RETURN(
       const GroupBy group_by,
       ValidateGroupBy(request.group_by(), /*required=*/true, "group_by"));
@@ -323,11 +339,10 @@ absl::StatusOr<weir::v1::TopTalkersResponse> QueryEngine::TopTalkers(
 
 absl::StatusOr<weir::v1::TimeSeriesResponse> QueryEngine::TimeSeries(
     const weir::v1::TimeSeriesRequest& request) const {
-  const absl::Time now = Now();
-  WEIR_ASSIGN_OR_RETURN(const store::TimeRange range,
-                        ValidateTimeRange(request.range(), now));
-  WEIR_ASSIGN_OR_RETURN(const FlowFilter filter,
-                        FlowFilter::Compile(request.filter(), "filter"));
+  WEIR_ASSIGN_OR_RETURN(const QueryScope scope, ReadScope(request, Now()));
+  const absl::Time now = scope.now;
+  const store::TimeRange& range = scope.range;
+  const FlowFilter& filter = scope.filter;
   WEIR_ASSIGN_OR_RETURN(
       const GroupBy group_by,
       ValidateGroupBy(request.group_by(), /*required=*/false, "group_by"));
