@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -82,6 +83,35 @@ class RocksDb {
   // Indexed by Family; then any other family found on disk.
   const std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::WriteOptions write_options_;
+};
+
+// An iterator over the keys of one family from `lower` (included) to
+// `upper` (excluded). It owns the bounds RocksDB reads them through, so it
+// neither moves nor copies.
+class RangeIterator {
+ public:
+  RangeIterator(const RocksDb& db, Family family, std::string lower,
+                std::string upper)
+      : lower_(std::move(lower)),
+        upper_(std::move(upper)),
+        lower_bound_(lower_),
+        upper_bound_(upper_) {
+    rocksdb::ReadOptions read;
+    read.iterate_lower_bound = &lower_bound_;
+    read.iterate_upper_bound = &upper_bound_;
+    it_.reset(db.db()->NewIterator(read, db.cf(family)));
+  }
+  RangeIterator(const RangeIterator&) = delete;
+  RangeIterator& operator=(const RangeIterator&) = delete;
+
+  rocksdb::Iterator* operator->() const { return it_.get(); }
+
+ private:
+  const std::string lower_;
+  const std::string upper_;
+  const rocksdb::Slice lower_bound_;
+  const rocksdb::Slice upper_bound_;
+  std::unique_ptr<rocksdb::Iterator> it_;
 };
 
 }  // namespace weir::store

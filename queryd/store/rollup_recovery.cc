@@ -79,15 +79,8 @@ absl::Status RecoverRollups(
     for (++i; i < ranges.size() && ranges[i].first <= last; ++i) {
       last = std::max(last, ranges[i].second);
     }
-    const std::string lower = RawTimeBound(first);
-    const std::string upper = RawTimeBound(last + 1);
-    const rocksdb::Slice lower_bound(lower);
-    const rocksdb::Slice upper_bound(upper);
-    rocksdb::ReadOptions read;
-    read.iterate_lower_bound = &lower_bound;
-    read.iterate_upper_bound = &upper_bound;
-    std::unique_ptr<rocksdb::Iterator> raw(
-        db.db()->NewIterator(read, db.cf(Family::kRaw)));
+    const RangeIterator raw(db, Family::kRaw, RawTimeBound(first),
+                            RawTimeBound(last + 1));
     for (raw->SeekToFirst(); raw->Valid(); raw->Next()) {
       if (!DecodeRawBlockKey(
               absl::string_view(raw->key().data(), raw->key().size()), &key)) {

@@ -115,15 +115,8 @@ absl::Status StoreReader::ScanRaw(const TimeRange& range, bool newest_first,
   }
   if (start >= end) return absl::OkStatus();
 
-  const std::string lower = RawTimeBound(RawBucketStart(start));
-  const std::string upper = RawTimeBound(end);
-  const rocksdb::Slice lower_bound(lower);
-  const rocksdb::Slice upper_bound(upper);
-  rocksdb::ReadOptions read;
-  read.iterate_lower_bound = &lower_bound;
-  read.iterate_upper_bound = &upper_bound;
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_.db()->NewIterator(read, db_.cf(Family::kRaw)));
+  const RangeIterator it(db_, Family::kRaw, RawTimeBound(RawBucketStart(start)),
+                         RawTimeBound(end));
   // Names after the iterator: a node gets its id before its first write, so
   // every node of a flow the iterator sees is named.
   const std::shared_ptr<const NodeNames> names = nodes_.names();
@@ -218,15 +211,8 @@ absl::Status StoreReader::ScanView(
   const uint64_t first = CeilUnixSeconds(range.start);
   const uint64_t end = CeilUnixSeconds(range.end);
   if (first >= end) return absl::OkStatus();
-  const std::string lower = BucketPrefix(first);
-  const std::string upper = BucketPrefix(end);
-  const rocksdb::Slice lower_bound(lower);
-  const rocksdb::Slice upper_bound(upper);
-  rocksdb::ReadOptions read;
-  read.iterate_lower_bound = &lower_bound;
-  read.iterate_upper_bound = &upper_bound;
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_.db()->NewIterator(read, db_.cf(TierFamily(tier))));
+  const RangeIterator it(db_, TierFamily(tier), BucketPrefix(first),
+                         BucketPrefix(end));
   // As in ScanRaw: names after the iterator.
   const std::shared_ptr<const NodeNames> names = nodes_.names();
 
