@@ -93,10 +93,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   live_options.connection_timeout = options.connection_timeout;
   server->live_ = std::make_unique<LiveTable>(live_options);
   server->watchers_ = std::make_unique<WatchHub>();
-  http::MetricsSources sources{server->store_.get(), server->stats_.get(),
-                               server->live_.get(), nullptr};
+  metrics::MetricsSources sources{server->store_.get(), server->stats_.get(),
+                                  server->live_.get(), nullptr};
   server->metrics_ =
-      std::make_unique<http::QuerydMetrics>(sources, options.metrics_top_k);
+      std::make_unique<metrics::QuerydMetrics>(sources, options.metrics_top_k);
   server->ingest_ = std::make_unique<IngestServiceImpl>(
       *server->store_, *server->live_, *server->watchers_, *server->stats_,
       server->metrics_.get());

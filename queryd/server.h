@@ -13,9 +13,9 @@
 #include "queryd/health_service.h"
 #include "queryd/http/gateway.h"
 #include "queryd/http/http_server.h"
-#include "queryd/http/queryd_metrics.h"
 #include "queryd/ingest_service.h"
 #include "queryd/live_table.h"
+#include "queryd/metrics/queryd_metrics.h"
 #include "queryd/options.h"
 #include "queryd/query/query_engine.h"
 #include "queryd/query_service.h"
@@ -58,7 +58,7 @@ class Server {
   std::unique_ptr<LiveTable> live_;
   std::unique_ptr<WatchHub> watchers_;
   // Fed by ingest_, read by http_: outlives both.
-  std::unique_ptr<http::QuerydMetrics> metrics_;
+  std::unique_ptr<metrics::QuerydMetrics> metrics_;
   std::unique_ptr<query::QueryEngine> engine_;
   std::unique_ptr<IngestServiceImpl> ingest_;
   std::unique_ptr<QueryServiceImpl> query_;

@@ -45,7 +45,7 @@ constexpr char kUnmatched[] = "unmatched";
 struct ServerContext {
   HttpServerOptions options;
   Gateway* gateway = nullptr;
-  QuerydMetrics* metrics = nullptr;  // may be null
+  metrics::QuerydMetrics* metrics = nullptr;  // may be null
   // Streams between their call's start and their end, so Stop() can let
   // them say goodbye.
   mutable std::atomic<int> open_streams{0};
@@ -530,7 +530,7 @@ class HttpSession final : public StreamRelay {
         return;
       }
       Send(HttpReply{200,
-                     std::string(QuerydMetrics::kContentType),
+                     std::string(metrics::QuerydMetrics::kContentType),
                      ctx_.metrics->Scrape(),
                      {}},
            std::string(kMetricsPath));
@@ -862,7 +862,7 @@ struct HttpServer::Impl {
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const HttpServerOptions& options, Gateway* gateway,
-    QuerydMetrics* metrics) {
+    metrics::QuerydMetrics* metrics) {
   auto error = [&options](absl::string_view what) {
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on --http-address ", options.address, ": ", what));

@@ -39,7 +39,7 @@
 #include "absl/time/time.h"
 #include "queryd/http/cors.h"
 #include "queryd/http/gateway.h"
-#include "queryd/http/queryd_metrics.h"
+#include "queryd/metrics/queryd_metrics.h"
 
 namespace weir::queryd::http {
 
@@ -65,7 +65,7 @@ class HttpServer {
   // null: no /metrics) must outlive the server.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
       const HttpServerOptions& options, Gateway* gateway,
-      QuerydMetrics* metrics);
+      metrics::QuerydMetrics* metrics);
   ~HttpServer();
 
   HttpServer(const HttpServer&) = delete;

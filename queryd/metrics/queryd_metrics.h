@@ -18,8 +18,8 @@
 // The seeds' names are kept as aliases: ayaflow_packets_total,
 // ayaflow_bytes_total (totals without labels), ayaflow_active_connections,
 // and network_traffic_bytes_total (the same series as weir_ip_bytes_total).
-#ifndef WEIR_QUERYD_HTTP_QUERYD_METRICS_H_
-#define WEIR_QUERYD_HTTP_QUERYD_METRICS_H_
+#ifndef WEIR_QUERYD_METRICS_QUERYD_METRICS_H_
+#define WEIR_QUERYD_METRICS_QUERYD_METRICS_H_
 
 #include <cstdint>
 #include <memory>
@@ -37,13 +37,13 @@
 #include "prometheus/histogram.h"
 #include "prometheus/metric_family.h"
 #include "prometheus/registry.h"
-#include "queryd/http/ip_top_k.h"
 #include "queryd/ingest_service.h"
 #include "queryd/live_table.h"
+#include "queryd/metrics/ip_top_k.h"
 #include "queryd/stats_tracker.h"
 #include "queryd/store/store.h"
 
-namespace weir::queryd::http {
+namespace weir::queryd::metrics {
 
 // What scrape-time metrics read. Any may be null (then its metrics are
 // left out); all must outlive the QuerydMetrics.
@@ -113,6 +113,6 @@ class QuerydMetrics final : public IngestObserver {
 // process_open_fds, process_max_fds, process_start_time_seconds.
 std::vector<prometheus::MetricFamily> CollectProcessMetrics();
 
-}  // namespace weir::queryd::http
+}  // namespace weir::queryd::metrics
 
-#endif  // WEIR_QUERYD_HTTP_QUERYD_METRICS_H_
+#endif  // WEIR_QUERYD_METRICS_QUERYD_METRICS_H_

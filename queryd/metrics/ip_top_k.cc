@@ -1,4 +1,4 @@
-#include "queryd/http/ip_top_k.h"
+#include "queryd/metrics/ip_top_k.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 #include "common/ip_address.h"
 #include "common/saturating.h"
 
-namespace weir::queryd::http {
+namespace weir::queryd::metrics {
 namespace {
 
 std::string AddressText(const store::Address& address) {
@@ -130,4 +130,4 @@ std::vector<IpTopK::Series> IpTopK::Settle(absl::Time now) {
   return series;
 }
 
-}  // namespace weir::queryd::http
+}  // namespace weir::queryd::metrics

@@ -1,4 +1,4 @@
-#include "queryd/http/ip_top_k.h"
+#include "queryd/metrics/ip_top_k.h"
 
 #include <map>
 #include <string>
@@ -8,7 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace weir::queryd::http {
+namespace weir::queryd::metrics {
 namespace {
 
 using Key = std::tuple<std::string, std::string, std::string>;
@@ -130,4 +130,4 @@ TEST(IpTopKTest, AFullCandidateTableSendsBytesToTheRemainder) {
 }
 
 }  // namespace
-}  // namespace weir::queryd::http
+}  // namespace weir::queryd::metrics

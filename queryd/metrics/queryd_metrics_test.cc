@@ -1,4 +1,4 @@
-#include "queryd/http/queryd_metrics.h"
+#include "queryd/metrics/queryd_metrics.h"
 
 #include <cstdlib>
 #include <map>
@@ -11,7 +11,7 @@
 #include "gtest/gtest.h"
 #include "queryd/stats_tracker.h"
 
-namespace weir::queryd::http {
+namespace weir::queryd::metrics {
 namespace {
 
 using ::testing::HasSubstr;
@@ -120,4 +120,4 @@ TEST(QuerydMetricsTest, HttpRequestsAndStreamClients) {
 }
 
 }  // namespace
-}  // namespace weir::queryd::http
+}  // namespace weir::queryd::metrics

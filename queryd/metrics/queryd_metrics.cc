@@ -1,4 +1,4 @@
-#include "queryd/http/queryd_metrics.h"
+#include "queryd/metrics/queryd_metrics.h"
 
 #include <dirent.h>
 #include <sys/resource.h>
@@ -19,7 +19,7 @@
 #include "common/saturating.h"
 #include "prometheus/text_serializer.h"
 
-namespace weir::queryd::http {
+namespace weir::queryd::metrics {
 namespace {
 
 using prometheus::ClientMetric;
@@ -376,4 +376,4 @@ std::vector<MetricFamily> CollectProcessMetrics() {
   return families;
 }
 
-}  // namespace weir::queryd::http
+}  // namespace weir::queryd::metrics

@@ -17,8 +17,8 @@
 // - bytes that find the candidate table full go to "other" at once.
 // So a pair's series counts its bytes since it was last admitted, and the
 // sum of all series equals every byte ever added.
-#ifndef WEIR_QUERYD_HTTP_IP_TOP_K_H_
-#define WEIR_QUERYD_HTTP_IP_TOP_K_H_
+#ifndef WEIR_QUERYD_METRICS_IP_TOP_K_H_
+#define WEIR_QUERYD_METRICS_IP_TOP_K_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -30,7 +30,7 @@
 #include "queryd/store/store_types.h"
 #include "weir/v1/flow.pb.h"
 
-namespace weir::queryd::http {
+namespace weir::queryd::metrics {
 
 // The `direction` label of Weir's Prometheus series: "ingress", "egress"
 // or "unspecified".
@@ -93,6 +93,6 @@ class IpTopK {
   absl::flat_hash_map<weir::v1::Direction, uint64_t> other_;
 };
 
-}  // namespace weir::queryd::http
+}  // namespace weir::queryd::metrics
 
-#endif  // WEIR_QUERYD_HTTP_IP_TOP_K_H_
+#endif  // WEIR_QUERYD_METRICS_IP_TOP_K_H_
