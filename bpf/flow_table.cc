@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "common/status_util.h"
 
 namespace weir::bpf {
@@ -193,10 +194,7 @@ absl::StatusOr<FlowTable::Interval> FlowTable::SwapAndCollect() {
       ReadCounters(maps_.counters_fd, *old);
   if (!counters.ok()) return counters.status();
   interval.counters = *counters;
-  if (absl::Status cleared = ClearCounters(maps_.counters_fd, *old);
-      !cleared.ok()) {
-    return cleared;
-  }
+  WEIR_RETURN_IF_ERROR(ClearCounters(maps_.counters_fd, *old));
   return interval;
 }
 

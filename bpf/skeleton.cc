@@ -15,6 +15,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "bpf/weir.skel.h"
+#include "common/status_macros.h"
 #include "common/status_util.h"
 
 namespace weir::bpf {
@@ -27,9 +28,9 @@ Skeleton::~Skeleton() {
 absl::StatusOr<std::unique_ptr<Skeleton>> Skeleton::OpenAndLoad(
     const ProgramOptions& options) {
   auto skeleton = std::make_unique<Skeleton>();
-  if (absl::Status s = skeleton->Open(); !s.ok()) return s;
-  if (absl::Status s = skeleton->Configure(options); !s.ok()) return s;
-  if (absl::Status s = skeleton->Load(); !s.ok()) return s;
+  WEIR_RETURN_IF_ERROR(skeleton->Open());
+  WEIR_RETURN_IF_ERROR(skeleton->Configure(options));
+  WEIR_RETURN_IF_ERROR(skeleton->Load());
   return skeleton;
 }
 
@@ -71,7 +72,7 @@ absl::Status Skeleton::Load() {
         "weir BPF object: Load needs Open and no Load yet");
   }
   if (!options_.pin_path.empty()) {
-    if (absl::Status s = ReusePinnedMaps(); !s.ok()) return s;
+    WEIR_RETURN_IF_ERROR(ReusePinnedMaps());
   }
   if (int err = weir_bpf__load(skel_); err != 0) {
     if (adopted_) {

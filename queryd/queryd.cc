@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "common/version.h"
 #include "queryd/http/cors.h"
 #include "queryd/server.h"
@@ -47,10 +48,7 @@ absl::Status ValidateOptions(const QuerydOptions& options) {
        {std::tuple{"retention-raw", options.retention_raw, absl::Minutes(1)},
         std::tuple{"retention-1m", options.retention_1m, absl::Minutes(1)},
         std::tuple{"retention-1h", options.retention_1h, absl::Hours(1)}}) {
-    if (absl::Status status = CheckRetention(flag, value, minimum);
-        !status.ok()) {
-      return status;
-    }
+    WEIR_RETURN_IF_ERROR(CheckRetention(flag, value, minimum));
   }
   if (options.rollup_buffer_keys < 0 ||
       options.rollup_buffer_keys > kMaxRollupBufferKeys) {
@@ -99,7 +97,7 @@ absl::Status CheckNotRoot(const QuerydOptions& options) {
 }
 
 absl::Status Run(const QuerydOptions& options) {
-  if (absl::Status status = CheckNotRoot(options); !status.ok()) return status;
+  WEIR_RETURN_IF_ERROR(CheckNotRoot(options));
 
   // Block the stop signals before any thread starts, then wait for one here.
   sigset_t stop;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "grpc/grpc.h"
 
 namespace weir::queryd {
@@ -65,9 +66,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
        {std::pair<absl::string_view, const std::string&>{"--grpc-address",
                                                          options.grpc_address},
         {"--http-address", options.http_address}}) {
-    if (absl::Status free = CheckPortFree(flag, address); !free.ok()) {
-      return free;
-    }
+    WEIR_RETURN_IF_ERROR(CheckPortFree(flag, address));
   }
   std::unique_ptr<Server> server(new Server());
 

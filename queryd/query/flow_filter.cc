@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/ip_address.h"
+#include "common/status_macros.h"
 #include "queryd/query/request_validation.h"
 
 namespace weir::query {
@@ -106,15 +107,9 @@ std::string ProtocolName(uint8_t protocol) {
 absl::StatusOr<FlowFilter> FlowFilter::Compile(const weir::v1::FlowFilter& in,
                                                absl::string_view field) {
   FlowFilter filter;
-  if (absl::Status s = CompileNames(in.node(), field, "node", &filter.nodes_);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s =
-          CompileNames(in.interface(), field, "interface", &filter.interfaces_);
-      !s.ok()) {
-    return s;
-  }
+  WEIR_RETURN_IF_ERROR(CompileNames(in.node(), field, "node", &filter.nodes_));
+  WEIR_RETURN_IF_ERROR(
+      CompileNames(in.interface(), field, "interface", &filter.interfaces_));
   if (!weir::v1::Direction_IsValid(in.direction())) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, ".direction: unknown value ", in.direction(),
@@ -132,15 +127,13 @@ absl::StatusOr<FlowFilter> FlowFilter::Compile(const weir::v1::FlowFilter& in,
        {std::tuple{&in.addr(), "addr", &filter.either_addr_},
         std::tuple{&in.src_addr(), "src_addr", &filter.src_addr_},
         std::tuple{&in.dst_addr(), "dst_addr", &filter.dst_addr_}}) {
-    if (absl::Status s = CompileCidrs(*values, field, name, out); !s.ok())
-      return s;
+    WEIR_RETURN_IF_ERROR(CompileCidrs(*values, field, name, out));
   }
   for (auto [values, name, out] :
        {std::tuple{&in.port(), "port", &filter.either_port_},
         std::tuple{&in.src_port(), "src_port", &filter.src_port_},
         std::tuple{&in.dst_port(), "dst_port", &filter.dst_port_}}) {
-    if (absl::Status s = CompilePorts(*values, field, name, out); !s.ok())
-      return s;
+    WEIR_RETURN_IF_ERROR(CompilePorts(*values, field, name, out));
   }
 
   uint32_t& d = filter.dimensions_;

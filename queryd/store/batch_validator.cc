@@ -107,19 +107,10 @@ absl::Status ValidateFlow(
     return Invalid(field("direction"),
                    absl::StrCat("unknown value ", flow.direction()));
   }
-  if (absl::Status s = CheckMax(field("protocol"), flow.protocol(), 255);
-      !s.ok()) {
-    return s;
-  }
+  WEIR_RETURN_IF_ERROR(CheckMax(field("protocol"), flow.protocol(), 255));
   Address src, dst;
-  if (absl::Status s = CheckAddress(field("src_addr"), flow.src_addr(), &src);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = CheckAddress(field("dst_addr"), flow.dst_addr(), &dst);
-      !s.ok()) {
-    return s;
-  }
+  WEIR_RETURN_IF_ERROR(CheckAddress(field("src_addr"), flow.src_addr(), &src));
+  WEIR_RETURN_IF_ERROR(CheckAddress(field("dst_addr"), flow.dst_addr(), &dst));
   if (IsV4Mapped(src) != IsV4Mapped(dst)) {
     return Invalid(
         field("dst_addr"),
@@ -132,20 +123,14 @@ absl::Status ValidateFlow(
         std::make_tuple("icmp_type", flow.icmp_type(), 255u),
         std::make_tuple("icmp_code", flow.icmp_code(), 255u),
         std::make_tuple("tcp_flags", flow.tcp_flags(), 255u)}) {
-    if (absl::Status s = CheckMax(field(name), value, max); !s.ok()) return s;
+    WEIR_RETURN_IF_ERROR(CheckMax(field(name), value, max));
   }
   if (flow.packets() == 0)
     return Invalid(field("packets"), "must be at least 1");
-  if (absl::Status s = CheckTimestamp(field("first_seen_unix_nano"),
-                                      flow.first_seen_unix_nano());
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = CheckTimestamp(field("last_seen_unix_nano"),
-                                      flow.last_seen_unix_nano());
-      !s.ok()) {
-    return s;
-  }
+  WEIR_RETURN_IF_ERROR(CheckTimestamp(field("first_seen_unix_nano"),
+                                      flow.first_seen_unix_nano()));
+  WEIR_RETURN_IF_ERROR(
+      CheckTimestamp(field("last_seen_unix_nano"), flow.last_seen_unix_nano()));
   if (flow.last_seen_unix_nano() < flow.first_seen_unix_nano()) {
     return Invalid(field("last_seen_unix_nano"),
                    absl::StrCat(flow.last_seen_unix_nano(),
@@ -231,16 +216,10 @@ absl::Status ValidateBatch(const weir::v1::FlowBatch& batch) {
                                         " bytes, got ", batch.node().size()));
   }
   if (batch.seq() == 0) return Invalid("seq", "must be at least 1, got 0");
-  if (absl::Status s = CheckTimestamp("interval_start_unix_nano",
-                                      batch.interval_start_unix_nano());
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = CheckTimestamp("interval_end_unix_nano",
-                                      batch.interval_end_unix_nano());
-      !s.ok()) {
-    return s;
-  }
+  WEIR_RETURN_IF_ERROR(CheckTimestamp("interval_start_unix_nano",
+                                      batch.interval_start_unix_nano()));
+  WEIR_RETURN_IF_ERROR(
+      CheckTimestamp("interval_end_unix_nano", batch.interval_end_unix_nano()));
   if (batch.interval_end_unix_nano() < batch.interval_start_unix_nano()) {
     return Invalid("interval_end_unix_nano",
                    absl::StrCat(batch.interval_end_unix_nano(),
@@ -277,9 +256,7 @@ absl::Status ValidateBatch(const weir::v1::FlowBatch& batch) {
   uint64_t bytes = 0;
   for (int i = 0; i < batch.flows_size(); ++i) {
     const weir::v1::IngestFlow& flow = batch.flows(i);
-    if (absl::Status s = ValidateFlow(flow, i, interfaces); !s.ok()) {
-      return s;
-    }
+    WEIR_RETURN_IF_ERROR(ValidateFlow(flow, i, interfaces));
     if (!AddChecked(packets, flow.packets(), &packets)) {
       return Invalid(Field("flows", i, "packets"),
                      "the sum over flows overflows 64 bits");

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/status_macros.h"
 #include "queryd/store/encoding.h"
 #include "queryd/store/key_codec.h"
 #include "queryd/store/rocksdb_status.h"
@@ -84,7 +85,7 @@ absl::Status ConvertRollups(RocksDb& db) {
           key.view != current.view) {
         write_blocks();
         if (entries >= kChunk) {
-          if (absl::Status s = commit(); !s.ok()) return s;
+          WEIR_RETURN_IF_ERROR(commit());
         }
         current = {key.bucket_start_sec, key.view, 0};
         shards.resize(ShardCount(key.view));
@@ -97,14 +98,11 @@ absl::Status ConvertRollups(RocksDb& db) {
       write.Delete(family, it->key());
       ++entries;
     }
-    if (absl::Status s = FromRocksDb(
-            it->status(),
-            absl::StrCat("reading ", TierName(tier), " rollups to convert"));
-        !s.ok()) {
-      return s;
-    }
+    WEIR_RETURN_IF_ERROR(FromRocksDb(
+        it->status(),
+        absl::StrCat("reading ", TierName(tier), " rollups to convert")));
     if (open) {
-      if (absl::Status s = commit(); !s.ok()) return s;
+      WEIR_RETURN_IF_ERROR(commit());
     }
   }
   return absl::OkStatus();
@@ -157,7 +155,7 @@ absl::Status ConvertRaw(RocksDb& db) {
     if (!blocks.empty() && flow_bucket != bucket) {
       write_blocks();
       if (flows >= kChunk) {
-        if (absl::Status s = commit(); !s.ok()) return s;
+        WEIR_RETURN_IF_ERROR(commit());
       }
     }
     bucket = flow_bucket;
@@ -166,11 +164,8 @@ absl::Status ConvertRaw(RocksDb& db) {
     write.Delete(family, it->key());
     ++flows;
   }
-  if (absl::Status s =
-          FromRocksDb(it->status(), "reading raw flows to convert");
-      !s.ok()) {
-    return s;
-  }
+  WEIR_RETURN_IF_ERROR(
+      FromRocksDb(it->status(), "reading raw flows to convert"));
   write_blocks();
   return commit();
 }
@@ -179,7 +174,7 @@ absl::Status ConvertRaw(RocksDb& db) {
 
 absl::StatusOr<uint32_t> ReadFormatVersion(const std::string& dir) {
   std::vector<std::string> names;
-  if (absl::Status s = RocksDb::ListFamilies(dir, &names); !s.ok()) return s;
+  WEIR_RETURN_IF_ERROR(RocksDb::ListFamilies(dir, &names));
   const std::string meta{FamilyName(Family::kMeta)};
   const std::string nodes{FamilyName(Family::kNodes)};
   if (std::find(names.begin(), names.end(), meta) == names.end()) {
@@ -197,13 +192,10 @@ absl::StatusOr<uint32_t> ReadFormatVersion(const std::string& dir) {
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw_db = nullptr;
-  if (absl::Status s = FromRocksDb(
-          rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), dir, descriptors,
-                                       &handles, &raw_db),
-          absl::StrCat("opening ", dir, " read-only"));
-      !s.ok()) {
-    return s;
-  }
+  WEIR_RETURN_IF_ERROR(
+      FromRocksDb(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), dir,
+                                               descriptors, &handles, &raw_db),
+                  absl::StrCat("opening ", dir, " read-only")));
   std::unique_ptr<rocksdb::DB> db(raw_db);
   rocksdb::ColumnFamilyHandle* meta_cf = nullptr;
   rocksdb::ColumnFamilyHandle* nodes_cf = nullptr;
@@ -266,9 +258,9 @@ absl::Status UpgradeFormat(
                    " (rollups and raw flows as blocks); this reads the "
                    "whole store once"));
   if (stored_version < 3) {
-    if (absl::Status s = ConvertRollups(db); !s.ok()) return s;
+    WEIR_RETURN_IF_ERROR(ConvertRollups(db));
   }
-  if (absl::Status s = ConvertRaw(db); !s.ok()) return s;
+  WEIR_RETURN_IF_ERROR(ConvertRaw(db));
   say(absl::StrCat("converted data directory ", dir, " to format version ",
                    kFormatVersion, " in ",
                    absl::FormatDuration(absl::Trunc(absl::Now() - started,

@@ -8,6 +8,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
+#include "common/status_macros.h"
 #include "queryd/store/encoding.h"
 #include "queryd/store/key_codec.h"
 #include "queryd/store/rocksdb_status.h"
@@ -64,7 +65,7 @@ absl::Status HourCloser::CloseHours(uint64_t end_sec, uint64_t skip_to_sec,
       // Exclusive: a writer merging rollups with its batch (no buffer)
       // picks their tiers by bounds_.merge_end_sec under a shared lock.
       absl::MutexLock retention_lock(&bounds_.retention_mu);
-      if (absl::Status s = flusher_.FlushLocked(); !s.ok()) return s;
+      WEIR_RETURN_IF_ERROR(flusher_.FlushLocked());
       // The next hour m1 holds anything of (flows, or node counters).
       std::unique_ptr<rocksdb::Iterator> it(db_.db()->NewIterator(
           rocksdb::ReadOptions(), db_.cf(Family::kMinute)));
@@ -94,17 +95,11 @@ absl::Status HourCloser::CloseHours(uint64_t end_sec, uint64_t skip_to_sec,
     rocksdb::WriteBatch write;
     if (sum) {
       for (size_t v = 0; v < std::size(kFlowViews); ++v) {
-        if (absl::Status s =
-                SumHourView(hour, kFlowViews[v], snapshot->snapshot(), &write);
-            !s.ok()) {
-          return s;
-        }
+        WEIR_RETURN_IF_ERROR(
+            SumHourView(hour, kFlowViews[v], snapshot->snapshot(), &write));
         if (v + 1 == std::size(kFlowViews)) break;
-        if (absl::Status s = FromRocksDb(db_.db()->Write(unlogged, &write),
-                                         "summing an hour into h1");
-            !s.ok()) {
-          return s;
-        }
+        WEIR_RETURN_IF_ERROR(FromRocksDb(db_.db()->Write(unlogged, &write),
+                                         "summing an hour into h1"));
         write.Clear();
       }
       if (summed != nullptr) *summed = true;
@@ -112,11 +107,8 @@ absl::Status HourCloser::CloseHours(uint64_t end_sec, uint64_t skip_to_sec,
     std::string value;
     PutU64(&value, next);
     write.Put(db_.cf(Family::kMeta), std::string{kHourTierEndKey}, value);
-    if (absl::Status s = FromRocksDb(db_.db()->Write(unlogged, &write),
-                                     "closing an hour of h1");
-        !s.ok()) {
-      return s;
-    }
+    WEIR_RETURN_IF_ERROR(FromRocksDb(db_.db()->Write(unlogged, &write),
+                                     "closing an hour of h1"));
     bounds_.hour_end_sec = next;
   }
   return absl::OkStatus();
@@ -137,9 +129,7 @@ absl::Status HourCloser::ClearOpenHours() {
     if (DecodeBlockKey(key, &block))
       write.Delete(db_.cf(Family::kHour), it->key());
   }
-  if (absl::Status s = FromRocksDb(it->status(), "reading h1"); !s.ok()) {
-    return s;
-  }
+  WEIR_RETURN_IF_ERROR(FromRocksDb(it->status(), "reading h1"));
   if (write.Count() == 0) return absl::OkStatus();
   return db_.Write(&write, "clearing h1's open hours");
 }
@@ -201,7 +191,7 @@ absl::Status HourCloser::ReadyToRead(Tier tier, const TimeRange& range) {
   // Empty hours are skipped only up to the ones that have closed by now.
   const uint64_t closed_sec = BucketStartSec(
       ToUnixNanosClamped(absl::Now() - close_delay_), Tier::kHour);
-  if (absl::Status s = CloseHours(end_sec, closed_sec); !s.ok()) return s;
+  WEIR_RETURN_IF_ERROR(CloseHours(end_sec, closed_sec));
   // CloseHours writes the buffer out only when it closes an hour itself,
   // and writes go on while it sums: what was acked before this read must
   // be in either way.
@@ -216,7 +206,7 @@ absl::StatusOr<absl::Time> HourCloser::HourTierEnd(const TimeRange& range,
         BucketStartSec(ToUnixNanosClamped(range.end), Tier::kHour),
         BucketStartSec(ToUnixNanosClamped(now - close_delay_), Tier::kHour));
     if (end_sec > bounds_.hour_end_sec.load()) {
-      if (absl::Status s = CloseHours(end_sec, end_sec); !s.ok()) return s;
+      WEIR_RETURN_IF_ERROR(CloseHours(end_sec, end_sec));
     }
   }
   return absl::FromUnixSeconds(

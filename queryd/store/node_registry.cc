@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/status_macros.h"
 #include "queryd/store/rocksdb_status.h"
 
 namespace weir::store {
@@ -63,10 +64,7 @@ absl::Status NodeRegistry::Load(const RocksDb& db) {
     }
     nodes_.emplace(name, std::move(entry));
   }
-  if (absl::Status s = FromRocksDb(it->status(), "loading node states");
-      !s.ok()) {
-    return s;
-  }
+  WEIR_RETURN_IF_ERROR(FromRocksDb(it->status(), "loading node states"));
   names_ = std::move(names);
   return absl::OkStatus();
 }

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "queryd/store/key_codec.h"
 #include "queryd/store/rocksdb_status.h"
 #include "queryd/store/rollup_merge_operator.h"
@@ -137,19 +138,15 @@ absl::StatusOr<std::unique_ptr<RocksDb>> RocksDb::Open(const std::string& dir,
                                                        bool sync_writes) {
   std::vector<std::string> names;
   if (rocksdb::Env::Default()->FileExists(dir + "/CURRENT").ok()) {
-    if (absl::Status s = ListFamilies(dir, &names); !s.ok()) return s;
+    WEIR_RETURN_IF_ERROR(ListFamilies(dir, &names));
   }
   const std::vector<rocksdb::ColumnFamilyDescriptor> descriptors =
       Descriptors(names, rocksdb::NewLRUCache(block_cache_bytes));
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw_db = nullptr;
-  if (absl::Status s =
-          FromRocksDb(rocksdb::DB::Open(DatabaseOptions(), dir, descriptors,
-                                        &handles, &raw_db),
-                      absl::StrCat("opening data directory ", dir));
-      !s.ok()) {
-    return s;
-  }
+  WEIR_RETURN_IF_ERROR(FromRocksDb(
+      rocksdb::DB::Open(DatabaseOptions(), dir, descriptors, &handles, &raw_db),
+      absl::StrCat("opening data directory ", dir)));
   return std::unique_ptr<RocksDb>(new RocksDb(
       std::unique_ptr<rocksdb::DB>(raw_db), std::move(handles), sync_writes));
 }
@@ -192,12 +189,9 @@ absl::Status RocksDb::Compact() const {
   compact.bottommost_level_compaction =
       rocksdb::BottommostLevelCompaction::kForce;
   for (Family family : kFamilies) {
-    if (absl::Status s = FromRocksDb(
-            db_->CompactRange(compact, cf(family), nullptr, nullptr),
-            absl::StrCat("compacting ", FamilyName(family)));
-        !s.ok()) {
-      return s;
-    }
+    WEIR_RETURN_IF_ERROR(
+        FromRocksDb(db_->CompactRange(compact, cf(family), nullptr, nullptr),
+                    absl::StrCat("compacting ", FamilyName(family))));
   }
   return absl::OkStatus();
 }

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/status_macros.h"
 #include "queryd/store/derived_views.h"
 #include "queryd/store/key_codec.h"
 #include "queryd/store/rocksdb_status.h"
@@ -55,10 +56,7 @@ absl::Status RecoverRollups(
     pending.emplace(std::make_pair(key.node_id, key.batch), std::move(entry));
     recovered.pending.emplace_back(it->key().data(), it->key().size());
   }
-  if (absl::Status s = FromRocksDb(it->status(), "reading pending batches");
-      !s.ok()) {
-    return s;
-  }
+  WEIR_RETURN_IF_ERROR(FromRocksDb(it->status(), "reading pending batches"));
   if (pending.empty()) return absl::OkStatus();
   const absl::Time started = absl::Now();
   if (progress) {
@@ -107,10 +105,7 @@ absl::Status RecoverRollups(
         found->second.found += 1;
       }
     }
-    if (absl::Status s = FromRocksDb(raw->status(), "reading raw flows back");
-        !s.ok()) {
-      return s;
-    }
+    WEIR_RETURN_IF_ERROR(FromRocksDb(raw->status(), "reading raw flows back"));
   }
   for (const auto& [id, entry] : pending) {
     if (entry.found != entry.batch.raw_flows) {
@@ -130,11 +125,8 @@ absl::Status RecoverRollups(
   DerivedViews views;
   // Logged: the retention pass at start may delete the raw flows it was
   // redone from.
-  if (absl::Status s = WriteBuffers(db, buffers, cutoff_sec, merge_end_sec,
-                                    &views, /*logged=*/true);
-      !s.ok()) {
-    return s;
-  }
+  WEIR_RETURN_IF_ERROR(WriteBuffers(db, buffers, cutoff_sec, merge_end_sec,
+                                    &views, /*logged=*/true));
   if (progress) {
     uint64_t flows = 0;
     for (const auto& [id, entry] : pending) flows += entry.found;

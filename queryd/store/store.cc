@@ -43,6 +43,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/saturating.h"
+#include "common/status_macros.h"
 #include "queryd/store/batch_validator.h"
 #include "queryd/store/derived_views.h"
 #include "queryd/store/format_upgrade.h"
@@ -181,7 +182,7 @@ RocksStore::~RocksStore() {
 
 absl::StatusOr<std::unique_ptr<Store>> RocksStore::Open(
     const StoreOptions& options) {
-  if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
+  WEIR_RETURN_IF_ERROR(ValidateOptions(options));
   const std::string& dir = options.data_dir;
   const bool exists =
       rocksdb::Env::Default()->FileExists(dir + "/CURRENT").ok();
@@ -213,21 +214,16 @@ absl::StatusOr<std::unique_ptr<Store>> RocksStore::Open(
   std::unique_ptr<RocksStore> store(new RocksStore(options, std::move(*db)));
   RocksDb& rocks = *store->db_;
 
-  if (absl::Status s =
-          UpgradeFormat(rocks, dir, stored_version, options.progress);
-      !s.ok()) {
-    return s;
-  }
+  WEIR_RETURN_IF_ERROR(
+      UpgradeFormat(rocks, dir, stored_version, options.progress));
   absl::StatusOr<uint64_t> hour_end_sec =
       ReadHourTierEnd(rocks, dir, versioned, stored_version);
   if (!hour_end_sec.ok()) return hour_end_sec.status();
   store->bounds_.hour_end_sec = *hour_end_sec;
   store->bounds_.merge_end_sec = *hour_end_sec;
-  if (absl::Status s = WriteFormatRecords(rocks, dir, *hour_end_sec); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = store->closer_.ClearOpenHours(); !s.ok()) return s;
-  if (absl::Status s = store->nodes_.Load(rocks); !s.ok()) return s;
+  WEIR_RETURN_IF_ERROR(WriteFormatRecords(rocks, dir, *hour_end_sec));
+  WEIR_RETURN_IF_ERROR(store->closer_.ClearOpenHours());
+  WEIR_RETURN_IF_ERROR(store->nodes_.Load(rocks));
   // Retention as of the last batch stored: what the writes themselves went
   // by (their cutoffs only grow with received_at). Retention at the real
   // time of this open is EnforceRetention's job.
@@ -237,12 +233,9 @@ absl::StatusOr<std::unique_ptr<Store>> RocksStore::Open(
     cutoff_sec = store->WriteCutoffs(absl::FromUnixNanos(
         static_cast<int64_t>(store->nodes_.LastReceivedNs())));
   }
-  if (absl::Status s =
-          RecoverRollups(rocks, store->nodes_, cutoff_sec,
-                         store->bounds_.merge_end_sec.load(), options.progress);
-      !s.ok()) {
-    return s;
-  }
+  WEIR_RETURN_IF_ERROR(RecoverRollups(rocks, store->nodes_, cutoff_sec,
+                                      store->bounds_.merge_end_sec.load(),
+                                      options.progress));
   if (options.rollup_buffer_keys > 0) {
     RocksStore* started = store.get();
     store->flusher_.Start(
@@ -554,15 +547,15 @@ absl::Status RocksStore::ScanRollup(Tier tier, View view,
         "view: node_counters is not a flow view; use ScanNodeCounters");
   }
   // Everything acked before this read is in the answer.
-  if (absl::Status s = closer_.ReadyToRead(tier, range); !s.ok()) return s;
+  WEIR_RETURN_IF_ERROR(closer_.ReadyToRead(tier, range));
   return reader_.ScanRollup(tier, view, range, visit);
 }
 
 absl::Status RocksStore::SumRollup(Tier tier, View view, const TimeRange& range,
                                    RollupVisitor visit) const {
-  if (absl::Status s = CheckFlowView(tier, view); !s.ok()) return s;
+  WEIR_RETURN_IF_ERROR(CheckFlowView(tier, view));
   // Everything acked before this read is in the answer.
-  if (absl::Status s = closer_.ReadyToRead(tier, range); !s.ok()) return s;
+  WEIR_RETURN_IF_ERROR(closer_.ReadyToRead(tier, range));
   return reader_.SumRollup(tier, view, range, visit);
 }
 
@@ -570,14 +563,14 @@ absl::Status RocksStore::LookupRollup(Tier tier, View view,
                                       const TimeRange& range,
                                       absl::Span<const RollupEntry> keys,
                                       RollupVisitor visit) const {
-  if (absl::Status s = CheckFlowView(tier, view); !s.ok()) return s;
-  if (absl::Status s = closer_.ReadyToRead(tier, range); !s.ok()) return s;
+  WEIR_RETURN_IF_ERROR(CheckFlowView(tier, view));
+  WEIR_RETURN_IF_ERROR(closer_.ReadyToRead(tier, range));
   return reader_.LookupRollup(tier, view, range, keys, visit);
 }
 
 absl::Status RocksStore::ScanNodeCounters(Tier tier, const TimeRange& range,
                                           CountersVisitor visit) const {
-  if (absl::Status s = flusher_.Flush(); !s.ok()) return s;
+  WEIR_RETURN_IF_ERROR(flusher_.Flush());
   return reader_.ScanNodeCounters(tier, range, visit);
 }
 
@@ -595,12 +588,9 @@ absl::Status RocksStore::EnforceRetention(absl::Time now) {
   if (const uint64_t end_sec = (minute_cutoff + 3599) / 3600 * 3600;
       end_sec > bounds_.hour_end_sec.load()) {
     bool summed = false;
-    if (absl::Status s = closer_.CloseHours(end_sec, end_sec, &summed);
-        !s.ok()) {
-      return s;
-    }
+    WEIR_RETURN_IF_ERROR(closer_.CloseHours(end_sec, end_sec, &summed));
     if (summed) {
-      if (absl::Status s = db_->FlushMemtables(); !s.ok()) return s;
+      WEIR_RETURN_IF_ERROR(db_->FlushMemtables());
     }
   }
   {
@@ -608,7 +598,7 @@ absl::Status RocksStore::EnforceRetention(absl::Time now) {
     absl::MutexLock lock(&bounds_.retention_mu);
     // The buffer goes out first: its pending batches' raw flows must still
     // be there for a recovery until their rollups are written.
-    if (absl::Status s = flusher_.FlushLocked(); !s.ok()) return s;
+    WEIR_RETURN_IF_ERROR(flusher_.FlushLocked());
     Cutoffs cutoff_sec = bounds_.retained_from_sec;
     rocksdb::WriteBatch write;
     for (Tier tier : kTiers) {
@@ -646,13 +636,10 @@ absl::Status RocksStore::EnforceRetention(absl::Time now) {
       // would read are deleted. Rare: about once per raw retention, as the
       // bound is kept from one such flush to the next, or for a late batch
       // near raw's cutoff. Ingest waits meanwhile (retention_mu).
-      if (absl::Status s = db_->FlushMemtables(); !s.ok()) return s;
+      WEIR_RETURN_IF_ERROR(db_->FlushMemtables());
       flusher_.ClearUnlogged();
     }
-    if (absl::Status s = db_->Write(&write, "deleting expired buckets");
-        !s.ok()) {
-      return s;
-    }
+    WEIR_RETURN_IF_ERROR(db_->Write(&write, "deleting expired buckets"));
     bounds_.retained_from_sec = cutoff_sec;
   }
   // The data is already deleted; dropping whole SST files in the range
@@ -660,25 +647,21 @@ absl::Status RocksStore::EnforceRetention(absl::Time now) {
   for (const Expired& range : expired) {
     const rocksdb::Slice begin(range.begin);
     const rocksdb::Slice end(range.end);
-    if (absl::Status s = FromRocksDb(
-            rocksdb::DeleteFilesInRange(db_->db(), db_->cf(range.family),
-                                        &begin, &end, /*include_end=*/false),
-            absl::StrCat("dropping expired files of ",
-                         FamilyName(range.family)));
-        !s.ok()) {
-      return s;
-    }
+    WEIR_RETURN_IF_ERROR(FromRocksDb(
+        rocksdb::DeleteFilesInRange(db_->db(), db_->cf(range.family), &begin,
+                                    &end, /*include_end=*/false),
+        absl::StrCat("dropping expired files of ", FamilyName(range.family))));
   }
   return absl::OkStatus();
 }
 
 absl::Status RocksStore::Flush() {
-  if (absl::Status s = flusher_.Flush(); !s.ok()) return s;
+  WEIR_RETURN_IF_ERROR(flusher_.Flush());
   return db_->FlushMemtables();
 }
 
 absl::Status RocksStore::Compact() {
-  if (absl::Status s = flusher_.Flush(); !s.ok()) return s;
+  WEIR_RETURN_IF_ERROR(flusher_.Flush());
   return db_->Compact();
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "queryd/store/key_codec.h"
 #include "queryd/store/rocksdb_status.h"
 #include "queryd/store/rollup_block.h"
@@ -238,13 +239,9 @@ absl::Status StoreReader::ScanView(
       it->Seek(ViewPrefix(bucket + 1, view));
       continue;
     }
-    if (absl::Status s =
-            visit(bucket, k,
-                  absl::string_view(it->value().data(), it->value().size()),
-                  *names, &more);
-        !s.ok()) {
-      return s;
-    }
+    WEIR_RETURN_IF_ERROR(visit(
+        bucket, k, absl::string_view(it->value().data(), it->value().size()),
+        *names, &more));
     it->Next();
   }
   return FromRocksDb(
@@ -329,25 +326,20 @@ absl::Status StoreReader::PresentBuckets(Tier tier, const TimeRange& range,
 absl::Status StoreReader::SumRollup(Tier tier, View view,
                                     const TimeRange& range,
                                     RollupVisitor visit) const {
-  if (absl::Status s = CheckFlowView(tier, view); !s.ok()) return s;
+  WEIR_RETURN_IF_ERROR(CheckFlowView(tier, view));
   const uint64_t resolution =
       static_cast<uint64_t>(absl::ToInt64Seconds(TierResolution(tier)));
   // Runs over an unbounded range would never end.
   uint64_t first = 0;
   uint64_t end = 0;
-  if (absl::Status s = PresentBuckets(tier, range, &first, &end); !s.ok()) {
-    return s;
-  }
+  WEIR_RETURN_IF_ERROR(PresentBuckets(tier, range, &first, &end));
   bool more = true;
   for (uint64_t run_start = first; more && run_start < end;
        run_start += resolution * kMaxSummedBuckets) {
     const uint64_t run_end =
         std::min(end, run_start + resolution * kMaxSummedBuckets);
-    if (absl::Status s =
-            SumRun(tier, view, run_start, run_end, resolution, visit, &more);
-        !s.ok()) {
-      return s;
-    }
+    WEIR_RETURN_IF_ERROR(
+        SumRun(tier, view, run_start, run_end, resolution, visit, &more));
   }
   return absl::OkStatus();
 }
@@ -356,7 +348,7 @@ absl::Status StoreReader::LookupRollup(Tier tier, View view,
                                        const TimeRange& range,
                                        absl::Span<const RollupEntry> keys,
                                        RollupVisitor visit) const {
-  if (absl::Status s = CheckFlowView(tier, view); !s.ok()) return s;
+  WEIR_RETURN_IF_ERROR(CheckFlowView(tier, view));
   if (view == View::kNode) {
     return absl::InvalidArgumentError(
         "view: node keys hold node ids, not names; use ScanRollup");
@@ -365,9 +357,7 @@ absl::Status StoreReader::LookupRollup(Tier tier, View view,
       static_cast<uint64_t>(absl::ToInt64Seconds(TierResolution(tier)));
   uint64_t first = 0;
   uint64_t end = 0;
-  if (absl::Status s = PresentBuckets(tier, range, &first, &end); !s.ok()) {
-    return s;
-  }
+  WEIR_RETURN_IF_ERROR(PresentBuckets(tier, range, &first, &end));
   // The wanted view keys by shard: one block read per bucket and shard.
   struct Wanted {
     uint16_t shard;
@@ -566,11 +556,8 @@ absl::Status StoreReader::SumRun(Tier tier, View view, uint64_t first,
   const uint16_t shards = ShardCount(view);
   const uint64_t count = (end - first + resolution - 1) / resolution;
   if (shards < 2 || count < kMinBucketsForThreads) {
-    if (absl::Status s = MergeShards(tier, view, first, end, resolution, 0,
-                                     shards, visit_summed);
-        !s.ok()) {
-      return s;
-    }
+    WEIR_RETURN_IF_ERROR(MergeShards(tier, view, first, end, resolution, 0,
+                                     shards, visit_summed));
     return visited;
   }
 
