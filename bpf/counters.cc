@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace weir::bpf {
 
@@ -56,11 +57,10 @@ absl::StatusOr<CounterSnapshot> ReadCounters(int counters_fd, uint32_t slot) {
 absl::StatusOr<CounterSnapshot> ReadCounters(int counters_fd) {
   CounterSnapshot sum;
   for (uint32_t slot = 0; slot < WEIR_FLOW_SLOTS; ++slot) {
-    absl::StatusOr<CounterSnapshot> one = ReadCounters(counters_fd, slot);
-    if (!one.ok()) return one.status();
+    WEIR_ASSIGN_OR_RETURN(CounterSnapshot one, ReadCounters(counters_fd, slot));
     for (int i = 0; i < WEIR_COUNTER_MAX; ++i) {
-      sum.by_index[i].packets += one->by_index[i].packets;
-      sum.by_index[i].bytes += one->by_index[i].bytes;
+      sum.by_index[i].packets += one.by_index[i].packets;
+      sum.by_index[i].bytes += one.by_index[i].bytes;
     }
   }
   return sum;

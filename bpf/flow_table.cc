@@ -60,9 +60,8 @@ absl::StatusOr<uint32_t> FlowTable::ActiveSlot() const {
 }
 
 absl::StatusOr<uint32_t> FlowTable::Swap() {
-  absl::StatusOr<uint32_t> old_slot = ActiveSlot();
-  if (!old_slot.ok()) return old_slot.status();
-  const __u32 old = *old_slot;
+  WEIR_ASSIGN_OR_RETURN(uint32_t old_slot, ActiveSlot());
+  const __u32 old = old_slot;
   const __u32 next = (old + 1) % WEIR_FLOW_SLOTS;
   const __u32 zero = 0;
   if (int err =
@@ -177,9 +176,8 @@ absl::StatusOr<std::vector<FlowEntry>> FlowTable::Drain(uint32_t slot) {
 }
 
 absl::StatusOr<std::vector<FlowEntry>> FlowTable::SwapAndDrain() {
-  absl::StatusOr<uint32_t> old = Swap();
-  if (!old.ok()) return old.status();
-  return Drain(*old);
+  WEIR_ASSIGN_OR_RETURN(uint32_t old, Swap());
+  return Drain(old);
 }
 
 absl::StatusOr<FlowTable::Interval> FlowTable::SwapAndCollect() {
@@ -190,10 +188,9 @@ absl::StatusOr<FlowTable::Interval> FlowTable::SwapAndCollect() {
   absl::StatusOr<std::vector<FlowEntry>> flows = Drain(*old);
   if (!flows.ok()) return flows.status();
   interval.flows = *std::move(flows);
-  absl::StatusOr<CounterSnapshot> counters =
-      ReadCounters(maps_.counters_fd, *old);
-  if (!counters.ok()) return counters.status();
-  interval.counters = *counters;
+  WEIR_ASSIGN_OR_RETURN(CounterSnapshot counters,
+                        ReadCounters(maps_.counters_fd, *old));
+  interval.counters = counters;
   WEIR_RETURN_IF_ERROR(ClearCounters(maps_.counters_fd, *old));
   return interval;
 }

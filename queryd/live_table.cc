@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/saturating.h"
+#include "common/status_macros.h"
 #include "queryd/query/flow_filter.h"
 #include "queryd/query/page_token.h"
 #include "queryd/query/proto_convert.h"
@@ -210,11 +211,10 @@ absl::StatusOr<weir::v1::ListConnectionsResponse> LiveTable::ListPage(
 
 absl::StatusOr<weir::v1::ListConnectionsResponse> LiveTable::List(
     const weir::v1::ListConnectionsRequest& request, absl::Time now) {
-  absl::StatusOr<query::FlowFilter> filter =
-      query::FlowFilter::Compile(request.filter(), "filter");
-  if (!filter.ok()) return filter.status();
+  WEIR_ASSIGN_OR_RETURN(query::FlowFilter filter,
+                        query::FlowFilter::Compile(request.filter(), "filter"));
   if (request.page_size() != 0 || !request.page_token().empty()) {
-    return ListPage(request, *filter, now);
+    return ListPage(request, filter, now);
   }
   if (request.limit() < 0 ||
       static_cast<uint32_t>(request.limit()) > options_.max_limit) {
@@ -239,7 +239,7 @@ absl::StatusOr<weir::v1::ListConnectionsResponse> LiveTable::List(
     for (const auto& [key, entry] : table_) {
       if (static_cast<int64_t>(entry.last_seen_unix_nano) < cutoff) continue;
       store::FlowRecord record = ToRecordLocked(key, entry);
-      if (filter->Matches(record)) matches.push_back(std::move(record));
+      if (filter.Matches(record)) matches.push_back(std::move(record));
     }
   }
 

@@ -106,9 +106,8 @@ absl::Status Run(const QuerydOptions& options) {
   sigaddset(&stop, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
-  absl::StatusOr<std::unique_ptr<Server>> server =
-      Server::BuildAndStart(options);
-  if (!server.ok()) return server.status();
+  WEIR_ASSIGN_OR_RETURN(std::unique_ptr<Server> server,
+                        Server::BuildAndStart(options));
   // With port 0 the kernel picked one; say which (tests read this line).
   const std::string host =
       options.grpc_address.substr(0, options.grpc_address.rfind(':'));
@@ -119,13 +118,12 @@ absl::Status Run(const QuerydOptions& options) {
                "reflection, health) on %s:%d; HTTP (REST, streams, /metrics) "
                "on %s:%d\n",
                kWeirVersion, options.data_dir.c_str(), host.c_str(),
-               (*server)->grpc_port(), http_host.c_str(),
-               (*server)->http_port());
+               server->grpc_port(), http_host.c_str(), server->http_port());
 
   int signal = 0;
   sigwait(&stop, &signal);
   std::fprintf(stderr, "weir-queryd: %s, shutting down\n", strsignal(signal));
-  (*server)->Shutdown();
+  server->Shutdown();
   std::fprintf(stderr, "weir-queryd: stopped; data is in %s\n",
                options.data_dir.c_str());
   return absl::OkStatus();

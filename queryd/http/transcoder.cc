@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/status.pb.h"
 #include "queryd/http/field_values.h"
@@ -84,9 +85,9 @@ absl::Status BuildRequest(const Route& route,
     return status;
   }
 
-  absl::StatusOr<std::vector<FieldValue>> params = ParseQueryString(query);
-  if (!params.ok()) return params.status();
-  return MergeFieldValues(*params, "query parameter", reserved, request);
+  WEIR_ASSIGN_OR_RETURN(std::vector<FieldValue> params,
+                        ParseQueryString(query));
+  return MergeFieldValues(params, "query parameter", reserved, request);
 }
 
 absl::StatusOr<std::string> MessageJson(const Message& message) {

@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -81,10 +82,9 @@ std::string EncodePageToken(const PageToken& token) {
 }
 
 absl::StatusOr<PageToken> DecodePageToken(absl::string_view text) {
-  absl::StatusOr<std::string> raw =
-      Unwrap(text, kPageTokenVersion, kHeaderSize + 1);
-  if (!raw.ok()) return raw.status();
-  const absl::string_view in(*raw);
+  WEIR_ASSIGN_OR_RETURN(std::string raw,
+                        Unwrap(text, kPageTokenVersion, kHeaderSize + 1));
+  const absl::string_view in(raw);
   const uint64_t start = GetU64(in.substr(9));
   const uint64_t end = GetU64(in.substr(17));
   constexpr uint64_t kMaxNanos = std::numeric_limits<int64_t>::max();
@@ -109,10 +109,9 @@ std::string EncodeKeyPageToken(const KeyPageToken& token) {
 }
 
 absl::StatusOr<KeyPageToken> DecodeKeyPageToken(absl::string_view text) {
-  absl::StatusOr<std::string> raw =
-      Unwrap(text, kKeyPageTokenVersion, kKeyHeaderSize + 1);
-  if (!raw.ok()) return raw.status();
-  const absl::string_view in(*raw);
+  WEIR_ASSIGN_OR_RETURN(std::string raw,
+                        Unwrap(text, kKeyPageTokenVersion, kKeyHeaderSize + 1));
+  const absl::string_view in(raw);
   KeyPageToken token;
   token.fingerprint = GetU64(in.substr(1));
   token.after = std::string{in.substr(kKeyHeaderSize)};

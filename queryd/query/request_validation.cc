@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/status_macros.h"
 #include "google/protobuf/descriptor.h"
 
 namespace weir::query {
@@ -73,10 +74,9 @@ absl::StatusOr<store::TimeRange> ValidateTimeRange(
     out.end = now;
   }
   if (range.has_start()) {
-    absl::StatusOr<absl::Time> start =
-        ValidateTimestamp(range.start(), start_field);
-    if (!start.ok()) return start.status();
-    out.start = *start;
+    WEIR_ASSIGN_OR_RETURN(absl::Time start,
+                          ValidateTimestamp(range.start(), start_field));
+    out.start = start;
   } else {
     out.start = std::max(absl::UnixEpoch(), out.end - absl::Hours(1));
   }
@@ -188,9 +188,8 @@ absl::StatusOr<absl::Duration> ValidateStep(
     absl::Span<const absl::Duration> resolutions, absl::string_view field) {
   absl::Duration requested = absl::ZeroDuration();
   if (step != nullptr) {
-    absl::StatusOr<absl::Duration> d = ValidateDuration(*step, field);
-    if (!d.ok()) return d.status();
-    requested = *d;
+    WEIR_ASSIGN_OR_RETURN(absl::Duration d, ValidateDuration(*step, field));
+    requested = d;
   }
   if (requested == absl::ZeroDuration()) {
     const absl::Duration nice =

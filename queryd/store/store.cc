@@ -216,12 +216,11 @@ absl::StatusOr<std::unique_ptr<Store>> RocksStore::Open(
 
   WEIR_RETURN_IF_ERROR(
       UpgradeFormat(rocks, dir, stored_version, options.progress));
-  absl::StatusOr<uint64_t> hour_end_sec =
-      ReadHourTierEnd(rocks, dir, versioned, stored_version);
-  if (!hour_end_sec.ok()) return hour_end_sec.status();
-  store->bounds_.hour_end_sec = *hour_end_sec;
-  store->bounds_.merge_end_sec = *hour_end_sec;
-  WEIR_RETURN_IF_ERROR(WriteFormatRecords(rocks, dir, *hour_end_sec));
+  WEIR_ASSIGN_OR_RETURN(uint64_t hour_end_sec,
+                        ReadHourTierEnd(rocks, dir, versioned, stored_version));
+  store->bounds_.hour_end_sec = hour_end_sec;
+  store->bounds_.merge_end_sec = hour_end_sec;
+  WEIR_RETURN_IF_ERROR(WriteFormatRecords(rocks, dir, hour_end_sec));
   WEIR_RETURN_IF_ERROR(store->closer_.ClearOpenHours());
   WEIR_RETURN_IF_ERROR(store->nodes_.Load(rocks));
   // Retention as of the last batch stored: what the writes themselves went
