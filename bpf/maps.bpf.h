@@ -3,7 +3,7 @@
  * The flow table: two per-CPU hash maps behind a two-slot map-in-map, and
  * the index of the slot packets go to.
  *
- * Swap protocol (DESIGN.md §2.2; user space: flow_table.cc): the collector
+ * Swap protocol (docs/design.md §2; user space: flow_table.cc): the collector
  * writes the other slot's index into weir_active_slot, then updates the
  * now-inactive slot of weir_flow_slots (re-installing the same map). Only an
  * update of a map-in-map makes the kernel wait for every running program

@@ -1,6 +1,6 @@
 // Kernel cost per packet of weir.bpf.c against an empty TC program, both run
-// by BPF_PROG_TEST_RUN on the same frames (DESIGN.md §9). The kernel times
-// the repeats itself, so the figures are program run time without syscall
+// by BPF_PROG_TEST_RUN on the same frames (docs/benchmarks.md). The kernel
+// times the repeats itself, so the figures are program run time without syscall
 // overhead; each is the median of several runs of 1M repeats. Needs root.
 //
 //   bazel run -c opt //bpf:weir_bpf_benchmark [-- rounds]

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * The baseline for benchmarks: a TC classifier that does nothing. What
- * weir.bpf.c costs per packet is measured against this (DESIGN.md §9).
+ * weir.bpf.c costs per packet is measured against this (docs/benchmarks.md).
  */
 // libbpf's headers use the UAPI types: they come after them.
 // clang-format off

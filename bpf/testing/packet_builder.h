@@ -11,7 +11,7 @@
 //                                    .Payload(100)
 //                                    .Build();
 //
-// Addresses are from the documentation ranges (DESIGN.md §8); the builder
+// Addresses are from the documentation ranges (docs/design.md §10); the builder
 // accepts any text address inet_pton does. Malformed input to the builder
 // itself (a bad address) aborts: it is a bug in the test.
 #ifndef WEIR_BPF_TESTING_PACKET_BUILDER_H_

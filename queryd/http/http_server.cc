@@ -65,8 +65,8 @@ std::string RouteLabel(const ServerContext& ctx, absl::string_view method,
   return label.empty() ? std::string(kUnmatched) : label;
 }
 
-// gRPC metadata the call carries: the client's credentials (for the
-// scoped tokens of DESIGN §7), grpc-gateway's Grpc-Metadata-* headers, and
+// gRPC metadata the call carries: the client's Authorization header (passed
+// on; nothing checks it yet), grpc-gateway's Grpc-Metadata-* headers, and
 // the peer address.
 Metadata MetadataOf(const Request& request, const tcp::endpoint& peer) {
   Metadata metadata;

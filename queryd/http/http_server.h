@@ -1,4 +1,4 @@
-// weir-queryd's HTTP/1.1 front (DESIGN §2.6, §2.7), on Boost.Beast: REST
+// weir-queryd's HTTP/1.1 front (docs/design.md §6, §7), on Boost.Beast: REST
 // transcoded by the Gateway, server streams as NDJSON or WebSocket on the
 // same paths, and Prometheus /metrics.
 //

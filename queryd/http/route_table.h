@@ -1,6 +1,6 @@
 // REST routes read from the google.api.http annotations of gRPC services
-// (DESIGN §2.6): the proto is the only route table. Each method's HttpRule
-// and its additional_bindings become routes at start-up, so a newly
+// (docs/design.md §6): the proto is the only route table. Each method's
+// HttpRule and its additional_bindings become routes at start-up, so a newly
 // annotated RPC is served without any HTTP code for it.
 //
 // The http.proto Weir builds with (Debian's, from the Bazel sources) has no

@@ -1,4 +1,4 @@
-// Per-IP traffic counters with bounded cardinality (DESIGN §2.7, §8b): one
+// Per-IP traffic counters with bounded cardinality (docs/design.md §7): one
 // series per (source, destination, direction) for at most K address pairs,
 // plus an "other" series per direction with the exact remainder, so sums
 // over the labels always equal the totals.

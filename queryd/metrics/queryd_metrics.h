@@ -1,4 +1,4 @@
-// weir-queryd's Prometheus metrics (DESIGN §2.7), served at /metrics in
+// weir-queryd's Prometheus metrics (docs/design.md §7), served at /metrics in
 // text format 0.0.4 by prometheus-cpp's TextSerializer.
 //
 // Where the numbers come from:

@@ -6,7 +6,7 @@
 //
 // Every answer names the tier and view it was read from (`source`) and
 // carries the losses the collectors reported for the nodes and window it
-// covers (DESIGN §8b), so a gap is never mistaken for silence.
+// covers (docs/design.md §6), so a gap is never mistaken for silence.
 
 #ifndef WEIR_QUERYD_QUERY_QUERY_ENGINE_H_
 #define WEIR_QUERYD_QUERY_QUERY_ENGINE_H_

@@ -1,7 +1,7 @@
 // Checks of the request fields every query shares: time ranges, counts,
 // enums and steps. Each check names the field first ("range.start: ...",
 // "page_size: ...") and fails with INVALID_ARGUMENT, so the gRPC handlers
-// pass the status on unchanged (DESIGN §5: bad input is never a silent
+// pass the status on unchanged (docs/design.md §5: bad input is never a silent
 // default).
 
 #ifndef WEIR_QUERYD_QUERY_REQUEST_VALIDATION_H_

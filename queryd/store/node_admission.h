@@ -1,5 +1,5 @@
 // Which batches of a node the store takes: the exactly-once decision of
-// WriteBatch (DESIGN §2.4), apart from any I/O. A batch carries (epoch,
+// WriteBatch (docs/design.md §3), apart from any I/O. A batch carries (epoch,
 // seq); the store keeps, per node, the high-water seq of its current epoch.
 
 #ifndef WEIR_QUERYD_STORE_NODE_ADMISSION_H_

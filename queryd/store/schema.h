@@ -69,8 +69,8 @@ Family TierFamily(Tier tier);
 // keys themselves are in nanoseconds), 1 min, 1 h.
 absl::Duration TierResolution(Tier tier);
 
-// Reduced keys of the rollup tiers (DESIGN §6). The value is the view id
-// byte in rollup keys: pinned.
+// Reduced keys of the rollup tiers (docs/design.md §4). The value is the view
+// id byte in rollup keys: pinned.
 enum class View : uint8_t {
   kSrc = 1,       // source address
   kDst = 2,       // destination address

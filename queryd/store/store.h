@@ -1,5 +1,5 @@
 // weir-queryd's storage: every flow batch, its rollups and the collectors'
-// state, in one embedded RocksDB (DESIGN §2.4, §2.5, §6). This interface is
+// state, in one embedded RocksDB (docs/design.md §3, §4). This interface is
 // the only way in: the query and ingest layers never see RocksDB types.
 //
 // Column families (schema.h): raw flows keyed by time, 1-minute (m1) and

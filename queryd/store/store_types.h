@@ -18,7 +18,7 @@
 namespace weir::store {
 
 // An address as stored: 16 bytes, IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d),
-// DESIGN §2.3. (To be replaced by //common:ip_address.)
+// docs/design.md §6. (To be replaced by //common:ip_address.)
 using Address = std::array<uint8_t, 16>;
 
 // True for ::ffff:0:0/96.

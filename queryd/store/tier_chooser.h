@@ -1,6 +1,7 @@
 // Which stored tiers and views answer a query: decided here and nowhere
 // else, and named in the answer's `source` ("1h/src", "1m/node", "raw",
-// "1h/src+1m/src+raw") so users know the resolution they got (DESIGN §6).
+// "1h/src+1m/src+raw") so users know the resolution they got (docs/design.md
+// §4).
 
 #ifndef WEIR_QUERYD_STORE_TIER_CHOOSER_H_
 #define WEIR_QUERYD_STORE_TIER_CHOOSER_H_

@@ -15,7 +15,7 @@ from weir.v1 import flow_pb2, ingest_pb2, ingest_pb2_grpc, query_pb2, query_pb2_
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# DESIGN §5: call -> (primary GET path, seed paths bound as additional_bindings)
+# docs/design.md §6: call -> (primary GET path, seed paths bound as additional_bindings)
 EXPECTED_ROUTES = {
     "Health": ("/v1/health", ["/api/health"]),
     "GetStats": ("/v1/stats", ["/api/stats"]),
