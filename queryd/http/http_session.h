@@ -1,0 +1,17 @@
+// One HTTP connection: requests one after another (keep-alive), each a
+// unary call, /metrics, a CORS preflight, an NDJSON stream (which ends the
+// connection) or an upgrade handed to a WebSocket stream
+// (websocket_session.h). Internal to http_server.
+#ifndef WEIR_QUERYD_HTTP_HTTP_SESSION_H_
+#define WEIR_QUERYD_HTTP_HTTP_SESSION_H_
+
+#include "queryd/http/server_context.h"
+
+namespace weir::queryd::http {
+
+// Serves the accepted `socket` until the client or the server ends it.
+void ServeHttpConnection(tcp::socket&& socket, const ServerContext& ctx);
+
+}  // namespace weir::queryd::http
+
+#endif  // WEIR_QUERYD_HTTP_HTTP_SESSION_H_

@@ -1,0 +1,47 @@
+#include "queryd/http/listener.h"
+
+#include <chrono>
+#include <utility>
+
+#include "boost/asio/post.hpp"
+#include "boost/asio/strand.hpp"
+#include "queryd/http/http_session.h"
+
+namespace weir::queryd::http {
+
+Listener::Listener(net::io_context& ioc, tcp::acceptor acceptor,
+                   const ServerContext& ctx)
+    : ioc_(ioc),
+      acceptor_(std::move(acceptor)),
+      retry_(acceptor_.get_executor()),
+      ctx_(ctx) {}
+
+void Listener::Accept() {
+  acceptor_.async_accept(
+      net::make_strand(ioc_),
+      [self = shared_from_this()](const beast::error_code& ec,
+                                  tcp::socket socket) {
+        if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) {
+          return;
+        }
+        if (ec) {
+          self->retry_.expires_after(std::chrono::milliseconds(100));
+          self->retry_.async_wait([self](const beast::error_code& wait) {
+            if (!wait) self->Accept();
+          });
+          return;
+        }
+        ServeHttpConnection(std::move(socket), self->ctx_);
+        self->Accept();
+      });
+}
+
+void Listener::Close() {
+  net::post(acceptor_.get_executor(), [self = shared_from_this()]() {
+    beast::error_code ignored;
+    self->acceptor_.close(ignored);
+    self->retry_.cancel();
+  });
+}
+
+}  // namespace weir::queryd::http
