@@ -8,6 +8,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -26,6 +27,7 @@
 #include "bpf/skeleton.h"
 #include "collector/attach.h"
 #include "collector/batch_builder.h"
+#include "collector/epoch_file.h"
 #include "collector/metrics.h"
 #include "collector/preflight.h"
 #include "collector/shipper.h"
@@ -293,8 +295,32 @@ absl::Status Run(const CollectorOptions& options) {
   BatchHeader header;
   header.node = node;
   // A new epoch per start: a restarted collector's seq 1 is never taken
-  // for a batch queryd already has.
+  // for a batch queryd already has. With a spool, the epoch never goes
+  // backwards (epoch_file.h): above the last start's and every spooled
+  // batch's, whatever the clock says.
   header.epoch = static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
+  if (spool != nullptr) {
+    uint64_t spooled = 0;
+    for (const BatchId& id : spool->PendingIds()) {
+      spooled = std::max(spooled, id.epoch + 1);
+    }
+    const std::string path = absl::StrCat(options.spool_dir, "/EPOCH");
+    absl::StatusOr<EpochChoice> choice = NextEpoch(path, absl::Now(), spooled);
+    if (!choice.ok()) {
+      return absl::Status(choice.status().code(),
+                          absl::StrCat("--spool-dir: the epoch file: ",
+                                       choice.status().message()));
+    }
+    header.epoch = choice->epoch;
+    if (choice->clock_behind) {
+      Log(absl::StrCat("the clock is behind this node's last epoch (", path,
+                       "): shipping under epoch ", choice->epoch,
+                       " so queryd does not drop the batches as stale"));
+    }
+    if (choice->file_damaged) {
+      Log(absl::StrCat(path, " was damaged and is replaced"));
+    }
+  }
   header.collector_version = kWeirVersion;
   header.interval_start = absl::Now();
 

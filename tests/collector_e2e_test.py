@@ -390,6 +390,61 @@ class CollectorEndToEndTest(unittest.TestCase):
                 second.kill()
             queryd.kill()
 
+    def assert_logs(self, collector, text, timeout=10):
+        """Waits (bounded) until a line of `collector`'s log contains `text`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not any(text in l for l in collector.log):
+            time.sleep(0.1)
+        self.assertTrue(any(text in l for l in collector.log), "".join(collector.log))
+
+    def test_a_clock_stepped_back_between_runs_does_not_make_batches_stale(self):
+        """A run whose epoch is ahead of the clock (as when the clock is then
+        stepped back), then a new run: queryd stores both runs' packets, none
+        dropped as a stale epoch, because the epoch kept beside the spool
+        never goes backwards."""
+        node = "epoch-%d" % os.getpid()
+        pin = self.lab.bpffs + "/epoch-%d" % os.getpid()
+        spool = wt.tmpdir("spool-")
+        addr = "127.0.0.1:%d" % free_port()
+        spool_flags = ["--spool-dir=" + spool]
+        ahead = time.time_ns() + 3600 * 10**9
+        with open(os.path.join(spool, "EPOCH"), "w") as f:
+            f.write("%d\n" % ahead)
+        queryd = wt.Queryd(extra_args=["--grpc-address=" + addr]).start()
+        first = second = None
+        try:
+            before = self.lab.veth_counters()
+            first = Collector(addr, pin, free_port(), spool_flags, node=node).start()
+            self.assert_logs(first, "clock is behind")
+            send_udp(B4, 9110, 200, 100)
+            time.sleep(0.5)
+            self.assertEqual(first.stop(), 0, "".join(first.log))
+            second = Collector(addr, pin, free_port(), spool_flags, node=node).start()
+            self.assert_logs(second, "clock is behind")
+            send_udp(B4, 9111, 300, 100)
+            time.sleep(0.5)
+            self.assertEqual(second.stop(), 0, "".join(second.log))
+            after = self.lab.veth_counters()
+            with open(os.path.join(spool, "EPOCH")) as f:
+                self.assertEqual(int(f.read()), ahead + 2)
+
+            channel = grpc.insecure_channel(addr)
+            self.addCleanup(channel.close)
+            stub = query_pb2_grpc.QueryServiceStub(channel)
+            nodes = {n.name: n for n in stub.ListNodes(query_pb2.ListNodesRequest(),
+                                                       timeout=10).nodes}
+            self.assertEqual(nodes[node].stale_batches, 0)
+            self.assertEqual(nodes[node].epoch, ahead + 2)
+            c = nodes[node].counters
+            self.assertEqual(c.packets_seen, (after["tx_packets"] - before["tx_packets"]) +
+                             (after["rx_packets"] - before["rx_packets"]))
+            self.assertEqual(c.packets_seen, c.packets_exported)
+        finally:
+            for daemon in (first, second):
+                if daemon:
+                    daemon.kill()
+            queryd.kill()
+
     def test_bad_spool_flags_name_the_flag_and_exit_2(self):
         for flag, value in (("--spool-fsync", "sometimes"), ("--spool-dir", "relative/spool"),
                             ("--spool-max-bytes", "1000"), ("--spool-max-bytes", "-5"),

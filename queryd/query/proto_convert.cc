@@ -88,6 +88,7 @@ void NodeToProto(const store::NodeInfo& node, bool connected,
   out->set_epoch(node.epoch);
   out->set_last_seq(node.last_seq);
   out->set_gaps(node.gaps);
+  out->set_stale_batches(node.stale_batches);
   out->set_connected(connected);
   CountersToProto(node.counters, out->mutable_counters());
 }
