@@ -45,30 +45,38 @@ FlowTable::FlowTable(const Skeleton& skeleton)
                      {skeleton.flow_map_fd(0), skeleton.flow_map_fd(1)},
                      skeleton.counters_fd()}) {}
 
-absl::StatusOr<uint32_t> FlowTable::ActiveSlot() const {
+absl::StatusOr<uint32_t> FlowTable::Generation() const {
   const __u32 zero = 0;
-  __u32 slot = 0;
-  if (int err = bpf_map_lookup_elem(maps_.active_slot_fd, &zero, &slot);
+  __u32 generation = 0;
+  if (int err = bpf_map_lookup_elem(maps_.active_slot_fd, &zero, &generation);
       err != 0) {
     return LibbpfFailure(err, "weir_active_slot: read");
   }
-  if (slot >= WEIR_FLOW_SLOTS) {
-    return absl::DataLossError(
-        absl::StrCat("weir_active_slot holds ", slot, ", not a slot"));
-  }
-  return slot;
+  return generation;
+}
+
+absl::StatusOr<uint32_t> FlowTable::ActiveSlot() const {
+  WEIR_ASSIGN_OR_RETURN(uint32_t generation, Generation());
+  return generation % WEIR_FLOW_SLOTS;
 }
 
 absl::StatusOr<uint32_t> FlowTable::Swap() {
-  WEIR_ASSIGN_OR_RETURN(uint32_t old_slot, ActiveSlot());
-  const __u32 old = old_slot;
-  const __u32 next = (old + 1) % WEIR_FLOW_SLOTS;
+  WEIR_ASSIGN_OR_RETURN(uint32_t generation, SwapGeneration());
+  return generation % WEIR_FLOW_SLOTS;
+}
+
+absl::StatusOr<uint32_t> FlowTable::SwapGeneration() {
+  WEIR_ASSIGN_OR_RETURN(uint32_t generation, Generation());
+  static_assert(WEIR_FLOW_SLOTS == 2,
+                "generations wrap at 2^32, which must keep the slots in turn");
+  const __u32 old = generation % WEIR_FLOW_SLOTS;
+  const __u32 next = generation + 1;  // wraps
   const __u32 zero = 0;
   if (int err =
           bpf_map_update_elem(maps_.active_slot_fd, &zero, &next, BPF_ANY);
       err != 0) {
-    return LibbpfFailure(
-        err, absl::StrCat("weir_active_slot: switch to slot ", next));
+    return LibbpfFailure(err, absl::StrCat("weir_active_slot: switch to slot ",
+                                           next % WEIR_FLOW_SLOTS));
   }
   // Updating an ARRAY does not wait for running programs; updating a
   // map-in-map does (synchronize_rcu in maybe_wait_bpf_programs). Putting
@@ -82,10 +90,10 @@ absl::StatusOr<uint32_t> FlowTable::Swap() {
                          absl::StrCat("weir_flow_slots: re-install slot ", old,
                                       " to wait for running programs"));
   }
-  return old;
+  return generation;
 }
 
-absl::StatusOr<std::vector<FlowEntry>> FlowTable::Drain(uint32_t slot) {
+absl::StatusOr<std::vector<FlowEntry>> FlowTable::Read(uint32_t slot) {
   if (slot >= WEIR_FLOW_SLOTS || maps_.flow_map_fds[slot] < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("slot: ", slot, " is not a flow map slot"));
@@ -147,8 +155,24 @@ absl::StatusOr<std::vector<FlowEntry>> FlowTable::Drain(uint32_t slot) {
     first = false;
   }
 
-  // Clear only after everything was read: an error above leaves the map
-  // whole for the next attempt.
+  // Drop merged entries that hold nothing (cannot happen: every entry is
+  // created with its first packet; kept cheap and defensive).
+  flows.erase(
+      std::remove_if(flows.begin(), flows.end(),
+                     [](const FlowEntry& f) { return f.value.packets == 0; }),
+      flows.end());
+  return flows;
+}
+
+absl::Status FlowTable::Delete(uint32_t slot,
+                               const std::vector<FlowEntry>& flows) {
+  if (slot >= WEIR_FLOW_SLOTS || maps_.flow_map_fds[slot] < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("slot: ", slot, " is not a flow map slot"));
+  }
+  const int fd = maps_.flow_map_fds[slot];
+  bpf_map_batch_opts opts = {};
+  opts.sz = sizeof(opts);
   std::vector<weir_flow_key> all_keys;
   all_keys.reserve(flows.size());
   for (const FlowEntry& flow : flows) all_keys.push_back(flow.key);
@@ -166,12 +190,14 @@ absl::StatusOr<std::vector<FlowEntry>> FlowTable::Drain(uint32_t slot) {
                        deleted, " of ", all_keys.size(), " flows)"));
     }
   }
-  // Drop merged entries that hold nothing (cannot happen: every entry is
-  // created with its first packet; kept cheap and defensive).
-  flows.erase(
-      std::remove_if(flows.begin(), flows.end(),
-                     [](const FlowEntry& f) { return f.value.packets == 0; }),
-      flows.end());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<FlowEntry>> FlowTable::Drain(uint32_t slot) {
+  // Deleted only after everything was read: an error leaves the map whole
+  // for the next attempt.
+  WEIR_ASSIGN_OR_RETURN(std::vector<FlowEntry> flows, Read(slot));
+  WEIR_RETURN_IF_ERROR(Delete(slot, flows));
   return flows;
 }
 
@@ -180,18 +206,41 @@ absl::StatusOr<std::vector<FlowEntry>> FlowTable::SwapAndDrain() {
   return Drain(old);
 }
 
-absl::StatusOr<FlowTable::Interval> FlowTable::SwapAndCollect() {
-  absl::StatusOr<uint32_t> old = Swap();
-  if (!old.ok()) return old.status();
+absl::StatusOr<FlowTable::Interval> FlowTable::ReadSlot(uint32_t generation) {
   Interval interval;
-  interval.slot = *old;
-  absl::StatusOr<std::vector<FlowEntry>> flows = Drain(*old);
-  if (!flows.ok()) return flows.status();
-  interval.flows = *std::move(flows);
-  WEIR_ASSIGN_OR_RETURN(CounterSnapshot counters,
-                        ReadCounters(maps_.counters_fd, *old));
-  interval.counters = counters;
-  WEIR_RETURN_IF_ERROR(ClearCounters(maps_.counters_fd, *old));
+  interval.generation = generation;
+  interval.slot = generation % WEIR_FLOW_SLOTS;
+  WEIR_ASSIGN_OR_RETURN(interval.flows, Read(interval.slot));
+  WEIR_ASSIGN_OR_RETURN(interval.counters,
+                        ReadCounters(maps_.counters_fd, interval.slot));
+  return interval;
+}
+
+absl::StatusOr<FlowTable::Interval> FlowTable::SwapAndRead() {
+  WEIR_ASSIGN_OR_RETURN(uint32_t generation, SwapGeneration());
+  return ReadSlot(generation);
+}
+
+absl::StatusOr<std::optional<FlowTable::Interval>> FlowTable::ReadPrevious() {
+  WEIR_ASSIGN_OR_RETURN(uint32_t generation, Generation());
+  if (generation == 0) return std::nullopt;  // no slot was ever swapped out
+  WEIR_ASSIGN_OR_RETURN(Interval interval, ReadSlot(generation - 1));
+  if (interval.flows.empty() && interval.counters.seen().packets == 0) {
+    return std::nullopt;
+  }
+  return interval;
+}
+
+absl::Status FlowTable::Clear(const Interval& interval) {
+  WEIR_RETURN_IF_ERROR(Delete(interval.slot, interval.flows));
+  // The counters last: while they hold the interval, a restart still sees
+  // that the slot was not cleared.
+  return ClearCounters(maps_.counters_fd, interval.slot);
+}
+
+absl::StatusOr<FlowTable::Interval> FlowTable::SwapAndCollect() {
+  WEIR_ASSIGN_OR_RETURN(Interval interval, SwapAndRead());
+  WEIR_RETURN_IF_ERROR(Clear(interval));
   return interval;
 }
 

@@ -8,6 +8,13 @@
 // (maybe_wait_bpf_programs). The old map is then quiescent and Drain() reads
 // and clears it at leisure; per-CPU values need no atomics.
 //
+// Element 0 of weir_active_slot is a generation: it grows by one at each
+// swap, and the active slot is generation % 2 (the program reads bit 0). An
+// Interval carries the generation it was read under, so a collector that
+// spools a batch before clearing its slot can tell, after a crash between
+// the two, whether the slot it finds full was already spooled
+// (docs/spool.md, "The kernel slot").
+//
 // Swap() waits for an RCU grace period (µs with rcu_expedited, milliseconds
 // otherwise, more under load): call it from a thread that may block.
 #ifndef WEIR_BPF_FLOW_TABLE_H_
@@ -15,6 +22,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -49,6 +57,8 @@ class FlowTable {
   // together from a quiescent slot, so counters.seen() equals the sum of the
   // flows plus counters.lost(), exactly.
   struct Interval {
+    // The generation the slot was active under (see above).
+    uint32_t generation = 0;
     uint32_t slot = 0;
     std::vector<FlowEntry> flows;
     CounterSnapshot counters;
@@ -58,30 +68,50 @@ class FlowTable {
   // The loaded skeleton's maps.
   explicit FlowTable(const Skeleton& skeleton);
 
-  // The slot packets currently go to.
+  // The current generation, and the slot packets currently go to.
+  absl::StatusOr<uint32_t> Generation() const;
   absl::StatusOr<uint32_t> ActiveSlot() const;
 
   // Makes the other slot active and waits until no program can still use
-  // the previously active one, which it returns.
+  // the previously active one, which it returns. SwapGeneration() returns
+  // the generation that was active instead.
   absl::StatusOr<uint32_t> Swap();
+  absl::StatusOr<uint32_t> SwapGeneration();
 
-  // Reads every flow in `slot`'s map, merged across CPUs, then deletes
-  // them. The slot must not be the active one (FAILED_PRECONDITION); it is
-  // quiescent once a Swap() away from it returned. On error nothing is
-  // deleted, so a later Drain sees the flows again.
+  // Reads every flow in `slot`'s map, merged across CPUs, and deletes
+  // nothing. The slot must not be the active one (FAILED_PRECONDITION); it
+  // is quiescent once a Swap() away from it returned.
+  absl::StatusOr<std::vector<FlowEntry>> Read(uint32_t slot);
+  // Deletes `flows` (as Read returned them) from `slot`'s map.
+  absl::Status Delete(uint32_t slot, const std::vector<FlowEntry>& flows);
+  // Read, then Delete. On error nothing is deleted, so a later Drain sees
+  // the flows again.
   absl::StatusOr<std::vector<FlowEntry>> Drain(uint32_t slot);
 
   // Swap(), then Drain() the slot that was active: every packet added since
   // the previous SwapAndDrain, exactly once.
   absl::StatusOr<std::vector<FlowEntry>> SwapAndDrain();
 
-  // Swap(), then drain the old slot's flows and read and clear its
-  // counters: every packet since the previous call, exactly once, each
-  // either in a flow or under a loss reason. On failure the slot keeps
-  // what it holds, and a later call collects it.
+  // Swap(), then read the old slot's flows and counters, clearing
+  // nothing: every packet since the previous swap, each either in a flow or
+  // under a loss reason. Clear() it once the interval is safe elsewhere.
+  absl::StatusOr<Interval> SwapAndRead();
+
+  // The slot swapped out last (generation - 1), when it still holds
+  // anything: an interval read but not cleared, or swapped out and not
+  // read, by a collector that died. Nothing when the generation is 0.
+  absl::StatusOr<std::optional<Interval>> ReadPrevious();
+
+  // Deletes an interval's flows, then clears its counters.
+  absl::Status Clear(const Interval& interval);
+
+  // SwapAndRead(), then Clear(): every packet since the previous call,
+  // exactly once. On failure the slot keeps what it holds.
   absl::StatusOr<Interval> SwapAndCollect();
 
  private:
+  absl::StatusOr<Interval> ReadSlot(uint32_t generation);
+
   Maps maps_;
   int num_cpus_;
 };

@@ -134,6 +134,34 @@ TEST_F(FlowTableTest, SwapAndDrainReturnsTheActiveSlotsFlows) {
   EXPECT_EQ(*active, 1u);
 }
 
+TEST_F(FlowTableTest, ReadLeavesTheSlotUntilClearAndReadPreviousFindsIt) {
+  absl::StatusOr<std::optional<FlowTable::Interval>> none =
+      table_->ReadPrevious();
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());  // generation 0: nothing swapped out yet
+
+  Fill(0, 3);  // slot 0 is active after load
+  absl::StatusOr<FlowTable::Interval> read = table_->SwapAndRead();
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->generation, 0u);
+  EXPECT_EQ(read->slot, 0u);
+  EXPECT_EQ(read->flows.size(), 3u);
+
+  // A collector that died here left the interval in the slot.
+  absl::StatusOr<std::optional<FlowTable::Interval>> left =
+      table_->ReadPrevious();
+  ASSERT_TRUE(left.ok()) << left.status();
+  ASSERT_TRUE(left->has_value());
+  EXPECT_EQ((*left)->generation, 0u);
+  EXPECT_EQ((*left)->flows.size(), 3u);
+
+  ASSERT_TRUE(table_->Clear(**left).ok());
+  absl::StatusOr<std::optional<FlowTable::Interval>> cleared =
+      table_->ReadPrevious();
+  ASSERT_TRUE(cleared.ok()) << cleared.status();
+  EXPECT_FALSE(cleared->has_value());
+}
+
 TEST_F(FlowTableTest, RefusesToDrainTheActiveSlot) {
   Fill(0, 1);
   EXPECT_EQ(table_->Drain(0).status().code(),
@@ -142,13 +170,26 @@ TEST_F(FlowTableTest, RefusesToDrainTheActiveSlot) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(FlowTableTest, ActiveSlotOutOfRangeIsDataLoss) {
+TEST_F(FlowTableTest, TheGenerationCountsSwapsAndItsLowBitIsTheSlot) {
   const __u32 zero = 0;
-  const __u32 bad = 7;
+  const __u32 start = 7;  // an adopted table that has swapped 7 times
   ASSERT_EQ(
-      bpf_map_update_elem(skeleton_->active_slot_fd(), &zero, &bad, BPF_ANY),
+      bpf_map_update_elem(skeleton_->active_slot_fd(), &zero, &start, BPF_ANY),
       0);
-  EXPECT_EQ(table_->ActiveSlot().status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(*table_->ActiveSlot(), 1u);
+  absl::StatusOr<uint32_t> swapped = table_->SwapGeneration();
+  ASSERT_TRUE(swapped.ok()) << swapped.status();
+  EXPECT_EQ(*swapped, 7u);
+  EXPECT_EQ(*table_->Generation(), 8u);
+  EXPECT_EQ(*table_->ActiveSlot(), 0u);
+  // Wrapping keeps the slots in turn.
+  const __u32 last = 0xffffffffu;
+  ASSERT_EQ(
+      bpf_map_update_elem(skeleton_->active_slot_fd(), &zero, &last, BPF_ANY),
+      0);
+  EXPECT_EQ(*table_->Swap(), 1u);
+  EXPECT_EQ(*table_->Generation(), 0u);
+  EXPECT_EQ(*table_->ActiveSlot(), 0u);
 }
 
 TEST(KernelTimeToWallTimeTest, NowMapsToNow) {

@@ -43,7 +43,8 @@ struct {
     .values = {[0] = &weir_flows_0},
 };
 
-/* Element 0: the slot of weir_flow_slots packets are added to (0 or 1). */
+/* Element 0: a generation the collector adds one to at each swap; its bit 0
+ * is the slot of weir_flow_slots packets are added to. */
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, 1);
