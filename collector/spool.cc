@@ -283,6 +283,7 @@ absl::Status Spool::Recover() {
     uint64_t offset;
     BatchId id;
     weir::v1::Counters counters;
+    std::optional<uint32_t> kernel_generation;
   };
   struct Region {    // invalid bytes
     size_t segment;  // position in names
@@ -308,9 +309,12 @@ absl::Status Spool::Recover() {
                                static_cast<int>(payload.size())) &&
           (found.empty() || header.index > found.back().header.index);
       if (valid) {
-        found.push_back(Found{header, names[s], pos,
-                              BatchId{batch.epoch(), batch.seq()},
-                              batch.counters()});
+        found.push_back(
+            Found{header, names[s], pos, BatchId{batch.epoch(), batch.seq()},
+                  batch.counters(),
+                  batch.has_kernel_generation()
+                      ? std::optional<uint32_t>(batch.kernel_generation())
+                      : std::nullopt});
         pos += kHeaderBytes + header.payload_bytes;
         continue;
       }
@@ -346,6 +350,8 @@ absl::Status Spool::Recover() {
   for (const Found& f : found) {
     dropped_through_ = std::max(dropped_through_, f.header.dropped_through);
   }
+  if (!found.empty())
+    newest_kernel_generation_ = found.back().kernel_generation;
   released_through_ = std::max(acked_through, dropped_through_);
 
   // Corruption: every index missing between valid records (the first
@@ -620,8 +626,17 @@ absl::Status Spool::Append(weir::v1::FlowBatch* batch,
   ++stats_.appended_batches;
   carried_.Clear();
   stats_.carried_packets_seen = 0;
+  newest_kernel_generation_ =
+      record.has_kernel_generation()
+          ? std::optional<uint32_t>(record.kernel_generation())
+          : std::nullopt;
   *batch = std::move(record);
   return absl::OkStatus();
+}
+
+std::optional<uint32_t> Spool::newest_kernel_generation() const {
+  absl::MutexLock lock(&mu_);
+  return newest_kernel_generation_;
 }
 
 absl::StatusOr<size_t> Spool::Ack(uint64_t epoch, uint64_t seq) {

@@ -52,6 +52,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -187,6 +188,14 @@ class Spool {
 
   SpoolStats stats() const;
 
+  // The kernel_generation of the newest record on disk, pending or
+  // released, as found at Open and then as appended; nothing when there is
+  // no record or the newest carries none. A record stays readable until the
+  // next process opens the spool (the active segment is never trimmed), so
+  // a collector that died between spooling a batch and clearing its kernel
+  // slot can tell that slot was spooled (docs/spool.md).
+  std::optional<uint32_t> newest_kernel_generation() const;
+
  private:
   struct Segment {
     uint64_t name_index = 0;  // the index it was created for
@@ -243,6 +252,7 @@ class Spool {
   // Accounting of refused batches, for the next batch appended.
   weir::v1::Counters carried_ ABSL_GUARDED_BY(mu_);
   SpoolStats stats_ ABSL_GUARDED_BY(mu_);
+  std::optional<uint32_t> newest_kernel_generation_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace weir::collector

@@ -272,6 +272,36 @@ TEST_F(SpoolTest, ReopenKeepsOrderAcrossProcessesAndEpochs) {
   EXPECT_EQ(*acked, 5u);
 }
 
+TEST_F(SpoolTest, NewestKernelGenerationOutlivesItsAckUntilTheNextOpen) {
+  const std::string dir = TestDir("kernel_generation");
+  {
+    std::unique_ptr<Spool> spool = OpenOrDie(Options(dir));
+    ASSERT_NE(spool, nullptr);
+    EXPECT_EQ(spool->newest_kernel_generation(), std::nullopt);
+    for (uint64_t seq = 1; seq <= 3; ++seq) {
+      weir::v1::FlowBatch batch = TestBatch(kEpoch, seq);
+      batch.set_kernel_generation(static_cast<uint32_t>(40 + seq));
+      ASSERT_TRUE(spool->Append(&batch).ok());
+    }
+    EXPECT_EQ(spool->newest_kernel_generation(), 43u);
+    // Acknowledged: released, but the active segment keeps the record.
+    ASSERT_TRUE(spool->Ack(kEpoch, 3).ok());
+  }  // the process dies here, before clearing its kernel slot
+  {
+    std::unique_ptr<Spool> spool = OpenOrDie(Options(dir));
+    ASSERT_NE(spool, nullptr);
+    EXPECT_EQ(spool->stats().replayed_batches, 0u);
+    EXPECT_EQ(spool->newest_kernel_generation(), 43u);
+    // A batch without one (an older collector's) says nothing.
+    weir::v1::FlowBatch batch = TestBatch(kEpoch + 1, 1);
+    ASSERT_TRUE(spool->Append(&batch).ok());
+    EXPECT_EQ(spool->newest_kernel_generation(), std::nullopt);
+  }
+  std::unique_ptr<Spool> spool = OpenOrDie(Options(dir));
+  ASSERT_NE(spool, nullptr);
+  EXPECT_EQ(spool->newest_kernel_generation(), std::nullopt);
+}
+
 TEST_F(SpoolTest, AckOfUnknownBatchReleasesNothing) {
   const std::string dir = TestDir("unknown_ack");
   std::unique_ptr<Spool> spool = OpenOrDie(Options(dir));
