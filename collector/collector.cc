@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -326,14 +327,17 @@ absl::Status Run(const CollectorOptions& options) {
 
   bool connected = false;
   uint64_t rejected = 0;
-  auto collect = [&]() -> absl::Status {
-    const absl::Time began = absl::Now();
-    absl::StatusOr<bpf::FlowTable::Interval> interval = table.SwapAndCollect();
-    if (!interval.ok()) return interval.status();
+  // An interval spooled whose kernel slot could not be cleared: it must be
+  // before the next swap makes the slot active again.
+  bool uncleared = false;
+  // Makes `interval` a batch and hands it on: to the shipper, or first to
+  // the spool.
+  auto ship = [&](const bpf::FlowTable::Interval& interval, absl::Time began) {
     header.interval_end = absl::Now();
     ++header.seq;
     weir::v1::FlowBatch batch =
-        BuildBatch(header, *interval, [&](uint32_t i) { return names(i); });
+        BuildBatch(header, interval, [&](uint32_t i) { return names(i); });
+    batch.set_kernel_generation(interval.generation);
     metrics->RecordBatch(batch, absl::Now() - began);
     if (spool == nullptr) {
       shipper.Enqueue(std::move(batch));
@@ -367,6 +371,54 @@ absl::Status Run(const CollectorOptions& options) {
                            s.status().ToString()));
         }
       }
+    }
+  };
+  // With a spool, a slot is cleared only once its batch is on disk, so a
+  // collector killed in between leaves it full; the spool's newest record
+  // says whether it was spooled (docs/spool.md, "The kernel slot").
+  auto clear_spooled = [&](const bpf::FlowTable::Interval& interval) {
+    if (absl::Status s = table.Clear(interval); !s.ok()) {
+      uncleared = true;
+      Log(absl::StrCat("clearing the kernel slot of a spooled batch: ",
+                       s.ToString(), "; retried before the next swap"));
+    }
+  };
+  if (spool != nullptr) {
+    WEIR_ASSIGN_OR_RETURN(std::optional<bpf::FlowTable::Interval> left,
+                          table.ReadPrevious());
+    if (left.has_value()) {
+      if (spool->newest_kernel_generation() == left->generation) {
+        Log(absl::StrCat("kernel slot of generation ", left->generation,
+                         " was spooled by an earlier collector but not "
+                         "cleared; clearing it"));
+      } else {
+        Log(absl::StrCat("kernel slot of generation ", left->generation,
+                         " was left unspooled by an earlier collector (",
+                         left->counters.seen().packets,
+                         " packets); shipping it"));
+        ship(*left, absl::Now());
+        header.interval_start = header.interval_end;
+      }
+      clear_spooled(*left);
+    }
+  }
+  auto collect = [&]() -> absl::Status {
+    const absl::Time began = absl::Now();
+    if (uncleared) {
+      WEIR_ASSIGN_OR_RETURN(std::optional<bpf::FlowTable::Interval> left,
+                            table.ReadPrevious());
+      if (left.has_value()) WEIR_RETURN_IF_ERROR(table.Clear(*left));
+      uncleared = false;
+    }
+    if (spool == nullptr) {
+      WEIR_ASSIGN_OR_RETURN(bpf::FlowTable::Interval interval,
+                            table.SwapAndCollect());
+      ship(interval, began);
+    } else {
+      WEIR_ASSIGN_OR_RETURN(bpf::FlowTable::Interval interval,
+                            table.SwapAndRead());
+      ship(interval, began);
+      clear_spooled(interval);
     }
     const ShipperStats stats = shipper.stats();
     if (stats.batches_rejected != rejected) {

@@ -5,6 +5,7 @@ test's own (python3-grpcio) receiving the batches.
 import collections
 import concurrent.futures
 import os
+import random
 import re
 import socket
 import subprocess
@@ -443,6 +444,80 @@ class CollectorEndToEndTest(unittest.TestCase):
             for daemon in (first, second):
                 if daemon:
                     daemon.kill()
+            queryd.kill()
+
+    def test_kill_rounds_of_either_side_lose_nothing(self):
+        """kill -9 rounds while UDP flows: the collector (its pinned program
+        keeps counting, its spool keeps the batches), queryd (restarted on
+        its data), or both; then a clean stop. queryd's counts equal the
+        veth's exactly. WEIR_FAULT_ROUNDS sets the rounds (default 12)."""
+        rounds = int(os.environ.get("WEIR_FAULT_ROUNDS", "12"))
+        node = "kill-%d" % os.getpid()
+        pin = self.lab.bpffs + "/kill-%d" % os.getpid()
+        spool = wt.tmpdir("spool-")
+        addr = "127.0.0.1:%d" % free_port()
+        flags = ["--spool-dir=" + spool, "--flush-interval=100ms"]
+        queryd = wt.Queryd(extra_args=["--grpc-address=" + addr]).start()
+        collector = None
+        stop_sending = threading.Event()
+        sent = collections.Counter()
+
+        def sender():
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                for i in range(200000):  # bounded: ~0.5 ms a datagram
+                    if stop_sending.is_set():
+                        return
+                    port = 9200 + i % 8
+                    s.sendto(b"k" * 80, (B4, port))
+                    sent[port] += 1
+                    time.sleep(0.0005)
+
+        rng = random.Random(rounds)
+        metrics_port = free_port()
+        before = self.lab.veth_counters()
+        thread = threading.Thread(target=sender)
+        try:
+            collector = Collector(addr, pin, metrics_port, flags, node=node).start()
+            thread.start()
+            for r in range(rounds):
+                time.sleep(rng.uniform(0.1, 0.6))
+                victim = ("collector", "queryd", "both")[r % 3]
+                if victim in ("collector", "both"):
+                    collector.kill()
+                if victim in ("queryd", "both"):
+                    queryd.kill()
+                    time.sleep(rng.uniform(0.0, 0.3))  # traffic meanwhile
+                    queryd = wt.Queryd(data_dir=queryd.data_dir,
+                                       extra_args=["--grpc-address=" + addr]).start()
+                if victim in ("collector", "both"):
+                    collector = Collector(addr, pin, metrics_port, flags, node=node).start()
+            stop_sending.set()
+            thread.join(30)
+            time.sleep(0.3)
+            self.assertEqual(collector.stop(), 0, "".join(collector.log))
+            after = self.lab.veth_counters()
+
+            channel = grpc.insecure_channel(addr)
+            self.addCleanup(channel.close)
+            stub = query_pb2_grpc.QueryServiceStub(channel)
+            nodes = {n.name: n for n in stub.ListNodes(query_pb2.ListNodesRequest(),
+                                                       timeout=10).nodes}
+            c = nodes[node].counters
+            wire_p = ((after["tx_packets"] - before["tx_packets"]) +
+                      (after["rx_packets"] - before["rx_packets"]))
+            wire_b = ((after["tx_bytes"] - before["tx_bytes"]) +
+                      (after["rx_bytes"] - before["rx_bytes"]))
+            self.assertEqual((c.packets_seen, c.bytes_seen), (wire_p, wire_b))
+            self.assertEqual([(l.reason, l.packets) for l in c.losses if l.packets], [])
+            self.assertEqual(c.packets_seen, c.packets_exported)
+            self.assertEqual(nodes[node].stale_batches, 0)
+            self.assertGreater(sum(sent.values()), 0)
+        finally:
+            stop_sending.set()
+            if thread.is_alive():
+                thread.join(30)
+            if collector:
+                collector.kill()
             queryd.kill()
 
     def test_bad_spool_flags_name_the_flag_and_exit_2(self):
