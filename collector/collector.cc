@@ -29,6 +29,7 @@
 #include "collector/attach.h"
 #include "collector/batch_builder.h"
 #include "collector/epoch_file.h"
+#include "collector/fault_point.h"
 #include "collector/metrics.h"
 #include "collector/preflight.h"
 #include "collector/shipper.h"
@@ -417,7 +418,9 @@ absl::Status Run(const CollectorOptions& options) {
     } else {
       WEIR_ASSIGN_OR_RETURN(bpf::FlowTable::Interval interval,
                             table.SwapAndRead());
+      WEIR_FAULT_POINT("collector.after_read_before_spool");
       ship(interval, began);
+      WEIR_FAULT_POINT("collector.after_spool_before_clear");
       clear_spooled(interval);
     }
     const ShipperStats stats = shipper.stats();

@@ -7,6 +7,7 @@ import concurrent.futures
 import os
 import random
 import re
+import signal
 import socket
 import subprocess
 import threading
@@ -519,6 +520,54 @@ class CollectorEndToEndTest(unittest.TestCase):
             if collector:
                 collector.kill()
             queryd.kill()
+
+    def test_a_collector_that_dies_between_drain_and_spool_or_spool_and_clear_loses_nothing(self):
+        """weir-collector-faults aborts at a named step of a drain (its third):
+        after reading the kernel slot and before spooling it, or after
+        spooling and before clearing the slot. The next collector ships the
+        unspooled slot, or clears the spooled one, and queryd's counts equal
+        the veth's exactly."""
+        for point, says in (("collector.after_read_before_spool", "left unspooled"),
+                            ("collector.after_spool_before_clear", "was spooled")):
+            with self.subTest(point=point):
+                node = "fault-%s-%d" % (point.split(".")[1], os.getpid())
+                pin = self.lab.bpffs + "/" + node
+                spool = wt.tmpdir("spool-")
+                addr = "127.0.0.1:%d" % free_port()
+                flags = ["--spool-dir=" + spool]
+                queryd = wt.Queryd(extra_args=["--grpc-address=" + addr]).start()
+                faulty = second = None
+                try:
+                    before = self.lab.veth_counters()
+                    env = dict(os.environ, WEIR_FAULT=point + "@3")
+                    faulty = Collector(addr, pin, free_port(), flags, node=node,
+                                       binary="collector/weir-collector-faults", env=env).start()
+                    send_udp(B4, 9300, 400, 100, socket.AF_INET, 0.002)
+                    self.assertEqual(faulty.proc.wait(30), -signal.SIGABRT, "".join(faulty.log))
+                    send_udp(B4, 9301, 100, 100)  # the pinned program alone counts these
+                    second = Collector(addr, pin, free_port(), flags, node=node).start()
+                    self.assert_logs(second, says)
+                    send_udp(B4, 9302, 100, 100)
+                    time.sleep(0.5)
+                    self.assertEqual(second.stop(), 0, "".join(second.log))
+                    after = self.lab.veth_counters()
+
+                    channel = grpc.insecure_channel(addr)
+                    self.addCleanup(channel.close)
+                    stub = query_pb2_grpc.QueryServiceStub(channel)
+                    nodes = {n.name: n for n in stub.ListNodes(query_pb2.ListNodesRequest(),
+                                                               timeout=10).nodes}
+                    c = nodes[node].counters
+                    self.assertEqual(c.packets_seen, (after["tx_packets"] - before["tx_packets"]) +
+                                     (after["rx_packets"] - before["rx_packets"]))
+                    self.assertEqual(c.bytes_seen, (after["tx_bytes"] - before["tx_bytes"]) +
+                                     (after["rx_bytes"] - before["rx_bytes"]))
+                    self.assertEqual(c.packets_seen, c.packets_exported)
+                finally:
+                    for daemon in (faulty, second):
+                        if daemon:
+                            daemon.kill()
+                    queryd.kill()
 
     def test_bad_spool_flags_name_the_flag_and_exit_2(self):
         for flag, value in (("--spool-fsync", "sometimes"), ("--spool-dir", "relative/spool"),

@@ -144,8 +144,10 @@ class Collector:
     """weir-collector on wa, flushing every 200 ms unless told otherwise."""
 
     def __init__(self, queryd, pin_path, metrics_port, extra=(), node="e2e",
-                 flush_interval="200ms", interfaces="wa"):
-        self.args = [wt.runfile("collector/weir-collector"), "--interfaces=" + interfaces,
+                 flush_interval="200ms", interfaces="wa", binary="collector/weir-collector",
+                 env=None):
+        self.env = env
+        self.args = [wt.runfile(binary), "--interfaces=" + interfaces,
                      "--queryd=" + queryd, "--flush-interval=" + flush_interval,
                      "--node=" + node, "--pin-path=" + pin_path,
                      "--metrics-address=127.0.0.1:%d" % metrics_port, *extra]
@@ -157,7 +159,7 @@ class Collector:
         self.proc = None
 
     def start(self):
-        self.proc = subprocess.Popen(self.args, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(self.args, stderr=subprocess.PIPE, text=True, env=self.env)
         ready = threading.Event()
 
         def pump():
