@@ -1,6 +1,15 @@
 #include "queryd/store/rocks_db.h"
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <ctime>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -8,6 +17,7 @@
 #include "queryd/store/key_codec.h"
 #include "queryd/store/rocksdb_status.h"
 #include "queryd/store/rollup_merge_operator.h"
+#include "rocksdb/listener.h"
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 
@@ -89,6 +99,100 @@ rocksdb::ColumnFamilyOptions FamilyOptions(
   return options;
 }
 
+// RocksDB's info log, `LOG` in the data directory, written with plain
+// write(2) calls whose failures drop the line. RocksDB's own logger keeps
+// one buffered writer for it, and once a write of that writer fails (a full
+// disk) the next line aborts the process (an assertion in
+// WritableFileWriter); a log line is not worth that. Past kMaxBytes the
+// file is renamed to LOG.old and a new one started.
+class DataDirLogger final : public rocksdb::Logger {
+ public:
+  static constexpr off_t kMaxBytes = off_t{16} << 20;
+
+  explicit DataDirLogger(std::string dir)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL),
+        path_(dir + "/LOG"),
+        old_path_(dir + "/LOG.old") {
+    absl::MutexLock lock(&mu_);
+    Reopen();
+  }
+  ~DataDirLogger() override {
+    if (fd_ >= 0) close(fd_);
+  }
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char line[2048];
+    timeval now;
+    gettimeofday(&now, nullptr);
+    tm local;
+    localtime_r(&now.tv_sec, &local);
+    int n = std::snprintf(line, sizeof(line),
+                          "%04d/%02d/%02d-%02d:%02d:%02d.%06ld ",
+                          local.tm_year + 1900, local.tm_mon + 1, local.tm_mday,
+                          local.tm_hour, local.tm_min, local.tm_sec,
+                          static_cast<long>(now.tv_usec));
+    va_list copy;
+    va_copy(copy, ap);
+    const int body = std::vsnprintf(line + n, sizeof(line) - n - 1, format, copy);
+    va_end(copy);
+    if (body < 0) return;
+    n = std::min<int>(n + body, sizeof(line) - 2);
+    if (line[n - 1] != '\n') line[n++] = '\n';
+    absl::MutexLock lock(&mu_);
+    if (fd_ < 0 || bytes_ >= kMaxBytes) Reopen();
+    if (fd_ < 0) return;
+    const ssize_t written = write(fd_, line, n);
+    if (written > 0) bytes_ += written;
+  }
+
+ private:
+  // Opens LOG for appending (moving a full one to LOG.old first); on
+  // failure (no descriptor, no space) lines are dropped until the next try.
+  void Reopen() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (fd_ >= 0 && bytes_ >= kMaxBytes) {
+      close(fd_);
+      fd_ = -1;
+      rename(path_.c_str(), old_path_.c_str());
+    }
+    if (fd_ < 0) {
+      fd_ = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                 0644);
+      bytes_ = fd_ >= 0 ? lseek(fd_, 0, SEEK_END) : 0;
+    }
+  }
+
+  const std::string path_;
+  const std::string old_path_;
+  absl::Mutex mu_;
+  int fd_ ABSL_GUARDED_BY(mu_) = -1;
+  off_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+absl::string_view ReasonName(rocksdb::BackgroundErrorReason reason) {
+  switch (reason) {
+    case rocksdb::BackgroundErrorReason::kFlush:
+    case rocksdb::BackgroundErrorReason::kFlushNoWAL:
+      return "RocksDB stopped writes after a failed memtable flush";
+    case rocksdb::BackgroundErrorReason::kCompaction:
+      return "RocksDB stopped writes after a failed compaction";
+    case rocksdb::BackgroundErrorReason::kWriteCallback:
+    case rocksdb::BackgroundErrorReason::kMemTable:
+      return "RocksDB stopped writes after a failed write";
+    case rocksdb::BackgroundErrorReason::kManifestWrite:
+    case rocksdb::BackgroundErrorReason::kManifestWriteNoWAL:
+      return "RocksDB stopped writes after a failed MANIFEST write";
+  }
+  return "RocksDB stopped writes";
+}
+
+// The process's descriptor limit (soft), or 1024 when it cannot be read.
+int DescriptorLimit() {
+  rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  return static_cast<int>(std::min<rlim_t>(limit.rlim_cur, rlim_t{1} << 30));
+}
+
 rocksdb::DBOptions DatabaseOptions() {
   rocksdb::DBOptions options;
   options.create_if_missing = true;
@@ -102,10 +206,54 @@ rocksdb::DBOptions DatabaseOptions() {
   options.bytes_per_sync = 1 << 20;
   options.max_log_file_size = 16 << 20;
   options.keep_log_file_num = 4;
+  // RocksDB's own retries (every second, forever, for a retryable error
+  // such as ENOSPC) run behind the store's back; the store resumes
+  // itself instead (Store::Resume), when it is told to.
+  options.max_bgerror_resume_count = 0;
+  // Table files open at most, a share of the descriptor limit: with the
+  // default (-1, every file) a big store, or sockets, would leave the WAL
+  // and flushes without a descriptor.
+  options.max_open_files = std::max(32, DescriptorLimit() / 4);
   return options;
 }
 
 }  // namespace
+
+// Keeps the error RocksDB stopped writes for, until a recovery ends well.
+class RocksDb::ErrorListener final : public rocksdb::EventListener {
+ public:
+  void OnBackgroundError(rocksdb::BackgroundErrorReason reason,
+                         rocksdb::Status* error) override {
+    if (error == nullptr || error->ok()) return;
+    absl::MutexLock lock(&mu_);
+    error_ = FromRocksDb(*error, ReasonName(reason));
+  }
+  // RocksDB would recover from a full disk by itself, polling until the
+  // free space exceeds a memtable's worth, and refuse DB::Resume meanwhile
+  // (Busy); the store resumes itself instead (Store::Resume).
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/,
+                            rocksdb::Status /*error*/,
+                            bool* auto_recovery) override {
+    if (auto_recovery != nullptr) *auto_recovery = false;
+  }
+  void OnErrorRecoveryEnd(
+      const rocksdb::BackgroundErrorRecoveryInfo& info) override {
+    if (!info.new_bg_error.ok()) return;
+    Clear();
+  }
+  void Clear() {
+    absl::MutexLock lock(&mu_);
+    error_ = absl::OkStatus();
+  }
+  absl::Status error() const {
+    absl::MutexLock lock(&mu_);
+    return error_;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::Status error_ ABSL_GUARDED_BY(mu_);
+};
 
 std::vector<rocksdb::ColumnFamilyDescriptor> RocksDb::Descriptors(
     const std::vector<std::string>& on_disk,
@@ -144,18 +292,36 @@ absl::StatusOr<std::unique_ptr<RocksDb>> RocksDb::Open(const std::string& dir,
       Descriptors(names, rocksdb::NewLRUCache(block_cache_bytes));
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw_db = nullptr;
+  rocksdb::DBOptions options = DatabaseOptions();
+  auto errors = std::make_shared<ErrorListener>();
+  options.listeners.push_back(errors);
+  options.info_log = std::make_shared<DataDirLogger>(dir);
   WEIR_RETURN_IF_ERROR(FromRocksDb(
-      rocksdb::DB::Open(DatabaseOptions(), dir, descriptors, &handles, &raw_db),
+      rocksdb::DB::Open(options, dir, descriptors, &handles, &raw_db),
       absl::StrCat("opening data directory ", dir)));
-  return std::unique_ptr<RocksDb>(new RocksDb(
-      std::unique_ptr<rocksdb::DB>(raw_db), std::move(handles), sync_writes));
+  return std::unique_ptr<RocksDb>(
+      new RocksDb(std::unique_ptr<rocksdb::DB>(raw_db), std::move(handles),
+                  sync_writes, std::move(errors), options.max_open_files));
 }
 
 RocksDb::RocksDb(std::unique_ptr<rocksdb::DB> db,
                  std::vector<rocksdb::ColumnFamilyHandle*> handles,
-                 bool sync_writes)
-    : db_(std::move(db)), handles_(std::move(handles)) {
+                 bool sync_writes, std::shared_ptr<ErrorListener> errors,
+                 int max_open_files)
+    : db_(std::move(db)),
+      handles_(std::move(handles)),
+      errors_(std::move(errors)),
+      max_open_files_(max_open_files) {
   write_options_.sync = sync_writes;
+}
+
+absl::Status RocksDb::BackgroundError() const { return errors_->error(); }
+
+absl::Status RocksDb::Resume() const {
+  if (errors_->error().ok()) return absl::OkStatus();
+  WEIR_RETURN_IF_ERROR(FromRocksDb(db_->Resume(), "resuming writes"));
+  errors_->Clear();
+  return absl::OkStatus();
 }
 
 RocksDb::~RocksDb() {

@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "queryd/store/schema.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
@@ -56,6 +57,21 @@ class RocksDb {
   rocksdb::ColumnFamilyHandle* cf(Family family) const {
     return handles_[static_cast<int>(family)];
   }
+  // The error that made RocksDB stop writing (ENOSPC, an I/O error in a
+  // flush, a compaction or the WAL), as a canonical status
+  // (rocksdb_status.h), or OK while it writes. RocksDB tells it through an
+  // EventListener; it does not resume by itself (max_bgerror_resume_count
+  // is 0): Resume() does.
+  absl::Status BackgroundError() const;
+  // DB::Resume(): flushes the memtables to new files, starts a new WAL and
+  // takes writes again, or fails (and keeps the error) while the cause
+  // lasts. OK at once when there is no error.
+  absl::Status Resume() const;
+  // The table files RocksDB keeps open at most (max_open_files): a quarter
+  // of the process's descriptor limit, at least 32, so the rest is left to
+  // sockets and to the files RocksDB writes.
+  int max_open_files() const { return max_open_files_; }
+
   // Synced or not as opened; logged.
   const rocksdb::WriteOptions& write_options() const { return write_options_; }
 
@@ -76,13 +92,17 @@ class RocksDb {
   uint64_t BlockCacheBytes() const;
 
  private:
+  class ErrorListener;
   RocksDb(std::unique_ptr<rocksdb::DB> db,
-          std::vector<rocksdb::ColumnFamilyHandle*> handles, bool sync_writes);
+          std::vector<rocksdb::ColumnFamilyHandle*> handles, bool sync_writes,
+          std::shared_ptr<ErrorListener> errors, int max_open_files);
 
   const std::unique_ptr<rocksdb::DB> db_;
   // Indexed by Family; then any other family found on disk.
   const std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::WriteOptions write_options_;
+  const std::shared_ptr<ErrorListener> errors_;
+  const int max_open_files_;
 };
 
 // An iterator over the keys of one family from `lower` (included) to

@@ -40,6 +40,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/saturating.h"
@@ -113,6 +114,9 @@ class RocksStore final : public Store {
   absl::Status Flush() override;
   absl::Status Compact() override;
   const StoreOptions& options() const override { return options_; }
+  WriteState GetWriteState() const override;
+  std::vector<uint64_t> WriteErrors() const override;
+  absl::Status Resume() override;
   absl::StatusOr<absl::Time> HourTierEnd(const TimeRange& range,
                                          absl::Time now) const override {
     return closer_.HourTierEnd(range, now);
@@ -154,7 +158,18 @@ class RocksStore final : public Store {
   // it; hours left open close later.
   void FlusherTick(bool wanted);
 
+  // A write that failed (counted by cause) or went through.
+  void WriteFailed(const absl::Status& status, bool count);
+  void WriteSucceeded();
+
   const StoreOptions options_;
+  // The last write's failure, until a write or Resume succeeds (a leaf
+  // lock). write_failed_ says whether it is set, for writers to read
+  // without the lock.
+  mutable absl::Mutex write_mu_;
+  absl::Status write_error_ ABSL_GUARDED_BY(write_mu_);
+  std::atomic<bool> write_failed_{false};
+  std::atomic<uint64_t> write_errors_[WriteState::kCauses] = {};
   // Components, each over the ones before it; destroyed in reverse.
   const std::unique_ptr<RocksDb> db_;
   NodeRegistry nodes_;
@@ -294,7 +309,75 @@ std::vector<absl::StatusOr<IngestResult>> RocksStore::WriteBatches(
     if (results.size() < end || !results.back().ok()) break;
     start = end;
   }
+  if (!results.empty() && !results.back().ok() &&
+      results.back().status().code() != absl::StatusCode::kInvalidArgument) {
+    WriteFailed(results.back().status(), /*count=*/true);
+  } else if (std::any_of(results.begin(), results.end(), [](const auto& r) {
+               return r.ok() && r->outcome == IngestResult::Outcome::kStored;
+             })) {
+    WriteSucceeded();
+  }
   return results;
+}
+
+void RocksStore::WriteFailed(const absl::Status& status, bool count) {
+  if (count) {
+    write_errors_[static_cast<int>(WriteState::CauseOf(status))].fetch_add(
+        1, std::memory_order_relaxed);
+  }
+  absl::MutexLock lock(&write_mu_);
+  write_error_ = status;
+  write_failed_ = true;
+}
+
+void RocksStore::WriteSucceeded() {
+  if (!write_failed_.load()) return;
+  absl::MutexLock lock(&write_mu_);
+  write_error_ = absl::OkStatus();
+  write_failed_ = false;
+}
+
+WriteState RocksStore::GetWriteState() const {
+  absl::Status error = db_->BackgroundError();
+  if (error.ok()) {
+    absl::MutexLock lock(&write_mu_);
+    error = write_error_;
+  }
+  WriteState state;
+  state.cause = WriteState::CauseOf(error);
+  if (!error.ok()) state.message = std::string{error.message()};
+  return state;
+}
+
+std::vector<uint64_t> RocksStore::WriteErrors() const {
+  std::vector<uint64_t> counts;
+  for (const std::atomic<uint64_t>& count : write_errors_) {
+    counts.push_back(count.load(std::memory_order_relaxed));
+  }
+  return counts;
+}
+
+absl::Status RocksStore::Resume() {
+  if (GetWriteState().writable()) return absl::OkStatus();
+  WEIR_RETURN_IF_ERROR(db_->Resume());
+  // RocksDB may take writes again and still fail the next one (the cause
+  // of a failed write need not have stopped RocksDB at all): a synced write
+  // of a deletion nothing reads says whether a batch would be stored now.
+  rocksdb::WriteBatch probe;
+  probe.Delete(db_->cf(Family::kMeta), "write-probe");
+  if (absl::Status s = db_->Write(&probe, "probing the store with a write");
+      !s.ok()) {
+    WriteFailed(s, /*count=*/false);
+    return s;
+  }
+  {
+    absl::MutexLock lock(&write_mu_);
+    write_error_ = absl::OkStatus();
+    write_failed_ = false;
+  }
+  // Sums a failed flush kept go out now rather than at the next tick.
+  if (options_.rollup_buffer_keys > 0) flusher_.Wake();
+  return absl::OkStatus();
 }
 
 void RocksStore::StoreRun(absl::Span<const weir::v1::FlowBatch* const> run,
@@ -665,6 +748,34 @@ absl::Status RocksStore::Compact() {
 }
 
 }  // namespace
+
+WriteState::Cause WriteState::CauseOf(const absl::Status& status) {
+  if (status.ok()) return Cause::kNone;
+  if (status.code() == absl::StatusCode::kResourceExhausted) {
+    return Cause::kNoSpace;
+  }
+  if (absl::StrContains(status.message(), "Too many open files")) {
+    return Cause::kNoDescriptors;
+  }
+  if (status.code() == absl::StatusCode::kUnavailable) return Cause::kIoError;
+  return Cause::kOther;
+}
+
+absl::string_view CauseName(WriteState::Cause cause) {
+  switch (cause) {
+    case WriteState::Cause::kNone:
+      return "ok";
+    case WriteState::Cause::kNoSpace:
+      return "disk_full";
+    case WriteState::Cause::kNoDescriptors:
+      return "out_of_descriptors";
+    case WriteState::Cause::kIoError:
+      return "io_error";
+    case WriteState::Cause::kOther:
+      break;
+  }
+  return "error";
+}
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(
     const StoreOptions& options) {

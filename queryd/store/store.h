@@ -77,6 +77,25 @@ struct RawScan {
   std::string cursor;
 };
 
+// Whether the store takes writes now and, when not, why. Causes are a fixed
+// set (metrics label them); the message is the error as RocksDB gave it.
+struct WriteState {
+  enum class Cause { kNone, kNoSpace, kNoDescriptors, kIoError, kOther };
+  static constexpr int kCauses = 5;
+
+  bool writable() const { return cause == Cause::kNone; }
+  Cause cause = Cause::kNone;
+  std::string message;
+
+  // The cause of a failed write's status (RESOURCE_EXHAUSTED: no space;
+  // "Too many open files": no descriptors; UNAVAILABLE: another I/O
+  // error). OK is kNone.
+  static Cause CauseOf(const absl::Status& status);
+};
+
+// "ok", "disk_full", "out_of_descriptors", "io_error", "error".
+absl::string_view CauseName(WriteState::Cause cause);
+
 class Store {
  public:
   // Opens (or creates) the store in options.data_dir. FAILED_PRECONDITION
@@ -200,6 +219,20 @@ class Store {
   virtual absl::Status Compact() = 0;
 
   virtual const StoreOptions& options() const = 0;
+
+  // Whether writes go through (docs/design.md §3, "Resource faults"): not
+  // after a write failed, nor while RocksDB has stopped writes after a
+  // background error, until Resume succeeds or a write does.
+  virtual WriteState GetWriteState() const = 0;
+  // Failed writes since open, by cause (indexed by WriteState::Cause; a
+  // malformed batch is not a failed write).
+  virtual std::vector<uint64_t> WriteErrors() const = 0;
+  // Makes a store that cannot write take writes again once the cause is
+  // gone: RocksDB's DB::Resume (which flushes the memtables and starts a
+  // new WAL), then one synced probe write. OK when the store writes now;
+  // otherwise the error, and the state stays. Safe to call at any time and
+  // from any thread; quick when there is nothing to resume.
+  virtual absl::Status Resume() = 0;
 
   // The hour tier's flow views are summed from m1 when an hour closes, not
   // merged into h1 with every rollup write (node counters still are): h1
