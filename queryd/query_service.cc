@@ -204,7 +204,11 @@ absl::StatusOr<weir::v1::HealthResponse> QueryServiceImpl::OnHealth(
     const weir::v1::HealthRequest&) {
   const StatsTracker::Snapshot snapshot = stats_.Take();
   weir::v1::HealthResponse response;
-  response.set_status("ok");
+  const store::WriteState write_state = store_.GetWriteState();
+  response.set_status(write_state.writable() ? "ok" : "degraded");
+  response.set_store_writable(write_state.writable());
+  response.set_store_state(std::string{store::CauseName(write_state.cause)});
+  response.set_store_error(write_state.message);
   response.set_version(kWeirVersion);
   *response.mutable_uptime() = ToProto(absl::Now() - snapshot.started);
   response.set_flows_ingested(snapshot.flows);

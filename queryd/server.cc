@@ -128,12 +128,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   server->reflection_v1_ = std::make_unique<ReflectionServiceV1>(services);
   server->reflection_v1alpha_ =
       std::make_unique<ReflectionServiceV1Alpha>(services);
-  // Ingest is not served while the store cannot write; "" follows.
-  server->ingest_->set_on_store_writable([health = server->health_.get()](
-                                             bool writable) {
-    health->SetServing(weir::v1::IngestService::service_full_name(), writable)
+  // Ingest is not served while the store cannot write; "" follows. The
+  // monitor decides (a write's outcome only makes it look now), and resumes
+  // the store once the cause is gone.
+  StoreMonitor::Options monitor;
+  monitor.on_change = [health = server->health_.get()](
+                          const store::WriteState& state) {
+    health
+        ->SetServing(weir::v1::IngestService::service_full_name(),
+                     state.writable())
         .IgnoreError();  // a name of `services`
-  });
+  };
+  server->store_monitor_ =
+      std::make_unique<StoreMonitor>(*server->store_, std::move(monitor));
+  server->ingest_->set_on_store_writable(
+      [store_monitor = server->store_monitor_.get()](bool) {
+        store_monitor->Poke();
+      });
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.grpc_address,

@@ -22,6 +22,7 @@
 #include "queryd/reflection_service.h"
 #include "queryd/stats_tracker.h"
 #include "queryd/store/retention_timer.h"
+#include "queryd/store_monitor.h"
 #include "queryd/store/store.h"
 #include "queryd/watch_hub.h"
 
@@ -69,6 +70,8 @@ class Server {
   std::unique_ptr<http::Gateway> gateway_;
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<store::RetentionTimer> retention_;
+  // Sets ingest's health from the store's state and resumes the store.
+  std::unique_ptr<StoreMonitor> store_monitor_;
   int grpc_port_ = 0;
   bool shut_down_ = false;
 };

@@ -272,6 +272,39 @@ void QuerydMetrics::CollectState(absl::Time now,
         Sample({{"part", "block_cache"}}, MetricType::Gauge,
                static_cast<double>(memory.block_cache)));
     families->push_back(std::move(memory_family));
+    // Whether the store takes writes and, when not, why (docs/design.md
+    // §3, "Resource faults"): one series per cause, a fixed set.
+    const store::WriteState write_state = sources_.store->GetWriteState();
+    families->push_back(
+        Single("weir_queryd_store_writable",
+               "1 while the store takes writes; 0 while ingest is refused "
+               "(weir_queryd_store_state says why).",
+               MetricType::Gauge, write_state.writable() ? 1 : 0));
+    MetricFamily state_family =
+        Family("weir_queryd_store_state",
+               "1 for the store's write state now, by state: ok, disk_full, "
+               "out_of_descriptors, io_error or error.",
+               MetricType::Gauge);
+    MetricFamily errors_family =
+        Family("weir_queryd_store_write_errors_total",
+               "Writes of flow batches the store failed since queryd "
+               "started, by cause (the batches were not acknowledged).",
+               MetricType::Counter);
+    const std::vector<uint64_t> errors = sources_.store->WriteErrors();
+    for (int i = 0; i < store::WriteState::kCauses; ++i) {
+      const auto cause = static_cast<store::WriteState::Cause>(i);
+      const std::string name{store::CauseName(cause)};
+      state_family.metric.push_back(Sample({{"state", name}}, MetricType::Gauge,
+                                           write_state.cause == cause ? 1 : 0));
+      if (cause == store::WriteState::Cause::kNone) continue;
+      errors_family.metric.push_back(
+          Sample({{"cause", name}}, MetricType::Counter,
+                 i < static_cast<int>(errors.size())
+                     ? static_cast<double>(errors[i])
+                     : 0));
+    }
+    families->push_back(std::move(state_family));
+    families->push_back(std::move(errors_family));
     MetricFamily lost =
         Family("weir_collector_lost_packets_total",
                "Packets collectors reported lost, by node and reason, over "
