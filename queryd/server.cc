@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <string>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/descriptors.h"
 #include "common/status_macros.h"
 #include "grpc/grpc.h"
 
@@ -185,6 +187,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   http_options.address = options.http_address;
   http_options.max_body_bytes = options.http_max_body_bytes;
   http_options.read_timeout = options.http_read_timeout;
+  // A quarter of the descriptors (and 64 more) stay for the store: RocksDB
+  // keeps up to a quarter open for its tables (rocks_db.cc) and needs a
+  // few more for its WAL, flushes and compactions, and collectors' gRPC
+  // connections come out of them too.
+  const int descriptors = DescriptorLimit();
+  http_options.max_open_descriptors =
+      std::max(16, descriptors - descriptors / 4 - 64);
   absl::StatusOr<http::CorsPolicy> cors =
       http::CorsPolicy::Parse(options.http_cors_origins);
   if (!cors.ok()) return cors.status();

@@ -57,6 +57,11 @@ struct HttpServerOptions {
   absl::Duration websocket_idle_timeout = absl::Seconds(60);
   // Cross-origin access for browsers; off by default.
   CorsPolicy cors;
+  // Connections are accepted only while the process has fewer descriptors
+  // open than this (common/descriptors.h); the others wait in the listen
+  // queue. So idle clients cannot take the descriptors the store needs.
+  // 0: no bound.
+  int max_open_descriptors = 0;
 };
 
 class HttpServer {

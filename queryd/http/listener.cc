@@ -5,6 +5,7 @@
 
 #include "boost/asio/post.hpp"
 #include "boost/asio/strand.hpp"
+#include "common/descriptors.h"
 #include "queryd/http/http_session.h"
 
 namespace weir::queryd::http {
@@ -17,6 +18,13 @@ Listener::Listener(net::io_context& ioc, tcp::acceptor acceptor,
       ctx_(ctx) {}
 
 void Listener::Accept() {
+  if (const int bound = ctx_.options.max_open_descriptors; bound > 0) {
+    if (const int open = OpenDescriptors(); open < 0 || open + 1 >= bound) {
+      // The rest are kept for the store: the connection waits queued.
+      RetryAccept();
+      return;
+    }
+  }
   acceptor_.async_accept(
       net::make_strand(ioc_),
       [self = shared_from_this()](const beast::error_code& ec,
@@ -25,15 +33,19 @@ void Listener::Accept() {
           return;
         }
         if (ec) {
-          self->retry_.expires_after(std::chrono::milliseconds(100));
-          self->retry_.async_wait([self](const beast::error_code& wait) {
-            if (!wait) self->Accept();
-          });
+          self->RetryAccept();
           return;
         }
         ServeHttpConnection(std::move(socket), self->ctx_);
         self->Accept();
       });
+}
+
+void Listener::RetryAccept() {
+  retry_.expires_after(std::chrono::milliseconds(100));
+  retry_.async_wait([self = shared_from_this()](const beast::error_code& wait) {
+    if (!wait) self->Accept();
+  });
 }
 
 void Listener::Close() {

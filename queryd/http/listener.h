@@ -18,12 +18,17 @@ class Listener : public std::enable_shared_from_this<Listener> {
            const ServerContext& ctx);
 
   // Accepts the next connection, and so on until Close(). A failed accept
-  // (out of descriptors or similar) is retried shortly rather than spun on.
+  // (out of descriptors or similar) is retried shortly rather than spun on,
+  // and so is the accept itself while too many descriptors are open.
   void Accept();
   // Stops accepting; connections already accepted carry on.
   void Close();
 
  private:
+  // Accept() again in 100 ms: after a failed accept, or while the process
+  // holds too many descriptors (HttpServerOptions::max_open_descriptors).
+  void RetryAccept();
+
   net::io_context& ioc_;
   tcp::acceptor acceptor_;
   net::steady_timer retry_;

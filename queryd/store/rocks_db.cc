@@ -1,7 +1,6 @@
 #include "queryd/store/rocks_db.h"
 
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/descriptors.h"
 #include "common/status_macros.h"
 #include "queryd/store/key_codec.h"
 #include "queryd/store/rocksdb_status.h"
@@ -184,13 +184,6 @@ absl::string_view ReasonName(rocksdb::BackgroundErrorReason reason) {
       return "RocksDB stopped writes after a failed MANIFEST write";
   }
   return "RocksDB stopped writes";
-}
-
-// The process's descriptor limit (soft), or 1024 when it cannot be read.
-int DescriptorLimit() {
-  rlimit limit;
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
-  return static_cast<int>(std::min<rlim_t>(limit.rlim_cur, rlim_t{1} << 30));
 }
 
 rocksdb::DBOptions DatabaseOptions() {
