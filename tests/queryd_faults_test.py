@@ -216,7 +216,21 @@ class QuerydDiskFullTest(unittest.TestCase):
         self.assertEqual(stats(queryd.address).total_packets, sender.packets())
         self.assertEqual(queryd.stop(), 0, "".join(queryd.log))
 
-        # And what was acked survived both processes.
+        # With no byte free the store cannot be opened (RocksDB writes a new
+        # MANIFEST at every open): one line and exit 1, no crash.
+        fill(filler)
+        args = [wt.runfile("queryd/weir-queryd"), "--data-dir=" + queryd.data_dir,
+                "--grpc-address=127.0.0.1:0", "--http-address=127.0.0.1:0"]
+        if os.geteuid() == 0:
+            args.append("--allow-root")
+        p = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        lines = p.stderr.strip().splitlines()
+        self.assertEqual((p.returncode, len(lines)), (1, 1), p.stderr)
+        self.assertIn("opening data directory", lines[0])
+        self.assertIn("No space left on device", lines[0])
+        os.unlink(filler)
+
+        # And what was acked survived every process.
         queryd = self.start()
         s = stats(queryd.address)
         self.assertEqual((s.total_packets, s.total_flows),
