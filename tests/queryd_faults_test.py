@@ -9,6 +9,7 @@ Bazel's sandbox.
 """
 import json
 import os
+import queue
 import re
 import resource
 import socket
@@ -18,7 +19,7 @@ import unittest
 
 import grpc
 from grpc_contracts import health_pb2, health_pb2_grpc
-from weir.v1 import query_pb2, query_pb2_grpc
+from weir.v1 import ingest_pb2, query_pb2, query_pb2_grpc
 
 import weir_testing as wt
 
@@ -93,6 +94,36 @@ class Sender:
 
     def packets(self):
         return sum(self.acked.values())
+
+
+class RawIngestStream:
+    """One Ingest stream kept open, a batch at a time, sent serialized."""
+
+    def __init__(self, channel):
+        self.requests = queue.Queue()
+
+        def requests():
+            while True:
+                item = self.requests.get()
+                if item is None:
+                    return
+                yield item
+        method = channel.stream_stream("/weir.v1.IngestService/Ingest",
+                                       request_serializer=None,
+                                       response_deserializer=ingest_pb2.Ack.FromString)
+        self.responses = method(requests(), timeout=300)
+
+    def send(self, body, seq):
+        """Sends `body` (a serialized batch without seq) as batch `seq`;
+        returns its ack, or raises the stream's RpcError. Serialized
+        messages concatenated parse as one merged message: the 5,000 flows
+        are serialized once, not once per batch."""
+        self.requests.put(body + ingest_pb2.FlowBatch(seq=seq).SerializeToString())
+        return next(self.responses)
+
+    def close(self):
+        self.requests.put(None)
+        self.responses.cancel()
 
 
 def stats(address):
@@ -309,6 +340,70 @@ class QuerydDescriptorsTest(unittest.TestCase):
         s = stats(queryd.address)
         self.assertEqual((s.total_packets, s.total_flows),
                          (sender.packets(), FLOWS_PER_BATCH * sender.seq))
+        self.assertEqual(queryd.stop(), 0)
+
+    def test_a_wal_that_cannot_be_created_stops_ingest_and_sigterm_is_clean(self):
+        queryd = wt.Queryd(preexec_fn=low_nofile(self.LIMIT)).start()
+        self.addCleanup(queryd.kill)
+        # One channel for everything: no new connection can be made later.
+        channel = grpc.insecure_channel(queryd.address)
+        self.addCleanup(channel.close)
+        stream = RawIngestStream(channel)
+        self.addCleanup(stream.close)
+        flows = 5000
+        when = time.time()
+        batch = wt.batch("node-wal", 0, [
+            wt.flow(sport=1024 + i % 60000, dport=443 + i // 60000, when=when)
+            for i in range(flows)], when=when)
+        body = batch.SerializeToString()
+        acked = 0
+
+        # RocksDB starts a new WAL file when the raw family's memtable
+        # reaches 64 MiB: fill it to near that, then take every descriptor
+        # (gRPC connections have no bound) and write on.
+        def memtables():
+            scrape = subprocess.run(
+                ["curl", "-sS", "--max-time", "10", queryd.http_url + "/metrics"],
+                capture_output=True, text=True, timeout=20, check=True).stdout
+            return metric(scrape, "weir_store_memory_bytes", '{part="memtables"}')
+        while batch.seq < 400 and (batch.seq % 10 or memtables() < 60 << 20):
+            batch.seq += 1
+            self.assertEqual(stream.send(body, batch.seq).seq, batch.seq)
+            acked += flows
+        self.connect_many(queryd.port, 1100)
+        wait_until(lambda: open_fds(queryd.proc.pid) >= self.LIMIT - 1, 10,
+                   "queryd to run out of descriptors")
+        failure = None
+        while failure is None and batch.seq < 600:
+            batch.seq += 1
+            try:
+                self.assertEqual(stream.send(body, batch.seq).seq, batch.seq)
+                acked += flows
+            except grpc.RpcError as e:
+                failure = e
+        self.assertIsNotNone(failure, "no write needed a new file")
+        self.assertEqual(failure.code(), grpc.StatusCode.UNAVAILABLE, failure.details())
+        self.assertIn("Too many open files", failure.details())
+        health_stub = health_pb2_grpc.HealthStub(channel)
+        wait_until(lambda: health_stub.Check(health_pb2.HealthCheckRequest(service=INGEST),
+                                             timeout=10).status == NOT_SERVING, 10, "NOT_SERVING")
+        stats_stub = query_pb2_grpc.QueryServiceStub(channel)
+        self.assertEqual(stats_stub.GetStats(query_pb2.GetStatsRequest(), timeout=10).total_flows,
+                         acked)
+        log = "".join(queryd.log)
+        self.assertIn("the store cannot write (out_of_descriptors)", log)
+        # RocksDB cannot resume from a WAL it could not create: queryd says
+        # so, and SIGTERM (which used to abort in RocksDB) ends it cleanly.
+        self.assertIn("writes wait for a restart", log)
+        self.assertEqual(queryd.stop(), 0, "".join(queryd.log))
+
+        # Restarted, it has every acked batch and takes the refused one.
+        queryd = wt.Queryd(queryd.data_dir).start()
+        self.addCleanup(queryd.kill)
+        self.assertEqual(stats(queryd.address).total_flows, acked)
+        acks = wt.ingest(queryd.address, [batch])
+        self.assertEqual([(a.seq, a.duplicate) for a in acks], [(batch.seq, False)])
+        self.assertEqual(stats(queryd.address).total_flows, acked + flows)
         self.assertEqual(queryd.stop(), 0)
 
     @staticmethod

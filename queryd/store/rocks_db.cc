@@ -218,8 +218,19 @@ class RocksDb::ErrorListener final : public rocksdb::EventListener {
   void OnBackgroundError(rocksdb::BackgroundErrorReason reason,
                          rocksdb::Status* error) override {
     if (error == nullptr || error->ok()) return;
+    absl::Status status = FromRocksDb(*error, ReasonName(reason));
+    if (error->severity() >= rocksdb::Status::Severity::kFatalError) {
+      // E.g. a new WAL that could not be created: RocksDB refuses Resume.
+      status = absl::Status(
+          status.code(),
+          absl::StrCat(status.message(),
+                       " (RocksDB cannot resume from this error: writes "
+                       "wait for a restart of weir-queryd)"));
+    }
     absl::MutexLock lock(&mu_);
-    error_ = FromRocksDb(*error, ReasonName(reason));
+    fatal_ = fatal_ ||
+             error->severity() >= rocksdb::Status::Severity::kFatalError;
+    error_ = std::move(status);
   }
   // RocksDB would recover from a full disk by itself, polling until the
   // free space exceeds a memtable's worth, and refuse DB::Resume meanwhile
@@ -242,10 +253,16 @@ class RocksDb::ErrorListener final : public rocksdb::EventListener {
     absl::MutexLock lock(&mu_);
     return error_;
   }
+  // Whether RocksDB has had an error it cannot resume from.
+  bool fatal() const {
+    absl::MutexLock lock(&mu_);
+    return fatal_;
+  }
 
  private:
   mutable absl::Mutex mu_;
   absl::Status error_ ABSL_GUARDED_BY(mu_);
+  bool fatal_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 std::vector<rocksdb::ColumnFamilyDescriptor> RocksDb::Descriptors(
@@ -318,6 +335,15 @@ absl::Status RocksDb::Resume() const {
 }
 
 RocksDb::~RocksDb() {
+  if (errors_->fatal()) {
+    // After an error RocksDB cannot resume from (a WAL it could not
+    // create), closing the database fails its own assertions and aborts
+    // (~ColumnFamilySet). Every acknowledged write is in the synced WAL:
+    // the database is left to the process's exit, as in a crash, and the
+    // next open recovers it from the WAL.
+    db_.release();
+    return;
+  }
   for (rocksdb::ColumnFamilyHandle* handle : handles_) {
     db_->DestroyColumnFamilyHandle(handle);
   }

@@ -97,7 +97,8 @@ class RocksDb {
           std::vector<rocksdb::ColumnFamilyHandle*> handles, bool sync_writes,
           std::shared_ptr<ErrorListener> errors, int max_open_files);
 
-  const std::unique_ptr<rocksdb::DB> db_;
+  // Not const: left unclosed after a fatal error (~RocksDb).
+  std::unique_ptr<rocksdb::DB> db_;
   // Indexed by Family; then any other family found on disk.
   const std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::WriteOptions write_options_;

@@ -191,8 +191,11 @@ RocksStore::~RocksStore() {
   flusher_.Stop();
   // Written out now, and the memtables with it (rollup writes skip the
   // WAL), so the next open has nothing to recover; if this fails the
-  // pending records still let it.
-  Flush().IgnoreError();
+  // pending records still let it. Not while RocksDB has stopped writes:
+  // after some errors (a WAL it could not create) switching memtables
+  // again fails an assertion of RocksDB's and aborts, and every acked batch
+  // is in the WAL anyway.
+  if (db_->BackgroundError().ok()) Flush().IgnoreError();
 }
 
 absl::StatusOr<std::unique_ptr<Store>> RocksStore::Open(
