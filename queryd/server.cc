@@ -134,13 +134,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   // monitor decides (a write's outcome only makes it look now), and resumes
   // the store once the cause is gone.
   StoreMonitor::Options monitor;
-  monitor.on_change = [health = server->health_.get()](
-                          const store::WriteState& state) {
-    health
-        ->SetServing(weir::v1::IngestService::service_full_name(),
-                     state.writable())
-        .IgnoreError();  // a name of `services`
-  };
+  monitor.on_change =
+      [health = server->health_.get()](const store::WriteState& state) {
+        health
+            ->SetServing(weir::v1::IngestService::service_full_name(),
+                         state.writable())
+            .IgnoreError();  // a name of `services`
+      };
   server->store_monitor_ =
       std::make_unique<StoreMonitor>(*server->store_, std::move(monitor));
   server->ingest_->set_on_store_writable(

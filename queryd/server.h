@@ -22,8 +22,8 @@
 #include "queryd/reflection_service.h"
 #include "queryd/stats_tracker.h"
 #include "queryd/store/retention_timer.h"
-#include "queryd/store_monitor.h"
 #include "queryd/store/store.h"
+#include "queryd/store_monitor.h"
 #include "queryd/watch_hub.h"
 
 namespace weir::queryd {

@@ -58,8 +58,9 @@ void StoreMonitor::Report(const store::WriteState& state) {
   if (state.cause == reported_) return;
   reported_ = state.cause;
   if (state.writable()) {
-    std::fprintf(stderr, "weir-queryd: the store writes again; ingest "
-                         "resumes\n");
+    std::fprintf(stderr,
+                 "weir-queryd: the store writes again; ingest "
+                 "resumes\n");
   } else {
     std::fprintf(stderr,
                  "weir-queryd: the store cannot write (%s): %s; ingest is "

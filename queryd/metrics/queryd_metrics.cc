@@ -297,11 +297,10 @@ void QuerydMetrics::CollectState(absl::Time now,
       state_family.metric.push_back(Sample({{"state", name}}, MetricType::Gauge,
                                            write_state.cause == cause ? 1 : 0));
       if (cause == store::WriteState::Cause::kNone) continue;
-      errors_family.metric.push_back(
-          Sample({{"cause", name}}, MetricType::Counter,
-                 i < static_cast<int>(errors.size())
-                     ? static_cast<double>(errors[i])
-                     : 0));
+      errors_family.metric.push_back(Sample(
+          {{"cause", name}}, MetricType::Counter,
+          i < static_cast<int>(errors.size()) ? static_cast<double>(errors[i])
+                                              : 0));
     }
     families->push_back(std::move(state_family));
     families->push_back(std::move(errors_family));

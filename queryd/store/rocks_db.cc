@@ -127,14 +127,14 @@ class DataDirLogger final : public rocksdb::Logger {
     gettimeofday(&now, nullptr);
     tm local;
     localtime_r(&now.tv_sec, &local);
-    int n = std::snprintf(line, sizeof(line),
-                          "%04d/%02d/%02d-%02d:%02d:%02d.%06ld ",
-                          local.tm_year + 1900, local.tm_mon + 1, local.tm_mday,
-                          local.tm_hour, local.tm_min, local.tm_sec,
-                          static_cast<long>(now.tv_usec));
+    int n = std::snprintf(
+        line, sizeof(line), "%04d/%02d/%02d-%02d:%02d:%02d.%06ld ",
+        local.tm_year + 1900, local.tm_mon + 1, local.tm_mday, local.tm_hour,
+        local.tm_min, local.tm_sec, static_cast<long>(now.tv_usec));
     va_list copy;
     va_copy(copy, ap);
-    const int body = std::vsnprintf(line + n, sizeof(line) - n - 1, format, copy);
+    const int body =
+        std::vsnprintf(line + n, sizeof(line) - n - 1, format, copy);
     va_end(copy);
     if (body < 0) return;
     n = std::min<int>(n + body, sizeof(line) - 2);
@@ -156,8 +156,8 @@ class DataDirLogger final : public rocksdb::Logger {
       rename(path_.c_str(), old_path_.c_str());
     }
     if (fd_ < 0) {
-      fd_ = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                 0644);
+      fd_ =
+          open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
       bytes_ = fd_ >= 0 ? lseek(fd_, 0, SEEK_END) : 0;
     }
   }
@@ -228,8 +228,8 @@ class RocksDb::ErrorListener final : public rocksdb::EventListener {
                        "wait for a restart of weir-queryd)"));
     }
     absl::MutexLock lock(&mu_);
-    fatal_ = fatal_ ||
-             error->severity() >= rocksdb::Status::Severity::kFatalError;
+    fatal_ =
+        fatal_ || error->severity() >= rocksdb::Status::Severity::kFatalError;
     error_ = std::move(status);
   }
   // RocksDB would recover from a full disk by itself, polling until the
