@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
@@ -197,8 +196,7 @@ rocksdb::DBOptions DatabaseOptions() {
   // disk together or not at all.
   options.atomic_flush = true;
   options.bytes_per_sync = 1 << 20;
-  options.max_log_file_size = 16 << 20;
-  options.keep_log_file_num = 4;
+  // The info log: DataDirLogger (set at Open), which keeps one LOG.old.
   // RocksDB's own retries (every second, forever, for a retryable error
   // such as ENOSPC) run behind the store's back; the store resumes
   // itself instead (Store::Resume), when it is told to.
