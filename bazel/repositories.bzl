@@ -22,6 +22,7 @@ _SYSTEM_LIBRARIES = [
     ("system_benchmark", "benchmark.BUILD", "/usr"),
     ("system_libcap", "libcap.BUILD", "/usr"),
     ("system_zlib", "zlib.BUILD", "/usr"),
+    ("system_openssl", "openssl.BUILD", "/usr"),
     # google/api/{http,annotations}.proto and google/rpc/status.proto as
     # Debian ships them with the Bazel sources.
     ("googleapis", "googleapis.BUILD", "/usr/src/bazel-bootstrap/third_party/googleapis"),
