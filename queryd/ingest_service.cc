@@ -231,7 +231,13 @@ class IngestServiceImpl::Reactor final
 };
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
-IngestServiceImpl::Ingest(grpc::CallbackServerContext* /*context*/) {
+IngestServiceImpl::Ingest(grpc::CallbackServerContext* context) {
+  if (const grpc::Status allowed =
+          auth::AuthorizeCall(authorizer_, *context, auth::Scope::kIngest);
+      !allowed.ok()) {
+    return new auth::RefusedBidiStream<grpc::ByteBuffer, grpc::ByteBuffer>(
+        allowed);
+  }
   return new Reactor(*this);
 }
 

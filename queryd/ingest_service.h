@@ -11,6 +11,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "queryd/auth/authorizer.h"
 #include "queryd/live_table.h"
 #include "queryd/stats_tracker.h"
 #include "queryd/store/store.h"
@@ -66,6 +67,13 @@ class IngestServiceImpl final
   void set_on_store_writable(std::function<void(bool writable)> callback) {
     on_store_writable_ = std::move(callback);
   }
+  // Checks every stream's bearer token (scope ingest) before it is read;
+  // null (the default): no --token-file, every stream is served. Set
+  // before serving; must outlive the service.
+  void set_authorizer(auth::Authorizer* authorizer) {
+    authorizer_ = authorizer;
+  }
+
   // Whether the last write to the store succeeded (true before any).
   bool store_writable() const;
 
@@ -85,6 +93,7 @@ class IngestServiceImpl final
   WatchHub& watchers_;
   StatsTracker& stats_;
   IngestObserver* const observer_;  // may be null
+  auth::Authorizer* authorizer_ = nullptr;
 
   std::function<void(bool writable)> on_store_writable_;
   // Serializes StoreWritable, so changes are told in order.

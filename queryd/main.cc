@@ -12,6 +12,7 @@
 #include "common/version.h"
 #include "google/protobuf/stubs/common.h"
 #include "grpcpp/grpcpp.h"
+#include "queryd/auth/token_table.h"
 #include "queryd/malloc_tuning.h"
 #include "queryd/queryd.h"
 #include "rocksdb/version.h"
@@ -56,6 +57,15 @@ ABSL_FLAG(uint32_t, metrics_top_k, 20,
           "rest are summed into one 'other' series.");
 ABSL_FLAG(uint32_t, max_page_size, 1000,
           "Largest page a ListFlows request may ask for.");
+ABSL_FLAG(std::string, token_file, "",
+          "Bearer tokens with scopes (read, ingest, metrics, admin), one "
+          "per line as <name> <scope>[,<scope>...] sha256:<hex> (see "
+          "--hash-token); re-read when it changes and on SIGHUP. Empty: no "
+          "tokens, every call is served (keep the listeners on loopback "
+          "then; docs/security.md).");
+ABSL_FLAG(bool, hash_token, false,
+          "Read a token from standard input, print the sha256:<hex> field "
+          "of its --token-file line, and exit.");
 ABSL_FLAG(bool, allow_root, false,
           "Run even as root. queryd needs no privilege; running it as root "
           "only widens what a bug could reach.");
@@ -90,6 +100,21 @@ int main(int argc, char** argv) {
     weir::UsageError(spec, absl::StrCat("unexpected argument '", rest[0], "'"));
   }
 
+  if (absl::GetFlag(FLAGS_hash_token)) {
+    std::string input;
+    char chunk[4096];
+    size_t n;
+    while (input.size() <= 8192 &&
+           (n = std::fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
+      input.append(chunk, n);
+    }
+    absl::StatusOr<std::string> hash =
+        weir::queryd::auth::HashTokenInput(input);
+    if (!hash.ok()) weir::UsageError(spec, absl::StrCat("--hash-token: ", hash.status().message()));
+    std::printf("%s\n", hash->c_str());
+    return 0;
+  }
+
   weir::queryd::QuerydOptions options;
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
@@ -107,6 +132,7 @@ int main(int argc, char** argv) {
   options.metrics_top_k = absl::GetFlag(FLAGS_metrics_top_k);
   options.max_page_size = absl::GetFlag(FLAGS_max_page_size);
   options.allow_root = absl::GetFlag(FLAGS_allow_root);
+  options.token_file = absl::GetFlag(FLAGS_token_file);
   if (absl::Status valid = weir::queryd::ValidateOptions(options);
       !valid.ok()) {
     weir::UsageError(spec, valid.message());

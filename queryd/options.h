@@ -36,6 +36,9 @@ struct QuerydOptions {
   // Largest gRPC message accepted (a FlowBatch of a busy node).
   int max_message_bytes = 64 << 20;
   bool allow_root = false;
+  // --token-file: bearer tokens with scopes (auth/token_table.h); empty:
+  // no tokens, every call is served.
+  std::string token_file;
 };
 
 }  // namespace weir::queryd

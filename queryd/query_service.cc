@@ -51,6 +51,18 @@ class Rejected final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   void OnDone() override { delete this; }
 };
 
+// What Health tells a caller without a read token: whether queryd serves,
+// and its version; none of its counters. Other answers are never given to
+// such a caller.
+void RedactForAnonymous(weir::v1::HealthResponse* health) {
+  weir::v1::HealthResponse kept;
+  kept.set_status(health->status());
+  kept.set_version(health->version());
+  *health = std::move(kept);
+}
+template <typename Response>
+void RedactForAnonymous(Response*) {}
+
 }  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
@@ -105,22 +117,38 @@ int QueryServiceImpl::MethodIndex(
 template <typename Request, typename Response>
 void QueryServiceImpl::ServeUnary(
     const char* name,
-    absl::StatusOr<Response> (QueryServiceImpl::*call)(const Request&)) {
+    absl::StatusOr<Response> (QueryServiceImpl::*call)(const Request&),
+    Access access) {
   MarkMethodRawCallback(
       MethodIndex(name, Request::descriptor()),
       new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer,
                                                grpc::ByteBuffer>(
-          [this, call](grpc::CallbackServerContext* context,
-                       const grpc::ByteBuffer* bytes,
-                       grpc::ByteBuffer* response) {
+          [this, call, access](grpc::CallbackServerContext* context,
+                               const grpc::ByteBuffer* bytes,
+                               grpc::ByteBuffer* response) {
+            grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+            const grpc::Status allowed = auth::AuthorizeCall(
+                options_.authorizer, *context, auth::Scope::kRead);
+            bool anonymous = false;
+            if (!allowed.ok()) {
+              const bool no_token =
+                  context->client_metadata().count("authorization") == 0;
+              if (access != Access::kOpen ||
+                  !(no_token || allowed.error_code() ==
+                                    grpc::StatusCode::PERMISSION_DENIED)) {
+                reactor->Finish(allowed);
+                return reactor;
+              }
+              anonymous = true;
+            }
             absl::Status status = [&]() -> absl::Status {
               Request request;
               WEIR_RETURN_IF_ERROR(ParseRequest(*bytes, &request));
               WEIR_ASSIGN_OR_RETURN(Response answer, (this->*call)(request));
+              if (anonymous) RedactForAnonymous(&answer);
               WEIR_ASSIGN_OR_RETURN(*response, SerializeMessage(answer));
               return absl::OkStatus();
             }();
-            grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
             reactor->Finish(ToGrpcStatus(status));
             return reactor;
           }));
@@ -134,8 +162,13 @@ void QueryServiceImpl::ServeStream(
       MethodIndex(name, Request::descriptor()),
       new grpc::internal::CallbackServerStreamingHandler<grpc::ByteBuffer,
                                                          grpc::ByteBuffer>(
-          [this, call](grpc::CallbackServerContext*,
+          [this, call](grpc::CallbackServerContext* context,
                        const grpc::ByteBuffer* bytes) -> StreamReactor* {
+            if (const grpc::Status allowed = auth::AuthorizeCall(
+                    options_.authorizer, *context, auth::Scope::kRead);
+                !allowed.ok()) {
+              return new Rejected(allowed);
+            }
             Request request;
             if (absl::Status s = ParseRequest(*bytes, &request); !s.ok()) {
               return new Rejected(ToGrpcStatus(s));
@@ -156,7 +189,7 @@ QueryServiceImpl::QueryServiceImpl(QueryServiceOptions options,
       watchers_(watchers),
       stats_(stats),
       ingest_(ingest) {
-  ServeUnary("Health", &QueryServiceImpl::OnHealth);
+  ServeUnary("Health", &QueryServiceImpl::OnHealth, Access::kOpen);
   ServeUnary("GetStats", &QueryServiceImpl::OnGetStats);
   ServeUnary("ListFlows", &QueryServiceImpl::OnListFlows);
   ServeUnary("TopTalkers", &QueryServiceImpl::OnTopTalkers);

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/support/byte_buffer.h"
+#include "queryd/auth/authorizer.h"
 #include "queryd/ingest_service.h"
 #include "queryd/live_table.h"
 #include "queryd/query/query_engine.h"
@@ -26,6 +27,9 @@ struct QueryServiceOptions {
   size_t watch_queue_capacity = 4096;
   absl::Duration min_stats_interval = absl::Milliseconds(100);
   absl::Duration max_stats_interval = absl::Hours(1);
+  // Checks every call's bearer token (scope read); null: no --token-file,
+  // every call runs. Must outlive the service.
+  auth::Authorizer* authorizer = nullptr;
 };
 
 // Every method is served from the raw request bytes (gRPC's raw callback
@@ -69,12 +73,19 @@ class QueryServiceImpl final : public weir::v1::QueryService::Service {
   StreamReactor* OnWatchFlows(const weir::v1::WatchFlowsRequest& request);
   StreamReactor* OnWatchStats(const weir::v1::WatchStatsRequest& request);
 
-  // Serves method `name` of QueryService with `call`, parsing the request
-  // bytes and serializing the answer.
+  // Who may call a method: a token with scope read, or anyone (Health: a
+  // caller without such a token gets its status and version only, none of
+  // its counters; a token that is sent must still be known).
+  enum class Access { kRead, kOpen };
+
+  // Serves method `name` of QueryService with `call`, checking the caller's
+  // token first (AuthorizeCall), then parsing the request bytes and
+  // serializing the answer.
   template <typename Request, typename Response>
   void ServeUnary(
       const char* name,
-      absl::StatusOr<Response> (QueryServiceImpl::*call)(const Request&));
+      absl::StatusOr<Response> (QueryServiceImpl::*call)(const Request&),
+      Access access = Access::kRead);
   template <typename Request>
   void ServeStream(const char* name,
                    StreamReactor* (QueryServiceImpl::*call)(const Request&));

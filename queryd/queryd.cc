@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "common/version.h"
+#include "queryd/auth/authorizer.h"
 #include "queryd/http/cors.h"
 #include "queryd/server.h"
 
@@ -83,6 +84,11 @@ absl::Status ValidateOptions(const QuerydOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--max-page-size: ", options.max_page_size, " is outside 1..100000"));
   }
+  if (!options.token_file.empty()) {
+    auth::AuthorizerOptions auth_options;
+    auth_options.token_file = options.token_file;
+    WEIR_RETURN_IF_ERROR(auth::Authorizer::Open(auth_options).status());
+  }
   return absl::OkStatus();
 }
 
@@ -99,11 +105,13 @@ absl::Status CheckNotRoot(const QuerydOptions& options) {
 absl::Status Run(const QuerydOptions& options) {
   WEIR_RETURN_IF_ERROR(CheckNotRoot(options));
 
-  // Block the stop signals before any thread starts, then wait for one here.
+  // Block the stop signals (and SIGHUP, which re-reads --token-file) before
+  // any thread starts, then wait for them here.
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);
   sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
   WEIR_ASSIGN_OR_RETURN(std::unique_ptr<Server> server,
@@ -120,8 +128,15 @@ absl::Status Run(const QuerydOptions& options) {
                kWeirVersion, options.data_dir.c_str(), host.c_str(),
                server->grpc_port(), http_host.c_str(), server->http_port());
 
+  if (!options.token_file.empty()) {
+    std::fprintf(stderr, "weir-queryd: --token-file %s: calls need a bearer "
+                 "token (grpc.health.v1 and /v1/health stay open)\n",
+                 options.token_file.c_str());
+  }
   int signal = 0;
-  sigwait(&stop, &signal);
+  while (sigwait(&stop, &signal) == 0 && signal == SIGHUP) {
+    server->ReloadTokens();
+  }
   std::fprintf(stderr, "weir-queryd: %s, shutting down\n", strsignal(signal));
   server->Shutdown();
   std::fprintf(stderr, "weir-queryd: stopped; data is in %s\n",

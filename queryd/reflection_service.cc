@@ -174,7 +174,12 @@ class ReflectionService<Proto, Request, Response>::Reactor final
 template <typename Proto, typename Request, typename Response>
 grpc::ServerBidiReactor<Request, Response>*
 ReflectionService<Proto, Request, Response>::ServerReflectionInfo(
-    grpc::CallbackServerContext* /*context*/) {
+    grpc::CallbackServerContext* context) {
+  if (const grpc::Status allowed =
+          auth::AuthorizeCall(authorizer_, *context, auth::Scope::kRead);
+      !allowed.ok()) {
+    return new auth::RefusedBidiStream<Request, Response>(allowed);
+  }
   return new Reactor(*this);
 }
 

@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "google/protobuf/descriptor.h"
 #include "grpc_contracts/reflection.grpc.pb.h"
+#include "queryd/auth/authorizer.h"
 #include "grpc_contracts/reflection_v1.grpc.pb.h"
 
 namespace weir::queryd {
@@ -30,6 +31,12 @@ class ReflectionService final : public Proto::CallbackService {
           google::protobuf::DescriptorPool::generated_pool())
       : services_(std::move(services)), pool_(pool) {}
 
+  // Checks every stream's bearer token (scope read: reflection describes
+  // the read API); null (the default): no --token-file. Set before serving.
+  void set_authorizer(auth::Authorizer* authorizer) {
+    authorizer_ = authorizer;
+  }
+
   // One answer per request, in order, until the client half-closes.
   grpc::ServerBidiReactor<Request, Response>* ServerReflectionInfo(
       grpc::CallbackServerContext* context) override;
@@ -46,6 +53,7 @@ class ReflectionService final : public Proto::CallbackService {
 
   const std::vector<std::string> services_;
   const google::protobuf::DescriptorPool* const pool_;
+  auth::Authorizer* authorizer_ = nullptr;
 };
 
 using ReflectionServiceV1 =

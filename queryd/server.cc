@@ -71,6 +71,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
     WEIR_RETURN_IF_ERROR(CheckPortFree(flag, address));
   }
   std::unique_ptr<Server> server(new Server());
+  if (!options.token_file.empty()) {
+    auth::AuthorizerOptions auth_options;
+    auth_options.token_file = options.token_file;
+    WEIR_ASSIGN_OR_RETURN(server->authorizer_,
+                          auth::Authorizer::Open(std::move(auth_options)));
+  }
 
   store::StoreOptions store_options;
   store_options.data_dir = options.data_dir;
@@ -101,6 +107,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   server->ingest_ = std::make_unique<IngestServiceImpl>(
       *server->store_, *server->live_, *server->watchers_, *server->stats_,
       server->metrics_.get());
+  server->ingest_->set_authorizer(server->authorizer_.get());
   sources.ingest = server->ingest_.get();
   server->metrics_->set_sources(sources);
   query::QueryEngineOptions engine_options;
@@ -111,8 +118,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
       };
   server->engine_ =
       std::make_unique<query::QueryEngine>(*server->store_, engine_options);
+  QueryServiceOptions query_options;
+  query_options.authorizer = server->authorizer_.get();
   server->query_ = std::make_unique<QueryServiceImpl>(
-      QueryServiceOptions(), *server->store_, *server->engine_, *server->live_,
+      query_options, *server->store_, *server->engine_, *server->live_,
       *server->watchers_, *server->stats_, *server->ingest_);
 
   // Health and reflection are queryd's own (health_service.h,
@@ -130,6 +139,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   server->reflection_v1_ = std::make_unique<ReflectionServiceV1>(services);
   server->reflection_v1alpha_ =
       std::make_unique<ReflectionServiceV1Alpha>(services);
+  // grpc.health.v1 stays open: probes carry no token, and it tells only
+  // SERVING or NOT_SERVING per service.
+  server->reflection_v1_->set_authorizer(server->authorizer_.get());
+  server->reflection_v1alpha_->set_authorizer(server->authorizer_.get());
   // Ingest is not served while the store cannot write; "" follows. The
   // monitor decides (a write's outcome only makes it look now), and resumes
   // the store once the cause is gone.
@@ -194,6 +207,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   const int descriptors = DescriptorLimit();
   http_options.max_open_descriptors =
       std::max(16, descriptors - descriptors / 4 - 64);
+  http_options.authorizer = server->authorizer_.get();
   absl::StatusOr<http::CorsPolicy> cors =
       http::CorsPolicy::Parse(options.http_cors_origins);
   if (!cors.ok()) return cors.status();
@@ -214,6 +228,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   server->retention_ =
       std::make_unique<store::RetentionTimer>(server->store_.get(), retention);
   return server;
+}
+
+void Server::ReloadTokens() {
+  if (authorizer_ != nullptr) authorizer_->Reload();
 }
 
 std::shared_ptr<grpc::Channel> Server::InProcessChannel() {

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
+#include "queryd/auth/authorizer.h"
 #include "queryd/health_service.h"
 #include "queryd/http/gateway.h"
 #include "queryd/http/http_server.h"
@@ -42,6 +43,9 @@ class Server {
 
   int grpc_port() const { return grpc_port_; }
   int http_port() const { return http_ != nullptr ? http_->port() : 0; }
+  // Re-reads --token-file now (SIGHUP); nothing without one.
+  void ReloadTokens();
+
   // For in-process clients (tests, the HTTP gateway).
   std::shared_ptr<grpc::Channel> InProcessChannel();
 
@@ -54,6 +58,8 @@ class Server {
  private:
   Server() = default;
 
+  // Null without --token-file. Outlives every service and the HTTP front.
+  std::unique_ptr<auth::Authorizer> authorizer_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<StatsTracker> stats_;
   std::unique_ptr<LiveTable> live_;

@@ -155,19 +155,25 @@ absl::Status Authorizer::Authorize(
   return absl::OkStatus();
 }
 
-absl::Status AuthorizeCall(Authorizer* authorizer,
+grpc::Status AuthorizeCall(Authorizer* authorizer,
                            const grpc::ServerContextBase& context,
                            Scope needed) {
-  if (authorizer == nullptr) return absl::OkStatus();
+  if (authorizer == nullptr) return grpc::Status::OK;
   const auto& metadata = context.client_metadata();
   const auto [first, last] = metadata.equal_range("authorization");
-  if (first == last) return authorizer->Authorize(std::nullopt, needed);
-  if (std::next(first) != last) {
-    return absl::UnauthenticatedError(
+  absl::Status status;
+  if (first == last) {
+    status = authorizer->Authorize(std::nullopt, needed);
+  } else if (std::next(first) != last) {
+    status = absl::UnauthenticatedError(
         "authorization: sent more than once; send one bearer token");
+  } else {
+    status = authorizer->Authorize(
+        absl::string_view(first->second.data(), first->second.size()), needed);
   }
-  return authorizer->Authorize(
-      absl::string_view(first->second.data(), first->second.size()), needed);
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
 }
 
 }  // namespace weir::queryd::auth

@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/server_context.h"
+#include "grpcpp/support/server_callback.h"
 #include "queryd/auth/token_table.h"
 
 namespace weir::queryd::auth {
@@ -82,12 +83,26 @@ class Authorizer {
   absl::Time last_check_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
-// The call's `authorization` metadata, checked by `authorizer` for
-// `needed`; OK when `authorizer` is null (no --token-file). Two
-// authorization values are UNAUTHENTICATED.
-absl::Status AuthorizeCall(Authorizer* authorizer,
+// The check every gRPC service runs before a call's work: the call's
+// `authorization` metadata, checked by `authorizer` for `needed`, as a gRPC
+// status; OK when `authorizer` is null (no --token-file). Two authorization
+// values are UNAUTHENTICATED. Calls of the HTTP front pass here too: it
+// forwards the Authorization header as this metadata on the in-process
+// channel.
+grpc::Status AuthorizeCall(Authorizer* authorizer,
                            const grpc::ServerContextBase& context,
                            Scope needed);
+
+// A bidirectional stream that ends at once with `status` (a call refused
+// before its work).
+template <typename In, typename Out>
+class RefusedBidiStream final : public grpc::ServerBidiReactor<In, Out> {
+ public:
+  explicit RefusedBidiStream(const grpc::Status& status) {
+    this->Finish(status);
+  }
+  void OnDone() override { delete this; }
+};
 
 }  // namespace weir::queryd::auth
 

@@ -124,6 +124,12 @@ absl::Status ValidateToken(absl::string_view token) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> HashTokenInput(absl::string_view input) {
+  absl::ConsumeSuffix(&input, "\n") && absl::ConsumeSuffix(&input, "\r");
+  if (absl::Status valid = ValidateToken(input); !valid.ok()) return valid;
+  return FormatTokenHash(HashToken(input));
+}
+
 std::string TokenEntry::ScopeList() const {
   std::string out;
   for (Scope scope : kScopes) {

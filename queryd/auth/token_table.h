@@ -46,6 +46,11 @@ std::string FormatTokenHash(const TokenHash& hash);
 // Authorization header as it is. The reason when not (never the token).
 absl::Status ValidateToken(absl::string_view token);
 
+// What `weir-queryd --hash-token` prints for `input` (the token, as read
+// from standard input, one trailing newline allowed): its
+// "sha256:<hex>", or why the token may not be used.
+absl::StatusOr<std::string> HashTokenInput(absl::string_view input);
+
 struct TokenEntry {
   std::string name;
   uint8_t scopes = 0;  // Scope bits

@@ -97,6 +97,19 @@ TEST(TokenTableTest, ValidatesTokens) {
   EXPECT_FALSE(ValidateToken(std::string(5000, 'a')).ok());
 }
 
+TEST(TokenTableTest, HashesTokenInput) {
+  const std::string want = FormatTokenHash(HashToken("0123456789abcdef"));
+  for (const char* input :
+       {"0123456789abcdef", "0123456789abcdef\n", "0123456789abcdef\r\n"}) {
+    absl::StatusOr<std::string> line = HashTokenInput(input);
+    ASSERT_TRUE(line.ok()) << line.status();
+    EXPECT_EQ(*line, want);
+  }
+  EXPECT_FALSE(HashTokenInput("0123456789abcdef\n\n").ok());
+  EXPECT_FALSE(HashTokenInput("\n").ok());
+  EXPECT_FALSE(HashTokenInput("").ok());
+}
+
 TEST(TokenTableTest, ParsesBearer) {
   const struct {
     const char* value;

@@ -63,12 +63,21 @@ bool ForwardableMetadata(absl::string_view key, absl::string_view value) {
   return true;
 }
 
+// A 401 says how to authenticate (RFC 9110 §11.6.1, RFC 6750 §3).
+void AddChallenge(absl::StatusCode code, HttpReply* reply) {
+  if (code == absl::StatusCode::kUnauthenticated) {
+    reply->headers.emplace_back("WWW-Authenticate",
+                                "Bearer realm=\"weir-queryd\"");
+  }
+}
+
 }  // namespace
 
 HttpReply ErrorReply(absl::StatusCode code, absl::string_view message) {
   HttpReply reply;
   reply.status = static_cast<unsigned>(HttpStatusFromCode(code));
   reply.body = StatusJson(code, message);
+  AddChallenge(code, &reply);
   return reply;
 }
 
@@ -77,6 +86,7 @@ HttpReply ErrorReply(const grpc::Status& status) {
   HttpReply reply;
   reply.status = static_cast<unsigned>(HttpStatusFromCode(code));
   reply.body = StatusJson(code, status.error_message(), status.error_details());
+  AddChallenge(code, &reply);
   return reply;
 }
 

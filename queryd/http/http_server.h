@@ -37,6 +37,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "queryd/auth/authorizer.h"
 #include "queryd/http/cors.h"
 #include "queryd/http/gateway.h"
 #include "queryd/metrics/queryd_metrics.h"
@@ -62,6 +63,11 @@ struct HttpServerOptions {
   // queue. So idle clients cannot take the descriptors the store needs.
   // 0: no bound.
   int max_open_descriptors = 0;
+  // Checks the bearer token of GET /metrics (scope metrics); null: no
+  // --token-file, /metrics is open. Other routes are checked by the
+  // services they call, which get the Authorization header as metadata.
+  // Must outlive the server.
+  auth::Authorizer* authorizer = nullptr;
 };
 
 class HttpServer {

@@ -125,6 +125,20 @@ class HttpSession final : public StreamRelay {
         Send(reply, std::string(kMetricsPath));
         return;
       }
+      if (ctx_.options.authorizer != nullptr) {
+        const auto header = request_.find(bhttp::field::authorization);
+        const absl::Status allowed = ctx_.options.authorizer->Authorize(
+            header == request_.end()
+                ? std::nullopt
+                : std::optional<absl::string_view>(absl::string_view(
+                      header->value().data(), header->value().size())),
+            auth::Scope::kMetrics, "/metrics");
+        if (!allowed.ok()) {
+          Send(ErrorReply(allowed.code(), allowed.message()),
+               std::string(kMetricsPath));
+          return;
+        }
+      }
       Send(HttpReply{200,
                      std::string(metrics::QuerydMetrics::kContentType),
                      ctx_.metrics->Scrape(),

@@ -51,9 +51,9 @@ inline std::chrono::nanoseconds Chrono(absl::Duration d) {
 std::string RouteLabel(const ServerContext& ctx, absl::string_view method,
                        absl::string_view target);
 
-// gRPC metadata the call carries: the client's Authorization header (passed
-// on; nothing checks it yet), grpc-gateway's Grpc-Metadata-* headers, and
-// the peer address.
+// gRPC metadata the call carries: the client's Authorization header (which
+// the service checks, auth::AuthorizeCall), grpc-gateway's Grpc-Metadata-*
+// headers, and the peer address.
 Metadata MetadataOf(const Request& request, const tcp::endpoint& peer);
 
 // `head_only` answers a HEAD request: the head a GET would get (its
