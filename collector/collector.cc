@@ -34,6 +34,7 @@
 #include "collector/preflight.h"
 #include "collector/shipper.h"
 #include "collector/spool.h"
+#include "collector/token_file.h"
 #include "common/status_macros.h"
 #include "common/version.h"
 
@@ -77,6 +78,11 @@ absl::Status ValidateOptions(const CollectorOptions& options) {
   }
   if (options.queryd_address.empty()) {
     return absl::InvalidArgumentError("--queryd: must be host:port");
+  }
+  if (!options.token_file.empty()) {
+    // Unreadable or empty at start: one line and exit 2, not a collector
+    // that is refused forever.
+    WEIR_RETURN_IF_ERROR(ReadTokenFile(options.token_file).status());
   }
   if (options.flush_interval < absl::Milliseconds(10) ||
       options.flush_interval > absl::Minutes(10)) {
@@ -260,6 +266,8 @@ absl::Status Run(const CollectorOptions& options) {
   ShipperOptions shipping;
   shipping.address = options.queryd_address;
   shipping.max_unacked = options.max_unacked_batches;
+  shipping.token_file = options.token_file;
+  shipping.log = [](const std::string& line) { Log(line); };
   if (spool != nullptr) {
     shipping.on_acked = [&spool](uint64_t epoch, uint64_t seq) {
       if (absl::StatusOr<size_t> s = spool->Ack(epoch, seq); !s.ok()) {

@@ -35,6 +35,9 @@ struct CollectorOptions {
   absl::Duration spool_max_age = absl::Hours(24);
   // "always", "interval" or "never".
   std::string spool_fsync = "always";
+  // File holding the ingest token sent to queryd (token_file.h); empty:
+  // none.
+  std::string token_file;
 };
 
 // Checks values beyond their types; the message names the flag.

@@ -62,6 +62,10 @@ ABSL_FLAG(absl::Duration, spool_max_age, absl::Hours(24),
 ABSL_FLAG(std::string, spool_fsync, "always",
           "When a spooled batch is forced to disk: always (before it is "
           "shipped), interval (once a flush interval) or never.");
+ABSL_FLAG(std::string, token_file, "",
+          "File holding the bearer token (scope ingest) sent to queryd as "
+          "authorization metadata; re-read at every reconnection. Empty: "
+          "no token (for a queryd without --token-file).");
 
 namespace {
 
@@ -107,6 +111,7 @@ int main(int argc, char** argv) {
   options.spool_max_bytes = absl::GetFlag(FLAGS_spool_max_bytes);
   options.spool_max_age = absl::GetFlag(FLAGS_spool_max_age);
   options.spool_fsync = absl::GetFlag(FLAGS_spool_fsync);
+  options.token_file = absl::GetFlag(FLAGS_token_file);
   if (absl::Status valid = weir::collector::ValidateOptions(options);
       !valid.ok()) {
     weir::UsageError(spec, valid.message());

@@ -98,6 +98,9 @@ absl::StatusOr<std::unique_ptr<CollectorMetrics>> CollectorMetrics::Start(
                        "their traffic is lost with reason rejected.");
   m->reconnects_ = gauge("weir_collector_reconnects",
                          "Ingest stream reconnects since start.");
+  m->refused_ = gauge("weir_collector_streams_refused",
+                      "Ingest streams queryd refused for their token since "
+                      "start; their batches are kept and resent.");
   m->spool_bytes_ = gauge("weir_collector_spool_bytes",
                           "Bytes of the spool's segment files on disk.");
   m->spool_pending_ = gauge("weir_collector_spool_pending_batches",
@@ -181,6 +184,7 @@ void CollectorMetrics::ReadShipper() {
   dropped_->Set(static_cast<double>(stats.batches_dropped));
   rejected_->Set(static_cast<double>(stats.batches_rejected));
   reconnects_->Set(static_cast<double>(stats.reconnects));
+  refused_->Set(static_cast<double>(stats.streams_refused));
 }
 
 void CollectorMetrics::RecordBatch(const weir::v1::FlowBatch& batch,

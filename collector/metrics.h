@@ -96,6 +96,7 @@ class CollectorMetrics {
   prometheus::Gauge* dropped_ = nullptr;
   prometheus::Gauge* rejected_ = nullptr;
   prometheus::Gauge* reconnects_ = nullptr;
+  prometheus::Gauge* refused_ = nullptr;
   int64_t unexplained_packets_ = 0;
 
   int stats_fd_ = -1;

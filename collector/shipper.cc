@@ -5,6 +5,7 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "collector/token_file.h"
 
 namespace weir::collector {
 
@@ -189,6 +190,18 @@ void Shipper::Session(weir::v1::IngestService::Stub& stub) {
   grpc::ClientContext context;
   // Fail fast when queryd is down instead of queueing inside gRPC.
   context.set_wait_for_ready(false);
+  if (!options_.token_file.empty()) {
+    absl::StatusOr<std::string> token = ReadTokenFile(options_.token_file);
+    if (token.ok()) {
+      token_ = *std::move(token);
+    } else if (options_.log) {
+      options_.log(absl::StrCat(token.status().message(),
+                                "; sending the token read before"));
+    }
+    if (!token_.empty()) {
+      context.AddMetadata("authorization", absl::StrCat("Bearer ", token_));
+    }
+  }
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
@@ -247,6 +260,26 @@ void Shipper::Session(weir::v1::IngestService::Stub& stub) {
     stats_.last_error =
         absl::StrCat(status.error_code(), ": ", status.error_message());
   }
+  if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+      status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+    // The token, not the batches: every batch stays queued (and spooled)
+    // and is resent once queryd accepts the token. Nothing is dropped or
+    // counted as a loss.
+    ++stats_.streams_refused;
+    const absl::Time now = absl::Now();
+    if (options_.log && now - refusal_told_ >= absl::Minutes(1)) {
+      refusal_told_ = now;
+      options_.log(absl::StrCat(
+          "queryd refused the ingest stream: ",
+          status.error_code() == grpc::StatusCode::UNAUTHENTICATED
+              ? "UNAUTHENTICATED"
+              : "PERMISSION_DENIED",
+          ": ", status.error_message(), " (check --token-file; ",
+          unacked_.size(), " batches kept, resent once it is accepted)"));
+    }
+    refused_ = true;
+    return;
+  }
   if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
       !unacked_.empty() && next_to_send_ > 0) {
     // queryd refused the oldest unacknowledged batch, which this stream
@@ -287,6 +320,11 @@ void Shipper::ReadAcks(
     if (first) {
       stats_.connected = true;
       first = false;
+      if (refused_) {
+        refused_ = false;
+        refusal_told_ = absl::InfinitePast();
+        if (options_.log) options_.log("queryd accepts the ingest token again");
+      }
     }
     // Acks come in send order: everything up to the acked seq is durable.
     // (An ack for a batch already dropped at the bound pops nothing.)

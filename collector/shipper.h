@@ -51,6 +51,16 @@ struct ShipperOptions {
   // apply instead) and Enqueue folds nothing: the caller takes the carried
   // accounting with TakeCarried() and folds it in before spooling the batch.
   std::function<void(uint64_t epoch, uint64_t seq)> on_acked;
+  // A file holding the ingest token (token_file.h), sent as
+  // `authorization: Bearer <token>` on every stream; re-read at every
+  // (re)connection, so a fixed file is used without a restart. Empty: no
+  // token.
+  std::string token_file;
+  // One line each for what an operator must act on: a stream queryd refused
+  // for its token (UNAUTHENTICATED, PERMISSION_DENIED; at most once a
+  // minute while it lasts, and once when it is accepted again), a token file
+  // that cannot be read. Null: nothing is told.
+  std::function<void(const std::string& line)> log;
 };
 
 // Accounting the shipper let go of and that must ride on the next batch.
@@ -74,6 +84,9 @@ struct ShipperStats {
   uint64_t batches_rejected = 0;   // refused by queryd as malformed
   uint64_t packets_rejected = 0;   // exported in those batches
   uint64_t reconnects = 0;
+  // Streams queryd refused for their token (UNAUTHENTICATED or
+  // PERMISSION_DENIED); their batches stay queued and are resent.
+  uint64_t streams_refused = 0;
   size_t unacked = 0;
   std::string last_error;
 };
@@ -142,6 +155,12 @@ class Shipper {
       ABSL_GUARDED_BY(mu_);
   ShipperStats stats_ ABSL_GUARDED_BY(mu_);
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // The last token read from options_.token_file (kept when the file
+  // cannot be read later). Only the sending thread touches it.
+  std::string token_;
+  // Refusals not told yet, and when one was last told.
+  bool refused_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time refusal_told_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 
   std::thread thread_;
 };
