@@ -4,9 +4,11 @@ test's own (python3-grpcio) receiving the batches.
 """
 import collections
 import concurrent.futures
+import hashlib
 import os
 import random
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -568,6 +570,98 @@ class CollectorEndToEndTest(unittest.TestCase):
                         if daemon:
                             daemon.kill()
                     queryd.kill()
+
+    def test_ingest_token_refused_keeps_batches_and_once_fixed_every_packet_arrives_once(self):
+        """queryd with --token-file; the collector first sends a wrong token
+        (refused: it keeps every batch in its spool), then the file is fixed
+        under it: every packet is stored exactly once, as the veth counted."""
+        node = "token-%d" % os.getpid()
+        pin = self.lab.bpffs + "/token-%d" % os.getpid()
+        workdir = wt.tmpdir("tokens-")
+        good, wrong, admin = (secrets.token_urlsafe(24) for _ in range(3))
+        sha = lambda t: "sha256:" + hashlib.sha256(t.encode()).hexdigest()
+        queryd_tokens = os.path.join(workdir, "queryd-tokens")
+        with open(queryd_tokens, "w") as f:
+            f.write("%s ingest %s\nops admin %s\n" % (node, sha(good), sha(admin)))
+        collector_token = os.path.join(workdir, "collector-token")
+        with open(collector_token, "w") as f:
+            f.write(wrong + "\n")
+        queryd = wt.Queryd(extra_args=["--token-file=" + queryd_tokens]).start()
+        self.addCleanup(queryd.kill)
+        metrics_port = free_port()
+        since = time.time() - 5
+        before = self.lab.veth_counters()
+        collector = Collector(queryd.address, pin, metrics_port,
+                              ["--token-file=" + collector_token], node=node).start()
+        self.addCleanup(collector.kill)
+        send_udp(B4, 9200, 400, 100, socket.AF_INET, 0.001)
+        deadline = time.monotonic() + 15
+        text = ""
+        while time.monotonic() < deadline:
+            text = scrape(metrics_port)
+            if (metric(text, "weir_collector_streams_refused") or 0) >= 2:
+                break
+            time.sleep(0.2)
+        self.assertGreaterEqual(metric(text, "weir_collector_streams_refused"), 2, text)
+        self.assertGreater(metric(text, "weir_collector_spool_pending_batches"), 0, text)
+        self.assertEqual(metric(text, "weir_collector_batches_rejected"), 0, text)
+        self.assertEqual(metric(text, "weir_collector_batches_dropped"), 0, text)
+        refused = [l for l in collector.log if "refused the ingest stream" in l]
+        self.assertEqual(len(refused), 1, "".join(collector.log))  # at most once a minute
+        self.assertIn("UNAUTHENTICATED", refused[0])
+
+        with open(collector_token + ".next", "w") as f:
+            f.write(good + "\n")
+        os.rename(collector_token + ".next", collector_token)
+        send_udp(B4, 9201, 200, 100)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            text = scrape(metrics_port)
+            if metric(text, "weir_collector_spool_pending_batches") == 0:
+                break
+            time.sleep(0.2)
+        self.assertEqual(metric(text, "weir_collector_spool_pending_batches"), 0, text)
+        self.assertEqual(collector.stop(), 0, "".join(collector.log))
+        after = self.lab.veth_counters()
+        self.assertTrue(any("accepts the ingest token again" in l for l in collector.log),
+                        "".join(collector.log))
+
+        channel = grpc.insecure_channel(queryd.address)
+        self.addCleanup(channel.close)
+        stub = query_pb2_grpc.QueryServiceStub(channel)
+        md = (("authorization", "Bearer " + admin),)
+        c = {n.name: n for n in stub.ListNodes(query_pb2.ListNodesRequest(), timeout=10,
+                                               metadata=md).nodes}[node].counters
+        self.assertEqual(c.packets_seen, (after["tx_packets"] - before["tx_packets"]) +
+                         (after["rx_packets"] - before["rx_packets"]))
+        self.assertEqual(c.bytes_seen, (after["tx_bytes"] - before["tx_bytes"]) +
+                         (after["rx_bytes"] - before["rx_bytes"]))
+        self.assertEqual(c.packets_seen, c.packets_exported)
+        self.assertEqual([l for l in c.losses if l.packets], [])
+        start, end = timestamp_pb2.Timestamp(), timestamp_pb2.Timestamp()
+        start.FromNanoseconds(int(since * 1e9))
+        end.FromNanoseconds(int((time.time() + 5) * 1e9))
+        r = stub.ListFlows(query_pb2.ListFlowsRequest(
+            range=query_pb2.TimeRange(start=start, end=end), filter=query_pb2.FlowFilter(node=[node]),
+            page_size=1000), timeout=20, metadata=md)
+        by_port = collections.Counter()
+        for f in r.flows:
+            if f.key.direction == flow_pb2.DIRECTION_EGRESS and f.key.protocol == 17:
+                by_port[f.key.dst_port] += f.packets
+        self.assertEqual(dict(by_port), {9200: 400, 9201: 200})
+        for t in (good, wrong, admin):
+            self.assertNotIn(t, "".join(collector.log) + "".join(queryd.log))
+        self.assertEqual(queryd.stop(), 0)
+
+    def test_an_unreadable_token_file_is_one_line_and_exit_2(self):
+        missing = os.path.join(wt.tmpdir("tokens-"), "none")
+        args = Collector("127.0.0.1:1", self.lab.bpffs + "/tokenflag", free_port(),
+                         ["--token-file=" + missing]).args
+        p = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        lines = p.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, p.stderr)
+        self.assertIn("--token-file: cannot read " + missing, lines[0])
 
     def test_bad_spool_flags_name_the_flag_and_exit_2(self):
         for flag, value in (("--spool-fsync", "sometimes"), ("--spool-dir", "relative/spool"),
