@@ -25,9 +25,9 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
   }
   for (char c : token) {
     if (absl::ascii_isspace(c) || !absl::ascii_isprint(c)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--token-file: ", path,
-          " must hold one token (printable, without spaces)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--token-file: ", path,
+                       " must hold one token (printable, without spaces)"));
     }
   }
   return std::string(token);

@@ -11,16 +11,16 @@ namespace {
 
 std::string Write(const std::string& name, const std::string& contents) {
   const char* tmp = std::getenv("TEST_TMPDIR");
-  const std::string path = std::string(tmp != nullptr ? tmp : "/tmp") + "/" + name;
+  const std::string path =
+      std::string(tmp != nullptr ? tmp : "/tmp") + "/" + name;
   std::ofstream(path) << contents;
   return path;
 }
 
 TEST(TokenFileTest, ReadsOneTokenWithoutItsNewline) {
-  for (const char* contents : {"abc-123_token", "abc-123_token\n",
-                               "  abc-123_token\r\n\n"}) {
-    absl::StatusOr<std::string> token =
-        ReadTokenFile(Write("token", contents));
+  for (const char* contents :
+       {"abc-123_token", "abc-123_token\n", "  abc-123_token\r\n\n"}) {
+    absl::StatusOr<std::string> token = ReadTokenFile(Write("token", contents));
     ASSERT_TRUE(token.ok()) << token.status();
     EXPECT_EQ(*token, "abc-123_token");
   }

@@ -110,7 +110,9 @@ int main(int argc, char** argv) {
     }
     absl::StatusOr<std::string> hash =
         weir::queryd::auth::HashTokenInput(input);
-    if (!hash.ok()) weir::UsageError(spec, absl::StrCat("--hash-token: ", hash.status().message()));
+    if (!hash.ok())
+      weir::UsageError(spec,
+                       absl::StrCat("--hash-token: ", hash.status().message()));
     std::printf("%s\n", hash->c_str());
     return 0;
   }

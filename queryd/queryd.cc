@@ -129,7 +129,8 @@ absl::Status Run(const QuerydOptions& options) {
                server->grpc_port(), http_host.c_str(), server->http_port());
 
   if (!options.token_file.empty()) {
-    std::fprintf(stderr, "weir-queryd: --token-file %s: calls need a bearer "
+    std::fprintf(stderr,
+                 "weir-queryd: --token-file %s: calls need a bearer "
                  "token (grpc.health.v1 and /v1/health stay open)\n",
                  options.token_file.c_str());
   }

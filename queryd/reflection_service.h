@@ -13,8 +13,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "google/protobuf/descriptor.h"
 #include "grpc_contracts/reflection.grpc.pb.h"
-#include "queryd/auth/authorizer.h"
 #include "grpc_contracts/reflection_v1.grpc.pb.h"
+#include "queryd/auth/authorizer.h"
 
 namespace weir::queryd {
 

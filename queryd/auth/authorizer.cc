@@ -61,8 +61,8 @@ absl::Status Authorizer::Load(bool force) {
       return absl::OkStatus();
     }
     refused_ = FileId{};
-    return absl::ErrnoToStatus(error,
-                               absl::StrCat("--token-file: cannot read ", path));
+    return absl::ErrnoToStatus(
+        error, absl::StrCat("--token-file: cannot read ", path));
   }
   const FileId id{st.st_dev, st.st_ino, st.st_size,
                   int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec,
@@ -74,9 +74,9 @@ absl::Status Authorizer::Load(bool force) {
   absl::StatusOr<std::string> contents = ReadWhole(path);
   if (!contents.ok()) {
     refused_ = id;
-    return absl::Status(contents.status().code(),
-                        absl::StrCat("--token-file: ",
-                                     contents.status().message()));
+    return absl::Status(
+        contents.status().code(),
+        absl::StrCat("--token-file: ", contents.status().message()));
   }
   absl::StatusOr<TokenTable> table = TokenTable::Parse(*contents, path);
   if (!table.ok()) {
@@ -99,8 +99,8 @@ void Authorizer::Reload() {
                      " tokens loaded before stay in use"));
     return;
   }
-  Log(absl::StrCat("--token-file ", options_.token_file, ": ",
-                   table_->size(), " tokens (re-read)"));
+  Log(absl::StrCat("--token-file ", options_.token_file, ": ", table_->size(),
+                   " tokens (re-read)"));
 }
 
 size_t Authorizer::tokens() const {
@@ -131,9 +131,9 @@ absl::Status Authorizer::Authorize(
   }
   const absl::string_view scope = ScopeName(needed);
   if (!authorization.has_value()) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        what, " needs a bearer token with scope ", scope,
-        " (Authorization: Bearer <token>)"));
+    return absl::UnauthenticatedError(
+        absl::StrCat(what, " needs a bearer token with scope ", scope,
+                     " (Authorization: Bearer <token>)"));
   }
   absl::StatusOr<absl::string_view> token = ParseBearer(*authorization);
   if (!token.ok()) {

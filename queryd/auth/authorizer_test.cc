@@ -20,10 +20,9 @@ class AuthorizerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const char* tmp = std::getenv("TEST_TMPDIR");
-    path_ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/tokens-",
-                         ::testing::UnitTest::GetInstance()
-                             ->current_test_info()
-                             ->name());
+    path_ = absl::StrCat(
+        tmp != nullptr ? tmp : "/tmp", "/tokens-",
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
 
   void Write(const std::string& contents) {

@@ -108,8 +108,8 @@ absl::Status ValidateToken(absl::string_view token) {
         token.size(), " (make one with: openssl rand -hex 32)"));
   }
   if (token.size() > kMaxTokenLength) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "a token has at most ", kMaxTokenLength, " characters"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("a token has at most ", kMaxTokenLength, " characters"));
   }
   size_t end = token.size();
   while (end > 0 && token[end - 1] == '=') --end;
@@ -212,11 +212,10 @@ absl::StatusOr<absl::string_view> ParseBearer(absl::string_view value) {
   const size_t space = value.find_first_of(" \t");
   if (space == value.npos ||
       !absl::EqualsIgnoreCase(value.substr(0, space), "bearer")) {
-    return absl::InvalidArgumentError(
-        "authorization: want \"Bearer <token>\"");
+    return absl::InvalidArgumentError("authorization: want \"Bearer <token>\"");
   }
-  absl::string_view token = absl::StripLeadingAsciiWhitespace(
-      value.substr(space));
+  absl::string_view token =
+      absl::StripLeadingAsciiWhitespace(value.substr(space));
   if (token.empty() || token.find_first_of(" \t") != token.npos) {
     return absl::InvalidArgumentError(
         "authorization: want \"Bearer <token>\" with one token");

@@ -23,10 +23,10 @@ TEST(TokenTableTest, HashIsSha256InHex) {
 }
 
 TEST(TokenTableTest, FindsEachTokenWithItsScopes) {
-  const std::string file = "# people\n\n" + Line("alice", "read", kReadToken) +
-                           "  " + Line("ops", "admin", kAdminToken) +
-                           Line("prom", "metrics,read", "prom-token-0123456789") +
-                           "   # the end\n";
+  const std::string file =
+      "# people\n\n" + Line("alice", "read", kReadToken) + "  " +
+      Line("ops", "admin", kAdminToken) +
+      Line("prom", "metrics,read", "prom-token-0123456789") + "   # the end\n";
   absl::StatusOr<TokenTable> table = TokenTable::Parse(file, "tokens");
   ASSERT_TRUE(table.ok()) << table.status();
   ASSERT_EQ(table->size(), 3u);
@@ -115,11 +115,10 @@ TEST(TokenTableTest, ParsesBearer) {
     const char* value;
     const char* token;  // null: refused
   } cases[] = {
-      {"Bearer abc", "abc"},       {"bearer abc", "abc"},
-      {"BEARER   abc ", "abc"},    {"Basic abc", nullptr},
-      {"Bearer", nullptr},         {"Bearer ", nullptr},
-      {"Bearer a b", nullptr},     {"abc", nullptr},
-      {"Bearerabc", nullptr},      {"", nullptr},
+      {"Bearer abc", "abc"},   {"bearer abc", "abc"}, {"BEARER   abc ", "abc"},
+      {"Basic abc", nullptr},  {"Bearer", nullptr},   {"Bearer ", nullptr},
+      {"Bearer a b", nullptr}, {"abc", nullptr},      {"Bearerabc", nullptr},
+      {"", nullptr},
   };
   for (const auto& c : cases) {
     absl::StatusOr<absl::string_view> token = ParseBearer(c.value);
