@@ -7,19 +7,16 @@
 //   empty_tc_attach --interface=wa --pin-path=/sys/fs/bpf/bench-empty
 //   prints "attached <mode>" on stdout once both hooks are in place.
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <string>
-#include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/status/statusor.h"
 #include "bpf/testing/empty_tc.skel.h"
-#include "collector/attach.h"
-#include "common/command_line.h"
+#include "tools/benchmarks/bench_main.h"
+#include "tools/benchmarks/tc_hooks.h"
 
 ABSL_FLAG(std::string, interface, "", "interface to attach to");
 ABSL_FLAG(std::string, pin_path, "",
@@ -30,18 +27,10 @@ ABSL_FLAG(double, seconds, 600, "detach after this long at the latest");
 namespace weir::bench {
 namespace {
 
-volatile sig_atomic_t stop = 0;
-void OnSignal(int) { stop = 1; }
-
 int Main(int argc, char** argv) {
-  CommandLineSpec spec;
-  spec.program = "empty_tc_attach";
-  spec.usage =
-      "Holds the empty TC program on an interface's ingress and egress.";
-  spec.flag_source_prefixes = {"tools/benchmarks/"};
-  if (!ParseCommandLineOrExit(argc, argv, spec).empty()) {
-    UsageError(spec, "takes no positional arguments");
-  }
+  const CommandLineSpec spec = ParseBenchCommandLine(
+      argc, argv, "empty_tc_attach",
+      "Holds the empty TC program on an interface's ingress and egress.");
   const std::string ifname = absl::GetFlag(FLAGS_interface);
   const std::string pin_path = absl::GetFlag(FLAGS_pin_path);
   if (ifname.empty() || pin_path.empty()) {
@@ -50,45 +39,26 @@ int Main(int argc, char** argv) {
                  "required\n");
     return 2;
   }
-  signal(SIGTERM, OnSignal);
-  signal(SIGINT, OnSignal);
+  StopOnSignals();
   struct empty_tc* skel = empty_tc__open_and_load();
   if (skel == nullptr) {
     std::fprintf(stderr, "empty_tc_attach: loading empty_tc failed\n");
     return 1;
   }
-  const int prog_fd = bpf_program__fd(skel->progs.empty_tc);
-  collector::Attacher attacher(pin_path);
-  std::vector<collector::Attachment> attached;
-  int status = 0;
-  for (weir::v1::Direction direction :
-       {weir::v1::DIRECTION_INGRESS, weir::v1::DIRECTION_EGRESS}) {
-    absl::StatusOr<collector::Attachment> a = attacher.Attach(
-        prog_fd, ifname, direction, absl::GetFlag(FLAGS_clsact));
-    if (!a.ok()) {
-      std::fprintf(stderr, "empty_tc_attach: %s\n",
-                   a.status().ToString().c_str());
-      status = 1;
-      break;
-    }
-    attached.push_back(*a);
-  }
+  TcHooks hooks(spec.program, pin_path);
+  int status = hooks.Attach(bpf_program__fd(skel->progs.empty_tc), ifname,
+                            absl::GetFlag(FLAGS_clsact))
+                   ? 0
+                   : 1;
   if (status == 0) {
-    std::printf("attached %s\n", attached[0].mode == collector::AttachMode::kTcx
-                                     ? "tcx"
-                                     : "clsact");
-    std::fflush(stdout);
     const auto end =
         std::chrono::steady_clock::now() +
         std::chrono::duration<double>(absl::GetFlag(FLAGS_seconds));
-    while (!stop && std::chrono::steady_clock::now() < end) usleep(50000);
-  }
-  for (collector::Attachment& a : attached) {
-    if (absl::Status s = attacher.Detach(a); !s.ok()) {
-      std::fprintf(stderr, "empty_tc_attach: %s\n", s.ToString().c_str());
-      status = 1;
+    while (!StopRequested() && std::chrono::steady_clock::now() < end) {
+      usleep(50000);
     }
   }
+  if (!hooks.Detach()) status = 1;
   empty_tc__destroy(skel);
   return status;
 }

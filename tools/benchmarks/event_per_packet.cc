@@ -16,7 +16,6 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -26,10 +25,9 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/status/statusor.h"
-#include "collector/attach.h"
-#include "common/command_line.h"
+#include "tools/benchmarks/bench_main.h"
 #include "tools/benchmarks/event_per_packet.skel.h"
+#include "tools/benchmarks/tc_hooks.h"
 
 ABSL_FLAG(std::string, interface, "", "interface to attach to");
 ABSL_FLAG(std::string, pin_path, "",
@@ -38,9 +36,6 @@ ABSL_FLAG(double, seconds, 600, "stop after this long at the latest");
 
 namespace weir::bench {
 namespace {
-
-volatile sig_atomic_t stop = 0;
-void OnSignal(int) { stop = 1; }
 
 struct Totals {
   uint64_t events = 0;
@@ -68,16 +63,11 @@ uint64_t Lost(int map_fd) {
 }
 
 int Main(int argc, char** argv) {
-  CommandLineSpec spec;
-  spec.program = "event_per_packet";
-  spec.usage =
+  const CommandLineSpec spec = ParseBenchCommandLine(
+      argc, argv, "event_per_packet",
       "One ring-buffer event per packet and a consumer that counts them "
       "(the one-event-per-packet design, re-implemented for the peers "
-      "benchmark). Needs root.";
-  spec.flag_source_prefixes = {"tools/benchmarks/"};
-  if (!ParseCommandLineOrExit(argc, argv, spec).empty()) {
-    UsageError(spec, "takes no positional arguments");
-  }
+      "benchmark). Needs root.");
   const std::string ifname = absl::GetFlag(FLAGS_interface);
   const std::string pin_path = absl::GetFlag(FLAGS_pin_path);
   const double seconds = absl::GetFlag(FLAGS_seconds);
@@ -87,8 +77,7 @@ int Main(int argc, char** argv) {
                  "--seconds is 0-3600\n");
     return 2;
   }
-  signal(SIGTERM, OnSignal);
-  signal(SIGINT, OnSignal);
+  StopOnSignals();
   struct event_per_packet* skel = event_per_packet__open_and_load();
   if (skel == nullptr) {
     std::fprintf(stderr, "event_per_packet: loading the program failed\n");
@@ -102,30 +91,15 @@ int Main(int argc, char** argv) {
     event_per_packet__destroy(skel);
     return 1;
   }
-  const int prog_fd = bpf_program__fd(skel->progs.event_per_packet);
-  collector::Attacher attacher(pin_path);
-  std::vector<collector::Attachment> attached;
-  int status = 0;
-  for (weir::v1::Direction direction :
-       {weir::v1::DIRECTION_INGRESS, weir::v1::DIRECTION_EGRESS}) {
-    absl::StatusOr<collector::Attachment> a =
-        attacher.Attach(prog_fd, ifname, direction, /*force_clsact=*/false);
-    if (!a.ok()) {
-      std::fprintf(stderr, "event_per_packet: %s\n",
-                   a.status().ToString().c_str());
-      status = 1;
-      break;
-    }
-    attached.push_back(*a);
-  }
+  TcHooks hooks(spec.program, pin_path);
+  int status = hooks.Attach(bpf_program__fd(skel->progs.event_per_packet),
+                            ifname, /*force_clsact=*/false)
+                   ? 0
+                   : 1;
   if (status == 0) {
-    std::printf("attached %s\n", attached[0].mode == collector::AttachMode::kTcx
-                                     ? "tcx"
-                                     : "clsact");
-    std::fflush(stdout);
     const auto end = std::chrono::steady_clock::now() +
                      std::chrono::duration<double>(seconds);
-    while (!stop && std::chrono::steady_clock::now() < end) {
+    while (!StopRequested() && std::chrono::steady_clock::now() < end) {
       const int n = ring_buffer__poll(ring, 100);
       if (n < 0 && n != -EINTR) {
         std::fprintf(stderr, "event_per_packet: ring_buffer__poll: %d\n", n);
@@ -134,12 +108,7 @@ int Main(int argc, char** argv) {
       }
     }
   }
-  for (collector::Attachment& a : attached) {
-    if (absl::Status s = attacher.Detach(a); !s.ok()) {
-      std::fprintf(stderr, "event_per_packet: %s\n", s.ToString().c_str());
-      status = 1;
-    }
-  }
+  if (!hooks.Detach()) status = 1;
   // Detached: nothing more arrives; read what the ring still holds.
   ring_buffer__consume(ring);
   std::printf(

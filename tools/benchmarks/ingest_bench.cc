@@ -47,10 +47,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/command_line.h"
 #include "grpcpp/grpcpp.h"
 #include "queryd/malloc_tuning.h"
 #include "queryd/store/store.h"
+#include "tools/benchmarks/bench_main.h"
 #include "tools/benchmarks/flow_generator.h"
 #include "weir/v1/ingest.grpc.pb.h"
 #include "weir/v1/query.grpc.pb.h"
@@ -272,15 +272,10 @@ absl::Status FlushRollups(store::Store* store,
 }
 
 int Main(int argc, char** argv) {
-  CommandLineSpec spec;
-  spec.program = "ingest_bench";
-  spec.usage =
+  const CommandLineSpec spec = ParseBenchCommandLine(
+      argc, argv, "ingest_bench",
       "Flow records/s through weir-queryd's IngestService or straight into "
-      "its Store.";
-  spec.flag_source_prefixes = {"tools/benchmarks/"};
-  if (!ParseCommandLineOrExit(argc, argv, spec).empty()) {
-    UsageError(spec, "takes no positional arguments");
-  }
+      "its Store.");
   const std::string mode = absl::GetFlag(FLAGS_mode);
   if (mode == "stats") return Stats(absl::GetFlag(FLAGS_address));
   if (mode == "open") return OpenStore(absl::GetFlag(FLAGS_data_dir));

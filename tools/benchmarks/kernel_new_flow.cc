@@ -34,7 +34,7 @@
 #include "bpf/testing/empty_tc.skel.h"
 #include "bpf/testing/packet_builder.h"
 #include "bpf/weir_flow.h"
-#include "common/command_line.h"
+#include "tools/benchmarks/bench_main.h"
 #include "tools/benchmarks/new_flow_harness.skel.h"
 
 ABSL_FLAG(int, repeats, 60000,
@@ -132,15 +132,10 @@ class Harness {
 };
 
 int Main(int argc, char** argv) {
-  CommandLineSpec spec;
-  spec.program = "kernel_new_flow";
-  spec.usage =
+  const CommandLineSpec spec = ParseBenchCommandLine(
+      argc, argv, "kernel_new_flow",
       "ns per packet of weir.bpf.c on new flows vs existing flows vs an empty "
-      "TC program, through a tail-calling harness. Needs root.";
-  spec.flag_source_prefixes = {"tools/benchmarks/"};
-  if (!ParseCommandLineOrExit(argc, argv, spec).empty()) {
-    UsageError(spec, "takes no positional arguments");
-  }
+      "TC program, through a tail-calling harness. Needs root.");
   const int repeats =
       FlagInRange(spec, "repeats", absl::GetFlag(FLAGS_repeats), 1000, 65000);
   const int rounds =

@@ -36,11 +36,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "common/command_line.h"
 #include "google/protobuf/util/time_util.h"
 #include "queryd/malloc_tuning.h"
 #include "queryd/query/query_engine.h"
 #include "queryd/store/store.h"
+#include "tools/benchmarks/bench_main.h"
 #include "tools/benchmarks/flow_generator.h"
 
 ABSL_FLAG(std::string, data_dir, "", "folder of the data set (kept)");
@@ -162,14 +162,9 @@ double Percentile(std::vector<double> v, double p) {
 }
 
 int Main(int argc, char** argv) {
-  CommandLineSpec spec;
-  spec.program = "query_bench";
-  spec.usage =
-      "TopTalkers/TimeSeries latency over 1 h and 24 h of a generated store.";
-  spec.flag_source_prefixes = {"tools/benchmarks/"};
-  if (!ParseCommandLineOrExit(argc, argv, spec).empty()) {
-    UsageError(spec, "takes no positional arguments");
-  }
+  const CommandLineSpec spec = ParseBenchCommandLine(
+      argc, argv, "query_bench",
+      "TopTalkers/TimeSeries latency over 1 h and 24 h of a generated store.");
   const std::string dir = absl::GetFlag(FLAGS_data_dir);
   const int64_t flows = FlagInRange<int64_t>(
       spec, "flows", absl::GetFlag(FLAGS_flows), 1000, int64_t{1} << 36);

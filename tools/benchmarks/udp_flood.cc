@@ -36,7 +36,6 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -50,7 +49,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "common/command_line.h"
+#include "tools/benchmarks/bench_main.h"
 
 ABSL_FLAG(bool, sink, false, "hold the receiving sockets instead of sending");
 ABSL_FLAG(std::string, dst, "198.51.100.2", "destination address (flood)");
@@ -80,9 +79,6 @@ ABSL_FLAG(int64_t, new_flows_per_second, 100000,
 
 namespace weir::bench {
 namespace {
-
-volatile sig_atomic_t stop = 0;
-void OnSignal(int) { stop = 1; }
 
 bool Parse(const std::string& text, int port, sockaddr_storage* out,
            socklen_t* len) {
@@ -116,7 +112,9 @@ int Sink(const sockaddr_storage& addr, socklen_t len, double seconds) {
   std::fflush(stdout);
   const auto end =
       std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (!stop && std::chrono::steady_clock::now() < end) usleep(100000);
+  while (!StopRequested() && std::chrono::steady_clock::now() < end) {
+    usleep(100000);
+  }
   close(fd);
   return 0;
 }
@@ -148,7 +146,7 @@ int Flood(const sockaddr_storage& addr, socklen_t len, double seconds,
   const auto start = std::chrono::steady_clock::now();
   const auto end = start + std::chrono::duration<double>(seconds);
   auto now = start;
-  for (size_t call = 0; !stop && now < end; ++call) {
+  for (size_t call = 0; !StopRequested() && now < end; ++call) {
     const int n = sendmmsg(fds[call % fds.size()], msgs.data(), batch, 0);
     if (n > 0) {
       sent += n;
@@ -295,7 +293,7 @@ int Churn(bool scan, const std::string& ifname, const uint8_t src_mac[6],
   const auto start = std::chrono::steady_clock::now();
   const auto end = start + std::chrono::duration<double>(seconds);
   auto now = start;
-  while (!stop && now < end) {
+  while (!StopRequested() && now < end) {
     const double elapsed = std::chrono::duration<double>(now - start).count();
     const uint64_t due =
         scan ? UINT64_MAX : static_cast<uint64_t>(elapsed * rate) + 1;
@@ -333,17 +331,11 @@ int Churn(bool scan, const std::string& ifname, const uint8_t src_mac[6],
 }
 
 int Main(int argc, char** argv) {
-  CommandLineSpec spec;
-  spec.program = "udp_flood";
-  spec.usage =
+  const CommandLineSpec spec = ParseBenchCommandLine(
+      argc, argv, "udp_flood",
       "UDP flood with sendmmsg for a bounded time, or (--sink) the socket "
-      "it floods.";
-  spec.flag_source_prefixes = {"tools/benchmarks/"};
-  if (!ParseCommandLineOrExit(argc, argv, spec).empty()) {
-    UsageError(spec, "takes no positional arguments");
-  }
-  signal(SIGTERM, OnSignal);
-  signal(SIGINT, OnSignal);
+      "it floods.");
+  StopOnSignals();
   const double seconds = absl::GetFlag(FLAGS_seconds);
   const int port = absl::GetFlag(FLAGS_port);
   const int flows = absl::GetFlag(FLAGS_flows);
