@@ -35,16 +35,7 @@ TEST_P(StoreTest, AnHourReachesTheHourTierWhenItCloses) {
         AtNanos(kHourNs + 67 * 60 * kSecond));
   const std::vector<FlowRecord> raw = Raw();
   ASSERT_EQ(raw.size(), 4u);
-  const auto check = [&](absl::string_view when) {
-    for (Tier tier : {Tier::kMinute, Tier::kHour}) {
-      for (View view : kFlowViews) {
-        ExpectSameRollups(
-            Rollup(tier, view), Expected(raw, tier, view),
-            absl::StrCat(when, " ", TierName(tier), "/", ViewName(view)));
-      }
-    }
-  };
-  check("before reopening");
+  ExpectRollupsOf(raw, "before reopening");
   // A read of h1 closed the open hour too (it holds flows), so every stored
   // flow is in its answer; past the last hour with flows the end moved on
   // to the hours closed by now.
@@ -52,7 +43,7 @@ TEST_P(StoreTest, AnHourReachesTheHourTierWhenItCloses) {
   EXPECT_GE(end, hour + absl::Hours(2));
   Reopen();
   EXPECT_EQ(HourEnd(*store_), end);
-  check("after reopening");
+  ExpectRollupsOf(raw, "after reopening");
 }
 
 TEST_P(StoreTest, ClosingAnHourLeavesTheBlockCacheAlone) {
@@ -126,12 +117,7 @@ TEST_P(StoreTest, HoursCloseWhileBatchesForThemArrive) {
   for (std::thread& writer : writers) writer.join();
   const std::vector<FlowRecord> raw = Raw();
   ASSERT_EQ(raw.size(), 2u * kBatches * 5);
-  for (Tier tier : {Tier::kMinute, Tier::kHour}) {
-    for (View view : kFlowViews) {
-      ExpectSameRollups(Rollup(tier, view), Expected(raw, tier, view),
-                        absl::StrCat(TierName(tier), "/", ViewName(view)));
-    }
-  }
+  ExpectRollupsOf(raw);
 }
 
 TEST_P(StoreTest, AnHourHalfSummedIntoH1BeforeACrashIsSummedAgain) {
@@ -179,12 +165,7 @@ TEST_P(StoreTest, AnHourHalfSummedIntoH1BeforeACrashIsSummedAgain) {
   EXPECT_EQ(*end, hour + absl::Hours(1));
   const std::vector<FlowRecord> raw = Raw();
   ASSERT_EQ(raw.size(), 4u);
-  for (Tier tier : {Tier::kMinute, Tier::kHour}) {
-    for (View view : kFlowViews) {
-      ExpectSameRollups(Rollup(tier, view), Expected(raw, tier, view),
-                        absl::StrCat(TierName(tier), "/", ViewName(view)));
-    }
-  }
+  ExpectRollupsOf(raw);
 }
 
 TEST_P(StoreTest, ACrashAfterAnHourClosedLosesAndDoublesNothing) {
@@ -231,12 +212,7 @@ TEST_P(StoreTest, ACrashAfterAnHourClosedLosesAndDoublesNothing) {
   ASSERT_NE(store_, nullptr);
   const std::vector<FlowRecord> raw = Raw();
   ASSERT_EQ(raw.size(), 5u);
-  for (Tier tier : {Tier::kMinute, Tier::kHour}) {
-    for (View view : kFlowViews) {
-      ExpectSameRollups(Rollup(tier, view), Expected(raw, tier, view),
-                        absl::StrCat(TierName(tier), "/", ViewName(view)));
-    }
-  }
+  ExpectRollupsOf(raw);
 }
 
 TEST_P(StoreTest, RetentionSumsAnHourIntoH1BeforeDeletingItsMinutes) {

@@ -97,12 +97,9 @@ TEST_P(StoreTest, SumRollupSumsEveryKeyOncePerRun) {
   // Flows in 100 minutes of two hours: the minute tier needs two runs of at
   // most kMaxSummedBuckets buckets, the hour tier one.
   for (uint64_t seq = 1; seq <= 100; ++seq) {
-    BatchSpec spec;
-    spec.seq = seq;
-    spec.seed = seq;
-    spec.flows = 8;
+    BatchSpec spec = SpacedBatch(seq, 60, 8);
     spec.address_pool = 4;
-    spec.interval_start_unix_nano = kHourNs + seq * 60 * kSecond + kSecond;
+    spec.interval_start_unix_nano += kSecond;
     Write(MakeBatch(spec));
   }
   ASSERT_TRUE(store_->Flush().ok());
@@ -161,12 +158,9 @@ TEST_P(StoreTest, SumRollupSumsEveryKeyOncePerRun) {
 
 TEST_P(StoreTest, LookupRollupReadsTheKeysAsScanRollupHasThem) {
   for (uint64_t seq = 1; seq <= 30; ++seq) {
-    BatchSpec spec;
-    spec.seq = seq;
-    spec.seed = seq;
-    spec.flows = 8;
+    BatchSpec spec = SpacedBatch(seq, 150, 8);
     spec.address_pool = 4;
-    spec.interval_start_unix_nano = kHourNs + seq * 150 * kSecond + kSecond;
+    spec.interval_start_unix_nano += kSecond;
     Write(MakeBatch(spec));
   }
   const TimeRange range = {absl::FromUnixSeconds(kHourSec + 300),

@@ -11,13 +11,9 @@ TEST_P(StoreTest, ACrashLosesNoRollups) {
   // whatever the rollup buffer held is only in the pending records.
   store_.reset();
   const auto spec_of = [](uint64_t seq) {
-    BatchSpec spec;
+    BatchSpec spec = SpacedBatch(seq, 97, 30);
     spec.node = seq % 2 == 0 ? "node-a" : "node-b";
-    spec.seq = seq;
-    spec.seed = seq;
-    spec.flows = 30;
     spec.map_full_packets = seq % 4;
-    spec.interval_start_unix_nano = kHourNs + seq * 97 * kSecond;
     return spec;
   };
   GTEST_FLAG_SET(death_test_style, "threadsafe");
@@ -62,12 +58,8 @@ TEST_P(StoreTest, ACrashLosesNoRollups) {
   const std::vector<FlowRecord> raw = Raw();
   ASSERT_EQ(raw.size(), 60u * 30);
   const auto check = [&](absl::string_view when) {
+    ExpectRollupsOf(raw, when);
     for (Tier tier : {Tier::kMinute, Tier::kHour}) {
-      for (View view : kFlowViews) {
-        ExpectSameRollups(
-            Rollup(tier, view), Expected(raw, tier, view),
-            absl::StrCat(when, " ", TierName(tier), "/", ViewName(view)));
-      }
       uint64_t lost = 0;
       for (const auto& [key, counters] : Counters(tier)) {
         lost += counters.lost_packets();
@@ -116,12 +108,7 @@ TEST_P(StoreTest, ACrashAfterRetentionLosesNoRollups) {
   ASSERT_NE(store_, nullptr);
   EXPECT_TRUE(Raw().empty());
   const std::vector<FlowRecord> flows = FlowRecordsOf(batch);
-  for (Tier tier : {Tier::kMinute, Tier::kHour}) {
-    for (View view : kFlowViews) {
-      ExpectSameRollups(Rollup(tier, view), Expected(flows, tier, view),
-                        absl::StrCat(TierName(tier), "/", ViewName(view)));
-    }
-  }
+  ExpectRollupsOf(flows);
 }
 
 }  // namespace

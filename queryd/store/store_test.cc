@@ -229,28 +229,16 @@ TEST_P(StoreTest, RollupTotalsEqualRawTotals) {
   // Flush half-way through a second round so merges meet SST values too.
   ASSERT_TRUE(store_->Flush().ok());
   for (uint64_t seq = 41; seq <= 60; ++seq) {
-    BatchSpec spec;
+    BatchSpec spec = SpacedBatch(seq, 113, 10);
     spec.node = "node-a";
-    spec.seq = seq;
-    spec.seed = seq;
-    spec.interval_start_unix_nano = kHourNs + seq * 113 * kSecond;
     Write(MakeBatch(spec));
   }
 
   const std::vector<FlowRecord> raw = Raw();
   ASSERT_EQ(raw.size(), 3u * 40 * 25 + 20 * 10);
-  auto check = [&](absl::string_view when) {
-    for (Tier tier : {Tier::kMinute, Tier::kHour}) {
-      for (View view : kFlowViews) {
-        ExpectSameRollups(
-            Rollup(tier, view), Expected(raw, tier, view),
-            absl::StrCat(when, " ", TierName(tier), "/", ViewName(view)));
-      }
-    }
-  };
-  check("before compaction");
+  ExpectRollupsOf(raw, "before compaction");
   ASSERT_TRUE(store_->Compact().ok());
-  check("after compaction");
+  ExpectRollupsOf(raw, "after compaction");
 
   // A window of whole hours: 1h/protocol totals equal raw totals exactly.
   const TimeRange window = {absl::FromUnixSeconds(kHourSec + 3600),

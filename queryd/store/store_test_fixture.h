@@ -75,6 +75,17 @@ inline weir::v1::FlowBatch OneFlowBatch(uint64_t seq, uint64_t last_seen,
   return batch;
 }
 
+// Batch `seq` of a run that starts at kHourNs, one batch every
+// `spacing_sec` seconds, each with `flows` flows and a seed of its own.
+inline BatchSpec SpacedBatch(uint64_t seq, uint64_t spacing_sec, int flows) {
+  BatchSpec spec;
+  spec.seq = seq;
+  spec.seed = seq;
+  spec.flows = flows;
+  spec.interval_start_unix_nano = kHourNs + seq * spacing_sec * kSecond;
+  return spec;
+}
+
 inline std::string AddressKey(const Address& a) {
   return std::string(reinterpret_cast<const char*>(a.data()), a.size());
 }
@@ -130,6 +141,24 @@ inline bool SameTotals(const Totals& a, const Totals& b) {
          a.first_seen_unix_nano == b.first_seen_unix_nano &&
          a.last_seen_unix_nano == b.last_seen_unix_nano &&
          a.damaged == b.damaged;
+}
+
+inline void ExpectSameRollups(const TotalsByKey& got,
+                              const TotalsByKey& expected,
+                              absl::string_view what) {
+  EXPECT_EQ(got.size(), expected.size()) << what;
+  for (const auto& [key, totals] : expected) {
+    auto it = got.find(key);
+    if (it == got.end()) {
+      ADD_FAILURE() << what << ": missing entry at bucket " << key.first;
+      continue;
+    }
+    EXPECT_TRUE(SameTotals(it->second, totals))
+        << what << " at bucket " << key.first << ": bytes " << it->second.bytes
+        << " vs " << totals.bytes << ", packets " << it->second.packets
+        << " vs " << totals.packets << ", flows " << it->second.flows << " vs "
+        << totals.flows;
+  }
 }
 
 // Every test runs with the rollup buffer off (rollups written with each
@@ -226,6 +255,19 @@ class StoreTest : public ::testing::TestWithParam<size_t> {
     return totals;
   }
 
+  // Every flow view's rollups, in both tiers, against what `raw` adds up to.
+  // `when`, if given, leads the name of each failure.
+  void ExpectRollupsOf(const std::vector<FlowRecord>& raw,
+                       absl::string_view when = "") {
+    for (Tier tier : {Tier::kMinute, Tier::kHour}) {
+      for (View view : kFlowViews) {
+        ExpectSameRollups(Rollup(tier, view), Expected(raw, tier, view),
+                          absl::StrCat(when, when.empty() ? "" : " ",
+                                       TierName(tier), "/", ViewName(view)));
+      }
+    }
+  }
+
   std::map<std::pair<int64_t, std::string>, NodeCounters> Counters(
       Tier tier, const TimeRange& range = kAllTime) {
     std::map<std::pair<int64_t, std::string>, NodeCounters> out;
@@ -245,24 +287,6 @@ class StoreTest : public ::testing::TestWithParam<size_t> {
   StoreOptions options_;
   std::unique_ptr<Store> store_;
 };
-
-inline void ExpectSameRollups(const TotalsByKey& got,
-                              const TotalsByKey& expected,
-                              absl::string_view what) {
-  EXPECT_EQ(got.size(), expected.size()) << what;
-  for (const auto& [key, totals] : expected) {
-    auto it = got.find(key);
-    if (it == got.end()) {
-      ADD_FAILURE() << what << ": missing entry at bucket " << key.first;
-      continue;
-    }
-    EXPECT_TRUE(SameTotals(it->second, totals))
-        << what << " at bucket " << key.first << ": bytes " << it->second.bytes
-        << " vs " << totals.bytes << ", packets " << it->second.packets
-        << " vs " << totals.packets << ", flows " << it->second.flows << " vs "
-        << totals.flows;
-  }
-}
 
 // Every TEST_P of a file that includes this header runs three times, named
 // after the buffer size.
