@@ -14,22 +14,14 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/ip_address_test_util.h"
 #include "gtest/gtest.h"
 
 namespace weir {
 namespace {
 
-IpAddress MustParse(absl::string_view text) {
-  absl::StatusOr<IpAddress> address = IpAddress::Parse(text);
-  EXPECT_TRUE(address.ok()) << address.status();
-  return address.ok() ? *address : IpAddress();
-}
-
 std::string ParseError(absl::string_view text) {
-  const absl::StatusOr<IpAddress> address = IpAddress::Parse(text);
-  if (address.ok()) return absl::StrCat("parsed as ", address->ToString());
-  EXPECT_EQ(address.status().code(), absl::StatusCode::kInvalidArgument);
-  return std::string{address.status().message()};
+  return ParseErrorOf<IpAddress>(text);
 }
 
 TEST(IpAddressTest, DefaultIsIpv6Unspecified) {
@@ -38,7 +30,7 @@ TEST(IpAddressTest, DefaultIsIpv6Unspecified) {
 }
 
 TEST(IpAddressTest, ParsesIpv4AsMapped) {
-  const IpAddress address = MustParse("192.0.2.1");
+  const IpAddress address = ParsedAddress("192.0.2.1");
   EXPECT_TRUE(address.is_ipv4());
   const IpAddress::Bytes expected = {0, 0, 0,    0,    0,   0, 0, 0,
                                      0, 0, 0xff, 0xff, 192, 0, 2, 1};
@@ -47,7 +39,7 @@ TEST(IpAddressTest, ParsesIpv4AsMapped) {
 }
 
 TEST(IpAddressTest, ParsesIpv6) {
-  const IpAddress address = MustParse("2001:DB8::7");
+  const IpAddress address = ParsedAddress("2001:DB8::7");
   EXPECT_FALSE(address.is_ipv4());
   const IpAddress::Bytes expected = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
                                      0,    0,    0,    0,    0, 0, 0, 7};
@@ -56,10 +48,10 @@ TEST(IpAddressTest, ParsesIpv6) {
 }
 
 TEST(IpAddressTest, MappedIpv6TextIsIpv4) {
-  const IpAddress address = MustParse("::ffff:192.0.2.1");
+  const IpAddress address = ParsedAddress("::ffff:192.0.2.1");
   EXPECT_TRUE(address.is_ipv4());
-  EXPECT_EQ(address, MustParse("192.0.2.1"));
-  EXPECT_EQ(address, MustParse("::FFFF:c000:201"));
+  EXPECT_EQ(address, ParsedAddress("192.0.2.1"));
+  EXPECT_EQ(address, ParsedAddress("::FFFF:c000:201"));
   EXPECT_EQ(address.ToString(), "192.0.2.1");
 }
 
@@ -94,7 +86,7 @@ TEST(IpAddressTest, RoundTripsCanonicalText) {
       "1:0:0:2::",  // The longer run wins even when it is last.
   };
   for (const char* text : kCanonical) {
-    EXPECT_EQ(MustParse(text).ToString(), text);
+    EXPECT_EQ(ParsedAddress(text).ToString(), text);
   }
 }
 
@@ -120,7 +112,7 @@ TEST(IpAddressTest, FormatsPerRfc5952) {
       {"::ffff:0.0.0.0", "0.0.0.0"},
   };
   for (const auto& c : kCases) {
-    EXPECT_EQ(MustParse(c.input).ToString(), c.canonical) << c.input;
+    EXPECT_EQ(ParsedAddress(c.input).ToString(), c.canonical) << c.input;
   }
 }
 
@@ -220,10 +212,10 @@ TEST(IpAddressTest, RejectsMalformedInput) {
 
 TEST(IpAddressTest, AcceptsLongestValidText) {
   const IpAddress address =
-      MustParse("0000:0000:0000:0000:0000:ffff:255.255.255.255");
+      ParsedAddress("0000:0000:0000:0000:0000:ffff:255.255.255.255");
   EXPECT_EQ(address.ToString(), "255.255.255.255");
   EXPECT_EQ(
-      MustParse("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255").ToString(),
+      ParsedAddress("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255").ToString(),
       "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
 }
 
@@ -239,13 +231,13 @@ TEST(IpAddressTest, FromBytesTakesFourOrSixteen) {
   const uint8_t v4[] = {198, 51, 100, 7};
   absl::StatusOr<IpAddress> address = IpAddress::FromBytes(v4);
   ASSERT_TRUE(address.ok()) << address.status();
-  EXPECT_EQ(*address, MustParse("198.51.100.7"));
+  EXPECT_EQ(*address, ParsedAddress("198.51.100.7"));
 
   const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
                           0,    0,    0,    0,    0, 0, 0, 7};
   address = IpAddress::FromBytes(v6);
   ASSERT_TRUE(address.ok()) << address.status();
-  EXPECT_EQ(*address, MustParse("2001:db8::7"));
+  EXPECT_EQ(*address, ParsedAddress("2001:db8::7"));
 
   const uint8_t five[5] = {};
   address = IpAddress::FromBytes(five);
@@ -256,35 +248,35 @@ TEST(IpAddressTest, FromBytesTakesFourOrSixteen) {
 }
 
 TEST(IpAddressTest, FromIpv4TakesHostOrder) {
-  EXPECT_EQ(IpAddress::FromIpv4(0xc0000201), MustParse("192.0.2.1"));
-  EXPECT_EQ(IpAddress::FromIpv4(0), MustParse("0.0.0.0"));
-  EXPECT_EQ(IpAddress::FromIpv4(0xffffffff), MustParse("255.255.255.255"));
+  EXPECT_EQ(IpAddress::FromIpv4(0xc0000201), ParsedAddress("192.0.2.1"));
+  EXPECT_EQ(IpAddress::FromIpv4(0), ParsedAddress("0.0.0.0"));
+  EXPECT_EQ(IpAddress::FromIpv4(0xffffffff), ParsedAddress("255.255.255.255"));
 }
 
 TEST(IpAddressTest, OrdersByBytes) {
-  EXPECT_LT(MustParse("::1"), MustParse("0.0.0.0"));
-  EXPECT_LT(MustParse("9.255.255.255"), MustParse("10.0.0.0"));
-  EXPECT_LT(MustParse("255.255.255.255"), MustParse("2001:db8::"));
-  EXPECT_LE(MustParse("1.2.3.4"), MustParse("1.2.3.4"));
-  EXPECT_GT(MustParse("fe80::"), MustParse("fc00::"));
-  EXPECT_GE(MustParse("fe80::"), MustParse("fe80::"));
-  EXPECT_NE(MustParse("::"), MustParse("0.0.0.0"));
+  EXPECT_LT(ParsedAddress("::1"), ParsedAddress("0.0.0.0"));
+  EXPECT_LT(ParsedAddress("9.255.255.255"), ParsedAddress("10.0.0.0"));
+  EXPECT_LT(ParsedAddress("255.255.255.255"), ParsedAddress("2001:db8::"));
+  EXPECT_LE(ParsedAddress("1.2.3.4"), ParsedAddress("1.2.3.4"));
+  EXPECT_GT(ParsedAddress("fe80::"), ParsedAddress("fc00::"));
+  EXPECT_GE(ParsedAddress("fe80::"), ParsedAddress("fe80::"));
+  EXPECT_NE(ParsedAddress("::"), ParsedAddress("0.0.0.0"));
 }
 
 TEST(IpAddressTest, HashesConsistentlyWithEquality) {
   EXPECT_TRUE(absl::VerifyTypeImplementsAbslHashCorrectly({
       IpAddress(),
-      MustParse("0.0.0.0"),
-      MustParse("192.0.2.1"),
-      MustParse("::ffff:192.0.2.1"),
-      MustParse("2001:db8::1"),
-      MustParse("2001:db8::1:0"),
+      ParsedAddress("0.0.0.0"),
+      ParsedAddress("192.0.2.1"),
+      ParsedAddress("::ffff:192.0.2.1"),
+      ParsedAddress("2001:db8::1"),
+      ParsedAddress("2001:db8::1:0"),
   }));
 }
 
 TEST(IpAddressTest, StreamsAsText) {
   std::ostringstream out;
-  out << MustParse("2001:db8::1") << " " << MustParse("192.0.2.1");
+  out << ParsedAddress("2001:db8::1") << " " << ParsedAddress("192.0.2.1");
   EXPECT_EQ(out.str(), "2001:db8::1 192.0.2.1");
 }
 
@@ -346,7 +338,7 @@ TEST(IpAddressTest, AgreesWithInetPtonOnMutatedText) {
       ++accepted;
       ASSERT_EQ(ours->bytes(), expected) << text;
       // What parses also prints back to the same address.
-      ASSERT_EQ(MustParse(ours->ToString()), *ours) << text;
+      ASSERT_EQ(ParsedAddress(ours->ToString()), *ours) << text;
     }
   }
   // The mutations must exercise both sides.
@@ -384,7 +376,7 @@ TEST(IpAddressTest, FormatsLikeInetNtopOutsideItsSpecialCases) {
       ASSERT_EQ(ours, glibc);
       ++compared;
     }
-    ASSERT_EQ(MustParse(ours), address) << ours;
+    ASSERT_EQ(ParsedAddress(ours), address) << ours;
   }
   EXPECT_GT(compared, 50000);
 }
@@ -442,7 +434,7 @@ TEST(ClassifyTest, Ipv4Boundaries) {
       {"255.255.255.255", AddressClass::kMulticast},
   };
   for (const auto& c : kCases) {
-    EXPECT_EQ(AddressClassName(Classify(MustParse(c.address))),
+    EXPECT_EQ(AddressClassName(Classify(ParsedAddress(c.address))),
               AddressClassName(c.address_class))
         << c.address;
   }
@@ -483,7 +475,7 @@ TEST(ClassifyTest, Ipv6Boundaries) {
       {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", AddressClass::kMulticast},
   };
   for (const auto& c : kCases) {
-    EXPECT_EQ(AddressClassName(Classify(MustParse(c.address))),
+    EXPECT_EQ(AddressClassName(Classify(ParsedAddress(c.address))),
               AddressClassName(c.address_class))
         << c.address;
   }
