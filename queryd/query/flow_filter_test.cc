@@ -3,10 +3,10 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "common/ip_address.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
+#include "queryd/query/flow_test_util.h"
 
 namespace weir::query {
 namespace {
@@ -31,26 +31,8 @@ FlowFilter Compiled(const std::string& text) {
   return filter.ok() ? *filter : FlowFilter();
 }
 
-store::Address Addr(const std::string& text) {
-  absl::StatusOr<IpAddress> ip = IpAddress::Parse(text);
-  EXPECT_TRUE(ip.ok()) << text;
-  store::Address out{};
-  if (ip.ok()) out = ip->bytes();
-  return out;
-}
-
-store::FlowRecord Flow() {
-  store::FlowRecord flow;
-  flow.node = "node-a";
-  flow.ifname = "eth0";
-  flow.direction = weir::v1::DIRECTION_EGRESS;
-  flow.protocol = 6;
-  flow.src_addr = Addr("192.0.2.10");
-  flow.dst_addr = Addr("198.51.100.20");
-  flow.src_port = 40000;
-  flow.dst_port = 443;
-  return flow;
-}
+// The flow every test starts from.
+store::FlowRecord Flow() { return TcpFlowTo("198.51.100.20"); }
 
 std::string ErrorOf(const std::string& text) {
   absl::StatusOr<FlowFilter> filter = FlowFilter::Compile(Proto(text));

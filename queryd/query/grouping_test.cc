@@ -2,31 +2,15 @@
 
 #include <string>
 
-#include "common/ip_address.h"
 #include "gtest/gtest.h"
+#include "queryd/query/flow_test_util.h"
 #include "queryd/store/tier_chooser.h"
 
 namespace weir::query {
 namespace {
 
-store::Address Addr(const std::string& text) {
-  absl::StatusOr<IpAddress> ip = IpAddress::Parse(text);
-  EXPECT_TRUE(ip.ok()) << text;
-  return ip.ok() ? ip->bytes() : store::Address{};
-}
-
-store::FlowRecord Flow() {
-  store::FlowRecord flow;
-  flow.node = "node-a";
-  flow.ifname = "eth0";
-  flow.direction = weir::v1::DIRECTION_EGRESS;
-  flow.protocol = 6;
-  flow.src_addr = Addr("192.0.2.10");
-  flow.dst_addr = Addr("2001:db8::20");
-  flow.src_port = 40000;
-  flow.dst_port = 443;
-  return flow;
-}
+// The flow every test starts from.
+store::FlowRecord Flow() { return TcpFlowTo("2001:db8::20"); }
 
 std::string Shown(weir::v1::GroupBy group_by, const GroupKey& key) {
   weir::v1::Talker talker;
