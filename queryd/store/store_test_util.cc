@@ -94,22 +94,18 @@ weir::v1::FlowBatch MakeBatch(const BatchSpec& spec) {
   counters->set_bytes_exported(bytes);
   uint64_t lost_packets = 0;
   uint64_t lost_bytes = 0;
-  if (spec.map_full_packets > 0) {
+  const auto add_loss = [&](weir::v1::LossReason reason, uint64_t packets,
+                            uint64_t bytes_per_packet) {
+    if (packets == 0) return;
     weir::v1::LossCount* loss = counters->add_losses();
-    loss->set_reason(weir::v1::LOSS_REASON_MAP_FULL);
-    loss->set_packets(spec.map_full_packets);
-    loss->set_bytes(spec.map_full_packets * 100);
+    loss->set_reason(reason);
+    loss->set_packets(packets);
+    loss->set_bytes(packets * bytes_per_packet);
     lost_packets += loss->packets();
     lost_bytes += loss->bytes();
-  }
-  if (spec.non_ip_packets > 0) {
-    weir::v1::LossCount* loss = counters->add_losses();
-    loss->set_reason(weir::v1::LOSS_REASON_NON_IP);
-    loss->set_packets(spec.non_ip_packets);
-    loss->set_bytes(spec.non_ip_packets * 60);
-    lost_packets += loss->packets();
-    lost_bytes += loss->bytes();
-  }
+  };
+  add_loss(weir::v1::LOSS_REASON_MAP_FULL, spec.map_full_packets, 100);
+  add_loss(weir::v1::LOSS_REASON_NON_IP, spec.non_ip_packets, 60);
   counters->set_packets_seen(packets + lost_packets);
   counters->set_bytes_seen(bytes + lost_bytes);
   return batch;
