@@ -627,10 +627,7 @@ absl::Status RocksStore::ScanRaw(const RawScan& scan, RawVisitor visit) const {
 absl::Status RocksStore::ScanRollup(Tier tier, View view,
                                     const TimeRange& range,
                                     RollupVisitor visit) const {
-  if (view == View::kNodeCounters) {
-    return absl::InvalidArgumentError(
-        "view: node_counters is not a flow view; use ScanNodeCounters");
-  }
+  WEIR_RETURN_IF_ERROR(CheckFlowView(tier, view));
   // Everything acked before this read is in the answer.
   WEIR_RETURN_IF_ERROR(closer_.ReadyToRead(tier, range));
   return reader_.ScanRollup(tier, view, range, visit);
