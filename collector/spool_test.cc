@@ -175,6 +175,18 @@ class SpoolTest : public ::testing::Test {
     return options;
   }
 
+  // The options of a spool in `dir` with records 1 to `last` appended and
+  // closed again, all in one segment and never fsynced: for the tests that
+  // then damage that segment file.
+  SpoolOptions WrittenSpool(const std::string& dir, uint64_t last) {
+    SpoolOptions options = Options(dir);
+    options.segment_bytes = 1 << 16;
+    options.fsync = FsyncPolicy::kNever;
+    std::unique_ptr<Spool> spool = OpenOrDie(options);
+    AppendRange(*spool, 1, last);
+    return options;
+  }
+
   std::unique_ptr<Spool> OpenOrDie(const SpoolOptions& options) {
     absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Open(options);
     EXPECT_TRUE(spool.ok()) << spool.status();
@@ -379,13 +391,7 @@ TEST_F(SpoolTest, FsyncPolicies) {
 // before it, counts one torn tail, and goes on appending after them.
 TEST_F(SpoolTest, TornTailAtEveryByteOfTheLastRecord) {
   const std::string dir = TestDir("torn_source");
-  SpoolOptions options = Options(dir);
-  options.segment_bytes = 1 << 16;
-  options.fsync = FsyncPolicy::kNever;
-  {
-    std::unique_ptr<Spool> spool = OpenOrDie(options);
-    AppendRange(*spool, 1, 4);
-  }
+  SpoolOptions options = WrittenSpool(dir, 4);
   std::vector<std::string> files = SegmentFiles(dir);
   ASSERT_EQ(files.size(), 1u);
   const std::string whole = ReadFile(files[0]);
@@ -500,13 +506,7 @@ TEST_F(SpoolTest, FlippedBytesAtRandomOffsets) {
 // touched are counted from the gap in indices, the others come back.
 TEST_F(SpoolTest, ZeroedBlockCountsEveryRecordItTouched) {
   const std::string dir = TestDir("zeroed");
-  SpoolOptions options = Options(dir);
-  options.segment_bytes = 1 << 16;
-  options.fsync = FsyncPolicy::kNever;
-  {
-    std::unique_ptr<Spool> spool = OpenOrDie(options);
-    AppendRange(*spool, 1, 10);
-  }
+  const SpoolOptions options = WrittenSpool(dir, 10);
   const std::vector<std::string> files = SegmentFiles(dir);
   ASSERT_EQ(files.size(), 1u);
   std::string data = ReadFile(files[0]);
