@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <cstdio>
+#include <string>
 #include <utility>
 
 namespace weir::bench {
@@ -22,6 +24,12 @@ CommandLineSpec ParseBenchCommandLine(int argc, char** argv,
     UsageError(spec, "takes no positional arguments");
   }
   return spec;
+}
+
+int Failed(absl::string_view program, const absl::Status& status) {
+  std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.size()),
+               program.data(), status.ToString().c_str());
+  return 1;
 }
 
 void StopOnSignals() {

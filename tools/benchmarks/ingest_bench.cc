@@ -247,9 +247,7 @@ int OpenStore(const std::string& data_dir) {
   const double elapsed =
       std::chrono::duration<double>(Clock::now() - start).count();
   if (!opened.ok()) {
-    std::fprintf(stderr, "ingest_bench: %s\n",
-                 opened.status().ToString().c_str());
-    return 1;
+    return Failed("ingest_bench", opened.status());
   }
   std::printf("open_seconds=%.3f\n", elapsed);
   return 0;
@@ -328,9 +326,7 @@ int Main(int argc, char** argv) {
     absl::StatusOr<std::unique_ptr<store::Store>> opened =
         store::Store::Open(options);
     if (!opened.ok()) {
-      std::fprintf(stderr, "ingest_bench: %s\n",
-                   opened.status().ToString().c_str());
-      return 1;
+      return Failed("ingest_bench", opened.status());
     }
     store = *std::move(opened);
   } else {

@@ -149,9 +149,7 @@ int Main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<bpf::Skeleton>> weir =
       bpf::Skeleton::OpenAndLoad(options);
   if (!weir.ok()) {
-    std::fprintf(stderr, "kernel_new_flow: %s\n",
-                 weir.status().ToString().c_str());
-    return 1;
+    return Failed("kernel_new_flow", weir.status());
   }
   if (repeats >= static_cast<int>(options.flow_map_entries)) {
     std::fprintf(stderr, "kernel_new_flow: --repeats must be below %u\n",

@@ -154,6 +154,18 @@ struct Query {
   int results = 0;
 };
 
+// The answer's source into *source, or false (the failure reported) when
+// there is no answer.
+template <typename Response>
+bool Answered(const absl::StatusOr<Response>& r, std::string* source) {
+  if (!r.ok()) {
+    Failed("query_bench", r.status());
+    return false;
+  }
+  *source = r->source();
+  return true;
+}
+
 double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   // Nearest rank.
@@ -186,8 +198,7 @@ int Main(int argc, char** argv) {
                  static_cast<long long>(flows), dir.c_str());
     const Clock::time_point began = Clock::now();
     if (absl::Status s = Generate(dir, flows, nodes); !s.ok()) {
-      std::fprintf(stderr, "query_bench: %s\n", s.ToString().c_str());
-      return 1;
+      return Failed("query_bench", s);
     }
     generate_s = std::chrono::duration<double>(Clock::now() - began).count();
   } else {
@@ -200,9 +211,7 @@ int Main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<store::Store>> opened =
       store::Store::Open(options);
   if (!opened.ok()) {
-    std::fprintf(stderr, "query_bench: %s\n",
-                 opened.status().ToString().c_str());
-    return 1;
+    return Failed("query_bench", opened.status());
   }
   query::QueryEngineOptions engine_options;
   engine_options.clock = [] { return kNow; };
@@ -242,12 +251,7 @@ int Main(int argc, char** argv) {
           request.set_limit(10);
           absl::StatusOr<weir::v1::TopTalkersResponse> r =
               w.engine->TopTalkers(request);
-          if (!r.ok()) {
-            std::fprintf(stderr, "query_bench: %s\n",
-                         r.status().ToString().c_str());
-            return false;
-          }
-          *source = r->source();
+          if (!Answered(r, source)) return false;
           *results = r->talkers_size();
           return true;
         });
@@ -262,12 +266,7 @@ int Main(int argc, char** argv) {
             }
             absl::StatusOr<weir::v1::TimeSeriesResponse> r =
                 w.engine->TimeSeries(request);
-            if (!r.ok()) {
-              std::fprintf(stderr, "query_bench: %s\n",
-                           r.status().ToString().c_str());
-              return false;
-            }
-            *source = r->source();
+            if (!Answered(r, source)) return false;
             int points = 0;
             for (const auto& s : r->series()) points += s.points_size();
             *results = points;
@@ -287,12 +286,7 @@ int Main(int argc, char** argv) {
           if (nothing) request.mutable_filter()->add_dst_port(9);
           absl::StatusOr<weir::v1::ListFlowsResponse> r =
               w.engine->ListFlows(request);
-          if (!r.ok()) {
-            std::fprintf(stderr, "query_bench: %s\n",
-                         r.status().ToString().c_str());
-            return false;
-          }
-          *source = r->source();
+          if (!Answered(r, source)) return false;
           *results = r->flows_size();
           return true;
         });

@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "tools/benchmarks/bench_main.h"
 #include "weir/v1/flow.pb.h"
 
 namespace weir::bench {
@@ -19,8 +20,7 @@ bool TcHooks::Attach(int prog_fd, const std::string& ifname,
     absl::StatusOr<collector::Attachment> a =
         attacher_.Attach(prog_fd, ifname, direction, force_clsact);
     if (!a.ok()) {
-      std::fprintf(stderr, "%s: %s\n", program_.c_str(),
-                   a.status().ToString().c_str());
+      Failed(program_, a.status());
       return false;
     }
     attached_.push_back(*a);
@@ -36,7 +36,7 @@ bool TcHooks::Detach() {
   bool ok = true;
   for (collector::Attachment& a : attached_) {
     if (absl::Status s = attacher_.Detach(a); !s.ok()) {
-      std::fprintf(stderr, "%s: %s\n", program_.c_str(), s.ToString().c_str());
+      Failed(program_, s);
       ok = false;
     }
   }
