@@ -21,12 +21,11 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bpf/skeleton.h"
+#include "bpf/testing/loaded_skeleton.h"
 #include "bpf/weir_flow.h"
 
 namespace weir::bpf {
 namespace {
-
-constexpr char kSkipMessage[] = "needs root (CAP_BPF, CAP_PERFMON)";
 
 weir_flow_key KeyForIndex(uint32_t i) {
   weir_flow_key key = {};
@@ -45,13 +44,11 @@ weir_flow_key KeyForIndex(uint32_t i) {
 class FlowTableTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << kSkipMessage;
+    if (geteuid() != 0) GTEST_SKIP() << testing::kNeedsRoot;
     ProgramOptions options;
     options.flow_map_entries = 8192;
-    absl::StatusOr<std::unique_ptr<Skeleton>> skeleton =
-        Skeleton::OpenAndLoad(options);
-    ASSERT_TRUE(skeleton.ok()) << skeleton.status();
-    skeleton_ = *std::move(skeleton);
+    skeleton_ = testing::LoadedSkeleton(options);
+    ASSERT_NE(skeleton_, nullptr);
     table_ = std::make_unique<FlowTable>(*skeleton_);
     cpus_ = libbpf_num_possible_cpus();
     ASSERT_GT(cpus_, 0);

@@ -19,12 +19,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "bpf/testing/loaded_skeleton.h"
 #include "bpf/weir_flow.h"
 
 namespace weir::bpf {
 namespace {
-
-constexpr char kSkipMessage[] = "needs root (CAP_BPF, CAP_PERFMON)";
 
 bpf_map_info MapInfo(int fd) {
   bpf_map_info info = {};
@@ -60,13 +59,12 @@ TEST(SkeletonTest, ZeroFlowEntriesIsInvalid) {
 }
 
 TEST(SkeletonTest, LoadCreatesBothFlowMapsInTheSlots) {
-  if (geteuid() != 0) GTEST_SKIP() << kSkipMessage;
+  if (geteuid() != 0) GTEST_SKIP() << testing::kNeedsRoot;
   ProgramOptions options;
   options.flow_map_entries = 1000;
-  absl::StatusOr<std::unique_ptr<Skeleton>> skeleton =
-      Skeleton::OpenAndLoad(options);
-  ASSERT_TRUE(skeleton.ok()) << skeleton.status();
-  Skeleton& s = **skeleton;
+  const std::unique_ptr<Skeleton> skeleton = testing::LoadedSkeleton(options);
+  ASSERT_NE(skeleton, nullptr);
+  Skeleton& s = *skeleton;
   EXPECT_TRUE(s.loaded());
   EXPECT_GE(s.ingress_program_fd(), 0);
   EXPECT_GE(s.egress_program_fd(), 0);
@@ -105,7 +103,7 @@ TEST(SkeletonTest, LoadCreatesBothFlowMapsInTheSlots) {
 class PinnedSkeletonTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << kSkipMessage;
+    if (geteuid() != 0) GTEST_SKIP() << testing::kNeedsRoot;
     ASSERT_EQ(unshare(CLONE_NEWNS), 0);
     ASSERT_EQ(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0);
     bpffs_ = absl::StrCat(getenv("TEST_TMPDIR"), "/bpffs");

@@ -33,6 +33,7 @@
 #include "bpf/counters.h"
 #include "bpf/flow_table.h"
 #include "bpf/skeleton.h"
+#include "bpf/testing/loaded_skeleton.h"
 #include "bpf/testing/packet_builder.h"
 #include "bpf/weir_bpf_test_fixtures.h"
 #include "bpf/weir_flow.h"
@@ -59,13 +60,12 @@ using ::weir::bpf::testing::kEthertypeArp;
 using ::weir::bpf::testing::kEthertypeIpv4;
 using ::weir::bpf::testing::kEthertypeQinQ;
 using ::weir::bpf::testing::kEthertypeVlan;
+using ::weir::bpf::testing::kNeedsRoot;
 using ::weir::bpf::testing::kTcpAck;
 using ::weir::bpf::testing::kTcpFin;
 using ::weir::bpf::testing::kTcpPsh;
 using ::weir::bpf::testing::kTcpSyn;
 using ::weir::bpf::testing::PacketBuilder;
-
-constexpr char kSkipMessage[] = "needs root (CAP_BPF, CAP_PERFMON)";
 
 // ---------------------------------------------------------------------------
 // Running the program.
@@ -163,7 +163,7 @@ class WeirBpfParseTest : public ::testing::TestWithParam<Case> {
   }
 
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << kSkipMessage;
+    if (geteuid() != 0) GTEST_SKIP() << kNeedsRoot;
     ASSERT_NE(program_, nullptr) << "loading weir.bpf.o: " << *load_status_;
     ASSERT_TRUE(program_->Clear().ok());
   }
@@ -272,7 +272,7 @@ INSTANTIATE_TEST_SUITE_P(Cases, WeirBpfParseTest,
 class WeirBpfMapTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << kSkipMessage;
+    if (geteuid() != 0) GTEST_SKIP() << kNeedsRoot;
   }
 
   static std::vector<uint8_t> UdpFrame(uint16_t dst_port) {
