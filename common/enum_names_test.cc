@@ -9,6 +9,13 @@
 namespace weir {
 namespace {
 
+// ShortEnumName of a generated enum's value.
+template <typename Enum>
+std::string ShortNameOf(Enum value) {
+  return ShortEnumName(
+      *google::protobuf::GetEnumDescriptor<Enum>()->FindValueByNumber(value));
+}
+
 TEST(EnumNamesTest, PrefixIsTheTypeNameInUpperSnakeCase) {
   EXPECT_EQ(EnumValuePrefix(*weir::v1::GroupBy_descriptor()), "GROUP_BY_");
   EXPECT_EQ(EnumValuePrefix(*weir::v1::OrderBy_descriptor()), "ORDER_BY_");
@@ -19,19 +26,11 @@ TEST(EnumNamesTest, PrefixIsTheTypeNameInUpperSnakeCase) {
 }
 
 TEST(EnumNamesTest, ShortNamesDropThePrefix) {
-  EXPECT_EQ(ShortEnumName(*weir::v1::GroupBy_descriptor()->FindValueByNumber(
-                weir::v1::GROUP_BY_SRC_PORT)),
-            "src_port");
-  EXPECT_EQ(ShortEnumName(*weir::v1::Direction_descriptor()->FindValueByNumber(
-                weir::v1::DIRECTION_INGRESS)),
-            "ingress");
-  EXPECT_EQ(ShortEnumName(*weir::v1::OrderBy_descriptor()->FindValueByNumber(
-                weir::v1::ORDER_BY_UNSPECIFIED)),
-            "unspecified");
+  EXPECT_EQ(ShortNameOf(weir::v1::GROUP_BY_SRC_PORT), "src_port");
+  EXPECT_EQ(ShortNameOf(weir::v1::DIRECTION_INGRESS), "ingress");
+  EXPECT_EQ(ShortNameOf(weir::v1::ORDER_BY_UNSPECIFIED), "unspecified");
   // "4" would read as a number: IP_VERSION_4 has no short form.
-  EXPECT_EQ(ShortEnumName(*weir::v1::IpVersion_descriptor()->FindValueByNumber(
-                weir::v1::IP_VERSION_4)),
-            "");
+  EXPECT_EQ(ShortNameOf(weir::v1::IP_VERSION_4), "");
 }
 
 TEST(EnumNamesTest, FindsEveryForm) {
