@@ -182,8 +182,7 @@ class SpoolTest : public ::testing::Test {
     SpoolOptions options = Options(dir);
     options.segment_bytes = 1 << 16;
     options.fsync = FsyncPolicy::kNever;
-    std::unique_ptr<Spool> spool = OpenOrDie(options);
-    AppendRange(*spool, 1, last);
+    AppendRange(*OpenOrDie(options), 1, last);
     return options;
   }
 
