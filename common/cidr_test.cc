@@ -69,10 +69,7 @@ TEST(CidrTest, RoundTrips) {
 }
 
 TEST(CidrTest, RejectsMalformedInput) {
-  const struct {
-    std::string input;
-    const char* error;
-  } kCases[] = {
+  const Refusal kCases[] = {
       {"", R"(invalid CIDR "": empty)"},
       {"10.0.0.0/33",
        R"(invalid CIDR "10.0.0.0/33": prefix length 33 out of range for IPv4 (0-32))"},
@@ -123,9 +120,7 @@ TEST(CidrTest, RejectsMalformedInput) {
       {"::ffff:0:0/95",
        R"(invalid CIDR "::ffff:0:0/95": host bits set; did you mean ::fffe:0:0/95?)"},
   };
-  for (const auto& c : kCases) {
-    EXPECT_EQ(ParseError(c.input), c.error);
-  }
+  ExpectRefusals<Cidr>(kCases);
 }
 
 TEST(CidrTest, RejectsHugeInputWithShortMessage) {

@@ -117,10 +117,7 @@ TEST(IpAddressTest, FormatsPerRfc5952) {
 }
 
 TEST(IpAddressTest, RejectsMalformedInput) {
-  const struct {
-    std::string input;
-    const char* error;
-  } kCases[] = {
+  const Refusal kCases[] = {
       {"", R"(invalid IP address "": empty)"},
       {"1.2.3", R"(invalid IP address "1.2.3": expected 4 octets, got 3)"},
       {"1.2.3.4.5",
@@ -205,9 +202,7 @@ TEST(IpAddressTest, RejectsMalformedInput) {
       {"0000:0000:0000:0000:0000:ffff:255.255.255.2550",
        R"(invalid IP address "0000:0000:0000:0000:0000:ffff:255.255.255.2550": longer than any IP address)"},
   };
-  for (const auto& c : kCases) {
-    EXPECT_EQ(ParseError(c.input), c.error);
-  }
+  ExpectRefusals<IpAddress>(kCases);
 }
 
 TEST(IpAddressTest, AcceptsLongestValidText) {

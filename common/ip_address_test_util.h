@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "common/ip_address.h"
 #include "gtest/gtest.h"
 
@@ -31,6 +32,20 @@ std::string ParseErrorOf(absl::string_view text) {
   if (parsed.ok()) return absl::StrCat("parsed as ", parsed->ToString());
   EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
   return std::string{parsed.status().message()};
+}
+
+// A text T::Parse must refuse, and the message it must refuse it with.
+struct Refusal {
+  std::string input;
+  const char* error;
+};
+
+// ParseErrorOf<T> of every case's input is the case's error.
+template <typename T>
+void ExpectRefusals(absl::Span<const Refusal> cases) {
+  for (const Refusal& c : cases) {
+    EXPECT_EQ(ParseErrorOf<T>(c.input), c.error);
+  }
 }
 
 }  // namespace weir
