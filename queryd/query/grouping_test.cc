@@ -18,6 +18,12 @@ std::string Shown(weir::v1::GroupBy group_by, const GroupKey& key) {
   return talker.ShortDebugString();
 }
 
+// The group `flow` falls in under `group_by`, as an answer shows it.
+std::string ShownKey(weir::v1::GroupBy group_by,
+                     const store::FlowRecord& flow) {
+  return Shown(group_by, GroupKeyOf(group_by, flow));
+}
+
 TEST(GroupingTest, DimensionsOfEveryGrouping) {
   using namespace store;  // NOLINT: the Dimension bits
   EXPECT_EQ(GroupDimensions(weir::v1::GROUP_BY_UNSPECIFIED), 0u);
@@ -38,32 +44,20 @@ TEST(GroupingTest, DimensionsOfEveryGrouping) {
 
 TEST(GroupingTest, KeysOfRecordsShowOnlyTheGrouping) {
   const store::FlowRecord flow = Flow();
-  EXPECT_EQ(
-      Shown(weir::v1::GROUP_BY_SRC, GroupKeyOf(weir::v1::GROUP_BY_SRC, flow)),
-      "src_addr: \"192.0.2.10\"");
-  EXPECT_EQ(
-      Shown(weir::v1::GROUP_BY_DST, GroupKeyOf(weir::v1::GROUP_BY_DST, flow)),
-      "dst_addr: \"2001:db8::20\"");
-  EXPECT_EQ(
-      Shown(weir::v1::GROUP_BY_PAIR, GroupKeyOf(weir::v1::GROUP_BY_PAIR, flow)),
-      "src_addr: \"192.0.2.10\" dst_addr: \"2001:db8::20\"");
-  EXPECT_EQ(Shown(weir::v1::GROUP_BY_SRC_PORT,
-                  GroupKeyOf(weir::v1::GROUP_BY_SRC_PORT, flow)),
+  EXPECT_EQ(ShownKey(weir::v1::GROUP_BY_SRC, flow), "src_addr: \"192.0.2.10\"");
+  EXPECT_EQ(ShownKey(weir::v1::GROUP_BY_DST, flow),
+            "dst_addr: \"2001:db8::20\"");
+  EXPECT_EQ(ShownKey(weir::v1::GROUP_BY_PAIR, flow),
+            "src_addr: \"192.0.2.10\" dst_addr: \"2001:db8::20\"");
+  EXPECT_EQ(ShownKey(weir::v1::GROUP_BY_SRC_PORT, flow),
             "port: 40000 protocol: 6");
-  EXPECT_EQ(Shown(weir::v1::GROUP_BY_DST_PORT,
-                  GroupKeyOf(weir::v1::GROUP_BY_DST_PORT, flow)),
+  EXPECT_EQ(ShownKey(weir::v1::GROUP_BY_DST_PORT, flow),
             "port: 443 protocol: 6");
-  EXPECT_EQ(Shown(weir::v1::GROUP_BY_PROTOCOL,
-                  GroupKeyOf(weir::v1::GROUP_BY_PROTOCOL, flow)),
-            "protocol: 6");
-  EXPECT_EQ(
-      Shown(weir::v1::GROUP_BY_NODE, GroupKeyOf(weir::v1::GROUP_BY_NODE, flow)),
-      "node: \"node-a\"");
-  EXPECT_EQ(Shown(weir::v1::GROUP_BY_INTERFACE,
-                  GroupKeyOf(weir::v1::GROUP_BY_INTERFACE, flow)),
+  EXPECT_EQ(ShownKey(weir::v1::GROUP_BY_PROTOCOL, flow), "protocol: 6");
+  EXPECT_EQ(ShownKey(weir::v1::GROUP_BY_NODE, flow), "node: \"node-a\"");
+  EXPECT_EQ(ShownKey(weir::v1::GROUP_BY_INTERFACE, flow),
             "node: \"node-a\" ifname: \"eth0\"");
-  EXPECT_EQ(Shown(weir::v1::GROUP_BY_DIRECTION,
-                  GroupKeyOf(weir::v1::GROUP_BY_DIRECTION, flow)),
+  EXPECT_EQ(ShownKey(weir::v1::GROUP_BY_DIRECTION, flow),
             "direction: DIRECTION_EGRESS");
   // A grouping's field is shown even when it is zero (explicit presence):
   // ICMP has no ports, and its group still says port 0.
@@ -71,9 +65,7 @@ TEST(GroupingTest, KeysOfRecordsShowOnlyTheGrouping) {
   icmp.protocol = 1;
   icmp.src_port = 0;
   icmp.dst_port = 0;
-  EXPECT_EQ(Shown(weir::v1::GROUP_BY_DST_PORT,
-                  GroupKeyOf(weir::v1::GROUP_BY_DST_PORT, icmp)),
-            "port: 0 protocol: 1");
+  EXPECT_EQ(ShownKey(weir::v1::GROUP_BY_DST_PORT, icmp), "port: 0 protocol: 1");
   // Fields outside the grouping stay at their defaults in the key too.
   EXPECT_EQ(GroupKeyOf(weir::v1::GROUP_BY_SRC, flow),
             GroupKeyOf(weir::v1::GROUP_BY_SRC, [] {

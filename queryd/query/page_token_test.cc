@@ -21,12 +21,18 @@ PageToken Sample() {
   return token;
 }
 
-std::string ErrorOf(absl::string_view text) {
-  absl::StatusOr<PageToken> token = DecodePageToken(text);
+// The INVALID_ARGUMENT message of decoding `text`, which must fail.
+template <typename Token>
+std::string Refusal(const absl::StatusOr<Token>& token,
+                    absl::string_view text) {
   EXPECT_FALSE(token.ok()) << text;
   if (token.ok()) return "";
   EXPECT_EQ(token.status().code(), absl::StatusCode::kInvalidArgument);
   return std::string{token.status().message()};
+}
+
+std::string ErrorOf(absl::string_view text) {
+  return Refusal(DecodePageToken(text), text);
 }
 
 TEST(PageTokenTest, RoundTrips) {
@@ -93,11 +99,7 @@ KeyPageToken KeySample() {
 }
 
 std::string KeyErrorOf(absl::string_view text) {
-  absl::StatusOr<KeyPageToken> token = DecodeKeyPageToken(text);
-  EXPECT_FALSE(token.ok()) << text;
-  if (token.ok()) return "";
-  EXPECT_EQ(token.status().code(), absl::StatusCode::kInvalidArgument);
-  return std::string{token.status().message()};
+  return Refusal(DecodeKeyPageToken(text), text);
 }
 
 TEST(KeyPageTokenTest, RoundTrips) {
