@@ -10,12 +10,7 @@ TEST_P(StoreTest, ANewerFormatVersionIsRefused) {
   store_.reset();
   {
     RawDb raw(options_.data_dir);
-    std::string version;
-    PutU32(&version, kFormatVersion + 1);
-    ASSERT_TRUE(raw.db()
-                    ->Put(rocksdb::WriteOptions(), raw.family("meta"),
-                          "format_version", version)
-                    .ok());
+    raw.SetFormatVersion(kFormatVersion + 1);
   }
   const absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options_);
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
@@ -38,12 +33,7 @@ TEST_P(StoreTest, AnOlderDirectorySumsHoursFromTheNextOne) {
   store_.reset();
   {
     RawDb raw(options_.data_dir);
-    std::string version;
-    PutU32(&version, 4);
-    ASSERT_TRUE(raw.db()
-                    ->Put(rocksdb::WriteOptions(), raw.family("meta"),
-                          "format_version", version)
-                    .ok());
+    raw.SetFormatVersion(4);
     ASSERT_TRUE(raw.db()
                     ->Delete(rocksdb::WriteOptions(), raw.family("meta"),
                              "hour_tier_end")
@@ -171,12 +161,7 @@ TEST_P(StoreTest, AVersion2DirectoryIsConvertedToBlocks) {
       }
       ASSERT_TRUE(db.db()->Write(rocksdb::WriteOptions(), &write).ok());
     }
-    std::string version;
-    PutU32(&version, 2);
-    ASSERT_TRUE(db.db()
-                    ->Put(rocksdb::WriteOptions(), db.family("meta"),
-                          "format_version", version)
-                    .ok());
+    db.SetFormatVersion(2);
   }
   ASSERT_GT(converted, 100);
   ASSERT_GT(raw_converted, 20);

@@ -6,6 +6,15 @@
 namespace weir::store {
 namespace {
 
+// Batch `seq` of a run `spacing_sec` apart from a second past kHourNs: 8
+// flows over 4 addresses a side, so the run's keys repeat.
+weir::v1::FlowBatch SmallBatch(uint64_t seq, uint64_t spacing_sec) {
+  BatchSpec spec = SpacedBatch(seq, spacing_sec, 8);
+  spec.address_pool = 4;
+  spec.interval_start_unix_nano += kSecond;
+  return MakeBatch(spec);
+}
+
 TEST_P(StoreTest, ScanRawPagesWithCursors) {
   BatchSpec spec;
   spec.flows = 25;
@@ -96,12 +105,7 @@ TEST_P(StoreTest, ScanRollupReadsOnlyBucketsInTheRange) {
 TEST_P(StoreTest, SumRollupSumsEveryKeyOncePerRun) {
   // Flows in 100 minutes of two hours: the minute tier needs two runs of at
   // most kMaxSummedBuckets buckets, the hour tier one.
-  for (uint64_t seq = 1; seq <= 100; ++seq) {
-    BatchSpec spec = SpacedBatch(seq, 60, 8);
-    spec.address_pool = 4;
-    spec.interval_start_unix_nano += kSecond;
-    Write(MakeBatch(spec));
-  }
+  for (uint64_t seq = 1; seq <= 100; ++seq) Write(SmallBatch(seq, 60));
   ASSERT_TRUE(store_->Flush().ok());
   for (Tier tier : {Tier::kMinute, Tier::kHour}) {
     for (View view : kFlowViews) {
@@ -157,12 +161,7 @@ TEST_P(StoreTest, SumRollupSumsEveryKeyOncePerRun) {
 }
 
 TEST_P(StoreTest, LookupRollupReadsTheKeysAsScanRollupHasThem) {
-  for (uint64_t seq = 1; seq <= 30; ++seq) {
-    BatchSpec spec = SpacedBatch(seq, 150, 8);
-    spec.address_pool = 4;
-    spec.interval_start_unix_nano += kSecond;
-    Write(MakeBatch(spec));
-  }
+  for (uint64_t seq = 1; seq <= 30; ++seq) Write(SmallBatch(seq, 150));
   const TimeRange range = {absl::FromUnixSeconds(kHourSec + 300),
                            absl::FromUnixSeconds(kHourSec + 3000)};
   for (View view : {View::kSrc, View::kPair, View::kDstPort}) {

@@ -76,11 +76,10 @@ TEST_P(StoreTest, ResendOfTheSameSeqStoresNothingTwice) {
   EXPECT_EQ(Write(MakeBatch(spec)).outcome, IngestResult::Outcome::kDuplicate);
   EXPECT_EQ(Raw().size(), 20u);
 
-  const std::vector<NodeInfo> nodes = store_->GetNodes();
-  ASSERT_EQ(nodes.size(), 1u);
-  EXPECT_EQ(nodes[0].last_seq, 5u);
-  EXPECT_EQ(nodes[0].batches, 2u);
-  EXPECT_EQ(nodes[0].flows, 20u);
+  const NodeInfo node = OnlyNode();
+  EXPECT_EQ(node.last_seq, 5u);
+  EXPECT_EQ(node.batches, 2u);
+  EXPECT_EQ(node.flows, 20u);
 }
 
 TEST_P(StoreTest, ANewEpochIsAcceptedAndAnOldOneIsStale) {
@@ -102,12 +101,11 @@ TEST_P(StoreTest, ANewEpochIsAcceptedAndAnOldOneIsStale) {
   EXPECT_TRUE(stale.duplicate());
   EXPECT_EQ(Raw().size(), 20u);
 
-  const std::vector<NodeInfo> nodes = store_->GetNodes();
-  ASSERT_EQ(nodes.size(), 1u);
-  EXPECT_EQ(nodes[0].epoch, 2u);
-  EXPECT_EQ(nodes[0].last_seq, 1u);
-  EXPECT_EQ(nodes[0].stale_batches, 1u);
-  EXPECT_EQ(nodes[0].gaps, 0u);
+  const NodeInfo node = OnlyNode();
+  EXPECT_EQ(node.epoch, 2u);
+  EXPECT_EQ(node.last_seq, 1u);
+  EXPECT_EQ(node.stale_batches, 1u);
+  EXPECT_EQ(node.gaps, 0u);
 }
 
 TEST_P(StoreTest, ASeqGapIsAcceptedAndRecorded) {
@@ -123,15 +121,13 @@ TEST_P(StoreTest, ASeqGapIsAcceptedAndRecorded) {
   spec.seq = 3;
   EXPECT_EQ(Write(MakeBatch(spec)).skipped_seqs, 2u);
 
-  std::vector<NodeInfo> nodes = store_->GetNodes();
-  ASSERT_EQ(nodes.size(), 1u);
-  EXPECT_EQ(nodes[0].gaps, 4u);
+  NodeInfo node = OnlyNode();
+  EXPECT_EQ(node.gaps, 4u);
   EXPECT_EQ(Raw().size(), 30u);
 
   Reopen();
-  nodes = store_->GetNodes();
-  ASSERT_EQ(nodes.size(), 1u);
-  EXPECT_EQ(nodes[0].gaps, 4u);
+  node = OnlyNode();
+  EXPECT_EQ(node.gaps, 4u);
 }
 
 TEST_P(StoreTest, AFirstBatchAfterSeqOneIsNoGap) {
@@ -308,10 +304,9 @@ TEST_P(StoreTest, ConcurrentResendsStoreEachBatchOnce) {
   EXPECT_EQ(raw.size(), kBatches * 10u);
   ExpectSameRollups(Rollup(Tier::kMinute, View::kSrc),
                     Expected(raw, Tier::kMinute, View::kSrc), "1m/src");
-  const std::vector<NodeInfo> nodes = store_->GetNodes();
-  ASSERT_EQ(nodes.size(), 1u);
-  EXPECT_EQ(nodes[0].last_seq, static_cast<uint64_t>(kBatches));
-  EXPECT_EQ(nodes[0].gaps, 0u);
+  const NodeInfo node = OnlyNode();
+  EXPECT_EQ(node.last_seq, static_cast<uint64_t>(kBatches));
+  EXPECT_EQ(node.gaps, 0u);
 }
 
 std::vector<const weir::v1::FlowBatch*> Pointers(

@@ -255,6 +255,14 @@ class StoreTest : public ::testing::TestWithParam<size_t> {
     return totals;
   }
 
+  // The one node the store knows (a test failure, and an empty entry, when
+  // it knows none or several).
+  NodeInfo OnlyNode() {
+    const std::vector<NodeInfo> nodes = store_->GetNodes();
+    EXPECT_EQ(nodes.size(), 1u);
+    return nodes.size() == 1 ? nodes[0] : NodeInfo();
+  }
+
   // Every flow view's rollups, in both tiers, against what `raw` adds up to.
   // `when`, if given, leads the name of each failure.
   void ExpectRollupsOf(const std::vector<FlowRecord>& raw,
@@ -332,6 +340,14 @@ class RawDb {
   }
 
   rocksdb::DB* db() { return db_.get(); }
+  // Writes the format version a store of another release would have left.
+  void SetFormatVersion(uint32_t version) {
+    std::string value;
+    PutU32(&value, version);
+    EXPECT_TRUE(db_->Put(rocksdb::WriteOptions(), family("meta"),
+                         "format_version", value)
+                    .ok());
+  }
   rocksdb::ColumnFamilyHandle* family(const std::string& name) {
     return families_.at(name);
   }
