@@ -138,18 +138,32 @@ TEST_F(ReflectionServiceTest, ARequestAskingNothingIsInvalid) {
               HasSubstr("message_request"));
 }
 
+// `service` on an in-process server, and a stub of the reflection API
+// `Reflection` on it.
+template <typename Reflection>
+struct InProcess {
+  explicit InProcess(grpc::Service* service) {
+    grpc::ServerBuilder builder;
+    builder.RegisterService(service);
+    server = builder.BuildAndStart();
+    if (server != nullptr) {
+      stub = Reflection::NewStub(
+          server->InProcessChannel(grpc::ChannelArguments()));
+    }
+  }
+
+  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<typename Reflection::Stub> stub;
+};
+
 TEST(ReflectionStreamTest,
      V1AlphaAnswersEachRequestOfAStreamAndEndsWhenTheClientDoes) {
   ReflectionServiceV1Alpha service({"weir.v1.QueryService"});
-  grpc::ServerBuilder builder;
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ASSERT_NE(server, nullptr);
-  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(
-      server->InProcessChannel(grpc::ChannelArguments()));
+  const InProcess<grpc::reflection::v1alpha::ServerReflection> served(&service);
+  ASSERT_NE(served.server, nullptr);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  auto stream = stub->ServerReflectionInfo(&context);
+  auto stream = served.stub->ServerReflectionInfo(&context);
   // Each answer is read before the next request, as gRPC's own reflection
   // clients do (queryd reads the next request once an answer is written).
   grpc::reflection::v1alpha::ServerReflectionRequest request;
@@ -170,20 +184,16 @@ TEST(ReflectionStreamTest,
   ASSERT_TRUE(stream->WritesDone());
   EXPECT_FALSE(stream->Read(&response));
   EXPECT_TRUE(stream->Finish().ok());
-  server->Shutdown();
-  server->Wait();
+  served.server->Shutdown();
+  served.server->Wait();
 }
 
 TEST(ReflectionStreamTest, ACancelledStreamEnds) {
   ReflectionServiceV1 service({"weir.v1.QueryService"});
-  grpc::ServerBuilder builder;
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ASSERT_NE(server, nullptr);
-  auto stub = grpc::reflection::v1::ServerReflection::NewStub(
-      server->InProcessChannel(grpc::ChannelArguments()));
+  const InProcess<grpc::reflection::v1::ServerReflection> served(&service);
+  ASSERT_NE(served.server, nullptr);
   grpc::ClientContext context;
-  auto stream = stub->ServerReflectionInfo(&context);
+  auto stream = served.stub->ServerReflectionInfo(&context);
   ServerReflectionRequest request;
   request.set_list_services("");
   ASSERT_TRUE(stream->Write(request));
@@ -193,8 +203,8 @@ TEST(ReflectionStreamTest, ACancelledStreamEnds) {
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
   // The call is over on the server too: shutting down waits for nothing.
   const absl::Time start = absl::Now();
-  server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
-  server->Wait();
+  served.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  served.server->Wait();
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
 }
 
