@@ -116,6 +116,14 @@ class ChartTest(unittest.TestCase):
             with self.subTest(values=name):
                 yield name, objects
 
+    def each_only(self, kind):
+        """(render name, its one object of `kind`) for each render that has one."""
+        for name, objects in self.each_render():
+            found = by_kind(objects, kind)
+            if found:
+                (obj,) = found
+                yield name, obj
+
     def test_values_files_exist(self):
         self.assertGreaterEqual(len(VALUES_FILES), 4, VALUES_FILES)
 
@@ -241,11 +249,7 @@ class ChartTest(unittest.TestCase):
                              f"{name}: neither binary calls the Kubernetes API; no RBAC is needed")
 
     def test_collector_has_exactly_three_capabilities(self):
-        for name, objects in self.each_render():
-            daemonsets = by_kind(objects, "DaemonSet")
-            if not daemonsets:
-                continue
-            (ds,) = daemonsets
+        for name, ds in self.each_only("DaemonSet"):
             pod = ds["spec"]["template"]["spec"]
             self.assertTrue(pod.get("hostNetwork"), f"{name}: the collector observes the host's interfaces")
             self.assertEqual(pod.get("dnsPolicy"), "ClusterFirstWithHostNet")
@@ -295,11 +299,7 @@ class ChartTest(unittest.TestCase):
         self.assertIn("--keep-attached", ds["spec"]["template"]["spec"]["containers"][0]["args"])
 
     def test_queryd_never_runs_as_root(self):
-        for name, objects in self.each_render():
-            statefulsets = by_kind(objects, "StatefulSet")
-            if not statefulsets:
-                continue
-            (sts,) = statefulsets
+        for name, sts in self.each_only("StatefulSet"):
             self.assertEqual(sts["spec"]["replicas"], 1, f"{name}: queryd is one instance")
             pod = sts["spec"]["template"]["spec"]
             psc = pod["securityContext"]
