@@ -175,38 +175,31 @@ TEST_P(StoreTest, ACrashAfterAnHourClosedLosesAndDoublesNothing) {
   // the hour open again, and summing it again must neither lose those
   // batches nor count them twice.
   store_.reset();
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(
-      {
-        absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options_);
-        if (!store.ok()) std::_Exit(1);
-        uint64_t seq = 0;
-        for (uint64_t minute : {5, 30, 70}) {
-          const weir::v1::FlowBatch batch =
-              OneFlowBatch(++seq, kHourNs + minute * 60 * kSecond, minute);
-          if (!(*store)
-                   ->WriteBatch(batch, AtNanos(batch.interval_end_unix_nano()))
-                   .ok()) {
-            std::_Exit(2);
-          }
-        }
-        const absl::Time hour = absl::FromUnixSeconds(kHourSec);
-        const absl::StatusOr<absl::Time> end = (*store)->HourTierEnd(
-            {hour, hour + absl::Hours(1)}, hour + absl::Minutes(70));
-        if (!end.ok() || *end != hour + absl::Hours(1)) std::_Exit(3);
-        for (uint64_t minute : {10, 40}) {
-          if (!(*store)
-                   ->WriteBatch(
-                       OneFlowBatch(++seq, kHourNs + minute * 60 * kSecond,
-                                    minute),
-                       AtNanos(kHourNs + 71 * 60 * kSecond))
-                   .ok()) {
-            std::_Exit(4);
-          }
-        }
-        std::_Exit(0);
-      },
-      ::testing::ExitedWithCode(0), "");
+  CrashAfter([&](Store& store) {
+    uint64_t seq = 0;
+    for (uint64_t minute : {5, 30, 70}) {
+      const weir::v1::FlowBatch batch =
+          OneFlowBatch(++seq, kHourNs + minute * 60 * kSecond, minute);
+      if (!store.WriteBatch(batch, AtNanos(batch.interval_end_unix_nano()))
+               .ok()) {
+        return 2;
+      }
+    }
+    const absl::Time hour = absl::FromUnixSeconds(kHourSec);
+    const absl::StatusOr<absl::Time> end = store.HourTierEnd(
+        {hour, hour + absl::Hours(1)}, hour + absl::Minutes(70));
+    if (!end.ok() || *end != hour + absl::Hours(1)) return 3;
+    for (uint64_t minute : {10, 40}) {
+      if (!store
+               .WriteBatch(
+                   OneFlowBatch(++seq, kHourNs + minute * 60 * kSecond, minute),
+                   AtNanos(kHourNs + 71 * 60 * kSecond))
+               .ok()) {
+        return 4;
+      }
+    }
+    return 0;
+  });
 
   store_ = Open();
   ASSERT_NE(store_, nullptr);
@@ -226,24 +219,16 @@ TEST_P(StoreTest, RetentionSumsAnHourIntoH1BeforeDeletingItsMinutes) {
   store_.reset();
   const weir::v1::FlowBatch batch =
       OneFlowBatch(1, kHourNs + 20 * 60 * kSecond, 9);
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(
-      {
-        absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options_);
-        if (!store.ok()) std::_Exit(1);
-        if (!(*store)
-                 ->WriteBatch(batch, AtNanos(batch.interval_end_unix_nano()))
-                 .ok()) {
-          std::_Exit(2);
-        }
-        if (!(*store)
-                 ->EnforceRetention(AtNanos(kHourNs + 5 * 3600 * kSecond))
-                 .ok()) {
-          std::_Exit(3);
-        }
-        std::_Exit(0);
-      },
-      ::testing::ExitedWithCode(0), "");
+  CrashAfter([&](Store& store) {
+    if (!store.WriteBatch(batch, AtNanos(batch.interval_end_unix_nano()))
+             .ok()) {
+      return 2;
+    }
+    if (!store.EnforceRetention(AtNanos(kHourNs + 5 * 3600 * kSecond)).ok()) {
+      return 3;
+    }
+    return 0;
+  });
 
   store_ = Open();
   ASSERT_NE(store_, nullptr);

@@ -16,25 +16,19 @@ TEST_P(StoreTest, ACrashLosesNoRollups) {
     spec.map_full_packets = seq % 4;
     return spec;
   };
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(
-      {
-        absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options_);
-        if (!store.ok()) std::_Exit(1);
-        for (uint64_t seq = 1; seq <= 60; ++seq) {
-          const weir::v1::FlowBatch batch = MakeBatch(spec_of(seq));
-          if (!(*store)
-                   ->WriteBatch(batch, AtNanos(batch.interval_end_unix_nano()))
-                   .ok()) {
-            std::_Exit(2);
-          }
-          // Half-way the buffer goes out, to memtables only (no WAL): the
-          // crash loses that write too, pending deletions included.
-          if (seq == 30 && !(*store)->FlushRollups().ok()) std::_Exit(3);
-        }
-        std::_Exit(0);
-      },
-      ::testing::ExitedWithCode(0), "");
+  CrashAfter([&](Store& store) {
+    for (uint64_t seq = 1; seq <= 60; ++seq) {
+      const weir::v1::FlowBatch batch = MakeBatch(spec_of(seq));
+      if (!store.WriteBatch(batch, AtNanos(batch.interval_end_unix_nano()))
+               .ok()) {
+        return 2;
+      }
+      // Half-way the buffer goes out, to memtables only (no WAL): the
+      // crash loses that write too, pending deletions included.
+      if (seq == 30 && !store.FlushRollups().ok()) return 3;
+    }
+    return 0;
+  });
 
   std::vector<std::string> progress;
   options_.progress = [&](absl::string_view line) {
@@ -90,19 +84,14 @@ TEST_P(StoreTest, ACrashAfterRetentionLosesNoRollups) {
   // In raw when written, past raw's cutoff a minute later.
   const uint64_t seen_ns = now_ns - 3600 * kSecond + 5 * kSecond;
   const weir::v1::FlowBatch batch = OneFlowBatch(1, seen_ns, 7);
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(
-      {
-        absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options_);
-        if (!store.ok()) std::_Exit(1);
-        if (!(*store)->WriteBatch(batch, AtNanos(now_ns)).ok()) std::_Exit(2);
-        if (!(*store)->FlushRollups().ok()) std::_Exit(3);
-        if (!(*store)->EnforceRetention(AtNanos(now_ns + 60 * kSecond)).ok()) {
-          std::_Exit(4);
-        }
-        std::_Exit(0);
-      },
-      ::testing::ExitedWithCode(0), "");
+  CrashAfter([&](Store& store) {
+    if (!store.WriteBatch(batch, AtNanos(now_ns)).ok()) return 2;
+    if (!store.FlushRollups().ok()) return 3;
+    if (!store.EnforceRetention(AtNanos(now_ns + 60 * kSecond)).ok()) {
+      return 4;
+    }
+    return 0;
+  });
 
   store_ = Open();
   ASSERT_NE(store_, nullptr);

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -253,6 +254,20 @@ class StoreTest : public ::testing::TestWithParam<size_t> {
           false};
     }
     return totals;
+  }
+
+  // Runs `steps` on a store of options_ in a child process that then ends
+  // without closing it, as a crash would (the test's own store must be
+  // closed first). `steps` returns 0, or the exit code that names the step
+  // that failed; the test fails unless the child got through them all.
+  void CrashAfter(const std::function<int(Store&)>& steps) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(
+        {
+          absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options_);
+          std::_Exit(store.ok() ? steps(**store) : 1);
+        },
+        ::testing::ExitedWithCode(0), "");
   }
 
   // The one node the store knows (a test failure, and an empty entry, when
