@@ -9,6 +9,7 @@
 #include "absl/strings/escaping.h"
 #include "gtest/gtest.h"
 #include "queryd/store/store_types.h"
+#include "queryd/store/totals_test_util.h"
 
 namespace weir::store {
 namespace {
@@ -23,15 +24,6 @@ std::string Block(size_t key_size, const std::map<std::string, Totals>& in,
   for (const auto& [key, totals] : in) builder.Add(key, totals);
   if (damaged) builder.MarkDamaged();
   return std::string{builder.value()};
-}
-
-void ExpectTotals(const Totals& got, const Totals& want) {
-  EXPECT_EQ(got.bytes, want.bytes);
-  EXPECT_EQ(got.packets, want.packets);
-  EXPECT_EQ(got.flows, want.flows);
-  EXPECT_EQ(got.first_seen_unix_nano, want.first_seen_unix_nano);
-  EXPECT_EQ(got.last_seen_unix_nano, want.last_seen_unix_nano);
-  EXPECT_EQ(got.damaged, want.damaged);
 }
 
 TEST(RollupBlockTest, FixedSizeKeysRoundTripAndAreFound) {

@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "queryd/store/key_codec.h"
 #include "queryd/store/rollup_block.h"
+#include "queryd/store/totals_test_util.h"
 #include "queryd/store/value_codec.h"
 
 namespace weir::store {
@@ -139,12 +140,7 @@ TEST_F(RollupMergeOperatorTest, BlocksMergeAsSortedRunsInAnyGrouping) {
       EXPECT_FALSE(damaged);
       ASSERT_EQ(got.size(), expected.size());
       for (const auto& [key, totals] : expected) {
-        const Totals& g = got.at(key);
-        EXPECT_EQ(g.bytes, totals.bytes);
-        EXPECT_EQ(g.packets, totals.packets);
-        EXPECT_EQ(g.flows, totals.flows);
-        EXPECT_EQ(g.first_seen_unix_nano, totals.first_seen_unix_nano);
-        EXPECT_EQ(g.last_seen_unix_nano, totals.last_seen_unix_nano);
+        ExpectTotals(got.at(key), totals);
       }
     }
   }
@@ -187,13 +183,7 @@ TEST_F(RollupMergeOperatorTest, FullMergeAddsTotals) {
                         {TotalsValue({5, 1, 1, 40, 45, false}),
                          TotalsValue({7, 2, 3, 55, 70, false})},
                         &result));
-  const Totals totals = DecodeTotals(result);
-  EXPECT_EQ(totals.bytes, 112u);
-  EXPECT_EQ(totals.packets, 13u);
-  EXPECT_EQ(totals.flows, 5u);
-  EXPECT_EQ(totals.first_seen_unix_nano, 40u);
-  EXPECT_EQ(totals.last_seen_unix_nano, 70u);
-  EXPECT_FALSE(totals.damaged);
+  ExpectTotals(DecodeTotals(result), {112, 13, 5, 40, 70, false});
 }
 
 TEST_F(RollupMergeOperatorTest, FullMergeSaturatesInsteadOfWrapping) {
@@ -252,12 +242,7 @@ TEST_F(RollupMergeOperatorTest, MergeIsAssociativeAndCommutative) {
       folded = next;
     }
     for (const std::string& value : {all, combined, folded}) {
-      const Totals got = DecodeTotals(value);
-      EXPECT_EQ(got.bytes, expected.bytes);
-      EXPECT_EQ(got.packets, expected.packets);
-      EXPECT_EQ(got.flows, expected.flows);
-      EXPECT_EQ(got.first_seen_unix_nano, expected.first_seen_unix_nano);
-      EXPECT_EQ(got.last_seen_unix_nano, expected.last_seen_unix_nano);
+      ExpectTotals(DecodeTotals(value), expected);
     }
   }
 }

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "queryd/store/totals_test_util.h"
 
 namespace weir::store {
 namespace {
@@ -126,12 +127,7 @@ TEST(ValueCodecTest, TotalsValueRoundTrips) {
   EXPECT_EQ(value.size(), kTotalsValueSize);
   Totals out;
   ASSERT_TRUE(DecodeTotalsValue(value, &out));
-  EXPECT_EQ(out.bytes, 1u);
-  EXPECT_EQ(out.packets, 2u);
-  EXPECT_EQ(out.flows, 3u);
-  EXPECT_EQ(out.first_seen_unix_nano, 4u);
-  EXPECT_EQ(out.last_seen_unix_nano, 5u);
-  EXPECT_TRUE(out.damaged);
+  ExpectTotals(out, {1, 2, 3, 4, 5, true});
   RollupKind kind;
   ASSERT_TRUE(PeekRollupKind(value, &kind));
   EXPECT_EQ(kind, RollupKind::kTotals);
