@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <string>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/flags/flag.h"
 #include "bpf/testing/empty_tc.skel.h"
 #include "tools/benchmarks/bench_main.h"
@@ -45,6 +46,7 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "empty_tc_attach: loading empty_tc failed\n");
     return 1;
   }
+  absl::Cleanup destroy = [skel] { empty_tc__destroy(skel); };
   TcHooks hooks(spec.program, pin_path);
   int status = hooks.Attach(bpf_program__fd(skel->progs.empty_tc), ifname,
                             absl::GetFlag(FLAGS_clsact))
@@ -59,7 +61,6 @@ int Main(int argc, char** argv) {
     }
   }
   if (!hooks.Detach()) status = 1;
-  empty_tc__destroy(skel);
   return status;
 }
 

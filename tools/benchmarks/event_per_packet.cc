@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/flags/flag.h"
 #include "tools/benchmarks/bench_main.h"
 #include "tools/benchmarks/event_per_packet.skel.h"
@@ -83,14 +84,15 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "event_per_packet: loading the program failed\n");
     return 1;
   }
+  absl::Cleanup destroy = [skel] { event_per_packet__destroy(skel); };
   Totals totals;
   struct ring_buffer* ring = ring_buffer__new(bpf_map__fd(skel->maps.events),
                                               OnEvent, &totals, nullptr);
   if (ring == nullptr) {
     std::fprintf(stderr, "event_per_packet: ring_buffer__new failed\n");
-    event_per_packet__destroy(skel);
     return 1;
   }
+  absl::Cleanup free_ring = [ring] { ring_buffer__free(ring); };
   TcHooks hooks(spec.program, pin_path);
   int status = hooks.Attach(bpf_program__fd(skel->progs.event_per_packet),
                             ifname, /*force_clsact=*/false)
@@ -116,8 +118,6 @@ int Main(int argc, char** argv) {
       static_cast<unsigned long long>(totals.events),
       static_cast<unsigned long long>(totals.bytes),
       static_cast<unsigned long long>(Lost(bpf_map__fd(skel->maps.lost))));
-  ring_buffer__free(ring);
-  event_per_packet__destroy(skel);
   return status;
 }
 

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/flags/flag.h"
 #include "absl/status/statusor.h"
 #include "bpf/skeleton.h"
@@ -158,6 +159,11 @@ int Main(int argc, char** argv) {
   }
   struct empty_tc* empty = empty_tc__open_and_load();
   struct new_flow_harness* harness_skel = new_flow_harness__open_and_load();
+  // Both go on every return (destroying a null skeleton does nothing).
+  absl::Cleanup destroy = [&] {
+    new_flow_harness__destroy(harness_skel);
+    empty_tc__destroy(empty);
+  };
   if (empty == nullptr || harness_skel == nullptr) {
     std::fprintf(stderr,
                  "kernel_new_flow: loading the empty program or the "
@@ -235,8 +241,6 @@ int Main(int argc, char** argv) {
         Median(s.existing_ns), Median(s.new_cost), Median(s.existing_cost));
   }
   Clear(flows_fd);
-  new_flow_harness__destroy(harness_skel);
-  empty_tc__destroy(empty);
   return status;
 }
 
