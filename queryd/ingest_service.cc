@@ -1,6 +1,8 @@
 #include "queryd/ingest_service.h"
 
 #include <deque>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,7 +34,20 @@ class IngestServiceImpl::Reactor final
   // Read messages kept, cleared, for their parsed flows' memory.
   static constexpr size_t kMaxSpares = 2;
 
-  explicit Reactor(IngestServiceImpl& service) : service_(service) {
+  // `peer`: the client's certificate, when the service requires one.
+  Reactor(IngestServiceImpl& service, std::optional<PeerCertificate> peer)
+      : service_(service), peer_(std::move(peer)) {
+    if (peer_.has_value() && !peer_->presented) {
+      const absl::Status refused = CheckNodeIdentity(*peer_, "");
+      service_.stats_.RecordReject(refused.code());
+      {
+        absl::MutexLock lock(&mu_);
+        finished_ = true;
+      }
+      Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          std::string{refused.message()}));
+      return;
+    }
     StartRead(&reading_);
   }
 
@@ -53,6 +68,11 @@ class IngestServiceImpl::Reactor final
                    &reading_, &batch)
                    .ok();
     }
+    // A batch of a node the client's certificate does not name.
+    absl::Status denied;
+    if (parsed && peer_.has_value()) {
+      denied = CheckNodeIdentity(*peer_, batch.node());
+    }
     bool read_on = false;
     bool store = false;
     {
@@ -72,6 +92,16 @@ class IngestServiceImpl::Reactor final
                          "weir.v1.FlowBatch; it and the messages after it "
                          "were not stored"));
         service_.stats_.RecordReject(absl::StatusCode::kInvalidArgument);
+      } else if (!denied.ok()) {
+        // Like a message that does not parse: nothing of it is stored, the
+        // batches before it are, and the stream ends with this status.
+        read_ended_ = true;
+        read_status_ =
+            grpc::Status(static_cast<grpc::StatusCode>(denied.code()),
+                         absl::StrCat("message ", reads_,
+                                      " of the Ingest stream: ",
+                                      denied.message()));
+        service_.stats_.RecordReject(denied.code());
       } else {
         if (node_.empty() && !batch.node().empty()) {
           node_ = batch.node();
@@ -207,6 +237,7 @@ class IngestServiceImpl::Reactor final
   }
 
   IngestServiceImpl& service_;
+  const std::optional<PeerCertificate> peer_;
   absl::Mutex mu_;
   std::string node_ ABSL_GUARDED_BY(mu_);
   // The message of the outstanding read, still serialized.
@@ -238,7 +269,14 @@ IngestServiceImpl::Ingest(grpc::CallbackServerContext* context) {
     return new auth::RefusedBidiStream<grpc::ByteBuffer, grpc::ByteBuffer>(
         allowed);
   }
-  return new Reactor(*this);
+  std::optional<PeerCertificate> peer;
+  if (client_certificates_required_) {
+    const std::shared_ptr<const grpc::AuthContext> auth_context =
+        context->auth_context();
+    peer = auth_context != nullptr ? PeerCertificateOf(*auth_context)
+                                   : PeerCertificate();
+  }
+  return new Reactor(*this, std::move(peer));
 }
 
 std::vector<absl::StatusOr<weir::v1::Ack>> IngestServiceImpl::Handle(

@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "queryd/auth/authorizer.h"
 #include "queryd/live_table.h"
+#include "queryd/node_identity.h"
 #include "queryd/stats_tracker.h"
 #include "queryd/store/store.h"
 #include "queryd/watch_hub.h"
@@ -74,6 +75,16 @@ class IngestServiceImpl final
     authorizer_ = authorizer;
   }
 
+  // With true (queryd's --client-ca), every stream needs a verified client
+  // certificate (UNAUTHENTICATED before anything is read otherwise) and
+  // each batch's node must be one its certificate names (node_identity.h):
+  // a batch of another node ends the stream with PERMISSION_DENIED, after
+  // the acks of the batches before it, and nothing of it is stored. Set
+  // before serving.
+  void set_client_certificates_required(bool required) {
+    client_certificates_required_ = required;
+  }
+
   // Whether the last write to the store succeeded (true before any).
   bool store_writable() const;
 
@@ -96,6 +107,7 @@ class IngestServiceImpl final
   auth::Authorizer* authorizer_ = nullptr;
 
   std::function<void(bool writable)> on_store_writable_;
+  bool client_certificates_required_ = false;
   // Serializes StoreWritable, so changes are told in order.
   mutable absl::Mutex writable_mu_;
   bool writable_ ABSL_GUARDED_BY(writable_mu_) = true;
