@@ -32,6 +32,7 @@
 #include "collector/fault_point.h"
 #include "collector/metrics.h"
 #include "collector/preflight.h"
+#include "collector/queryd_credentials.h"
 #include "collector/shipper.h"
 #include "collector/spool.h"
 #include "collector/token_file.h"
@@ -72,7 +73,27 @@ class InterfaceNames {
 
 }  // namespace
 
+TlsFilePaths QuerydTlsPaths(const CollectorOptions& options) {
+  TlsFilePaths paths;
+  paths.cert = options.client_cert;
+  paths.key = options.client_key;
+  paths.ca = options.queryd_ca;
+  paths.cert_flag = "--client-cert";
+  paths.key_flag = "--client-key";
+  paths.ca_flag = "--queryd-ca";
+  return paths;
+}
+
 absl::Status ValidateOptions(const CollectorOptions& options) {
+  if (options.client_cert.empty() != options.client_key.empty()) {
+    return absl::InvalidArgumentError(
+        options.client_cert.empty() ? "--client-key: needs --client-cert"
+                                    : "--client-cert: needs --client-key");
+  }
+  if (!options.client_cert.empty() && options.queryd_ca.empty()) {
+    return absl::InvalidArgumentError(
+        "--client-cert: needs --queryd-ca (a client certificate is for TLS)");
+  }
   if (options.interfaces.empty()) {
     return absl::InvalidArgumentError("--interfaces: no interface given");
   }
@@ -275,7 +296,12 @@ absl::Status Run(const CollectorOptions& options) {
       }
     };
   }
-  Shipper shipper(shipping, grpc::InsecureChannelCredentials());
+  WEIR_ASSIGN_OR_RETURN(
+      std::unique_ptr<QuerydCredentials> credentials,
+      QuerydCredentials::Create(QuerydTlsPaths(options),
+                                [](absl::string_view line) { Log(std::string(line)); }));
+  shipping.credentials = [&credentials] { return credentials->Current(); };
+  Shipper shipper(shipping, credentials->Current());
   // What an earlier process spooled goes first, under its own epoch and
   // seq: queryd stores what it lacks and acks the rest as duplicates.
   if (spool != nullptr) {

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/tls_files.h"
 
 namespace weir::collector {
 
@@ -38,7 +39,15 @@ struct CollectorOptions {
   // File holding the ingest token sent to queryd (token_file.h); empty:
   // none.
   std::string token_file;
+  // TLS to queryd: its CA (empty: plaintext), and the client certificate
+  // and key for mutual TLS (collector/queryd_credentials.h).
+  std::string queryd_ca;
+  std::string client_cert;
+  std::string client_key;
 };
+
+// The TLS files of the options, with their flags' names.
+TlsFilePaths QuerydTlsPaths(const CollectorOptions& options);
 
 // Checks values beyond their types; the message names the flag.
 absl::Status ValidateOptions(const CollectorOptions& options);

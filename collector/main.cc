@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "bpf/libbpf.h"
 #include "collector/collector.h"
+#include "common/tls_files.h"
 #include "common/command_line.h"
 #include "common/version.h"
 #include "google/protobuf/stubs/common.h"
@@ -66,6 +67,17 @@ ABSL_FLAG(std::string, token_file, "",
           "File holding the bearer token (scope ingest) sent to queryd as "
           "authorization metadata; re-read at every reconnection. Empty: "
           "no token (for a queryd without --token-file).");
+ABSL_FLAG(std::string, queryd_ca, "",
+          "PEM CA bundle to verify queryd's certificate with; turns TLS on "
+          "for --queryd (the host part must be a name or address the "
+          "certificate holds). Empty: plaintext. Re-read when it changes.");
+ABSL_FLAG(std::string, client_cert, "",
+          "PEM client certificate presented to queryd (mutual TLS, for a "
+          "queryd with --client-ca); its subject alternative name must be "
+          "this collector's --node. Needs --queryd-ca and --client-key. "
+          "Re-read when it changes: new connections use the new one.");
+ABSL_FLAG(std::string, client_key, "",
+          "PEM private key of --client-cert (unencrypted).");
 
 namespace {
 
@@ -112,9 +124,21 @@ int main(int argc, char** argv) {
   options.spool_max_age = absl::GetFlag(FLAGS_spool_max_age);
   options.spool_fsync = absl::GetFlag(FLAGS_spool_fsync);
   options.token_file = absl::GetFlag(FLAGS_token_file);
+  options.queryd_ca = absl::GetFlag(FLAGS_queryd_ca);
+  options.client_cert = absl::GetFlag(FLAGS_client_cert);
+  options.client_key = absl::GetFlag(FLAGS_client_key);
   if (absl::Status valid = weir::collector::ValidateOptions(options);
       !valid.ok()) {
     weir::UsageError(spec, valid.message());
+  }
+  // Unreadable or unusable TLS files: one line, before anything attaches.
+  if (absl::Status tls =
+          weir::LoadTlsMaterial(weir::collector::QuerydTlsPaths(options))
+              .status();
+      !tls.ok()) {
+    std::fprintf(stderr, "weir-collector: %.*s\n",
+                 static_cast<int>(tls.message().size()), tls.message().data());
+    return 2;
   }
 
   const absl::Status status = weir::collector::Run(options);

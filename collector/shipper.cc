@@ -163,6 +163,15 @@ void Shipper::Run() {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
     }
+    if (options_.credentials) {
+      std::shared_ptr<grpc::ChannelCredentials> now = options_.credentials();
+      if (now != nullptr && now != credentials_) {
+        credentials_ = std::move(now);
+        channel = grpc::CreateCustomChannel(options_.address, credentials_,
+                                            args);
+        stub = weir::v1::IngestService::NewStub(channel);
+      }
+    }
     const absl::Time started = absl::Now();
     Session(*stub);
     {

@@ -61,6 +61,10 @@ struct ShipperOptions {
   // minute while it lasts, and once when it is accepted again), a token file
   // that cannot be read. Null: nothing is told.
   std::function<void(const std::string& line)> log;
+  // When set, asked before each connection attempt for the credentials to
+  // connect with; a pointer other than the one in use makes a new channel
+  // (renewed TLS files). The stream in progress keeps its connection.
+  std::function<std::shared_ptr<grpc::ChannelCredentials>()> credentials;
 };
 
 // Accounting the shipper let go of and that must ride on the next batch.

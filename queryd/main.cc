@@ -69,6 +69,22 @@ ABSL_FLAG(bool, hash_token, false,
 ABSL_FLAG(bool, allow_root, false,
           "Run even as root. queryd needs no privilege; running it as root "
           "only widens what a bug could reach.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain (leaf first) for TLS on the gRPC and HTTP "
+          "listeners, with --tls-key. Re-read when the file changes; a "
+          "replacement that does not check out is refused with one line "
+          "and the previous one stays in use.");
+ABSL_FLAG(std::string, tls_key, "",
+          "PEM private key of --tls-cert (unencrypted).");
+ABSL_FLAG(std::string, client_ca, "",
+          "PEM CA bundle for mutual TLS on ingest: IngestService then needs "
+          "a client certificate issued by it whose subject alternative name "
+          "(or, without any SAN, common name) equals the node name of every "
+          "batch. Needs --tls-cert. Re-read when the file changes.");
+ABSL_FLAG(bool, plaintext, false,
+          "Serve gRPC and HTTP without TLS on an address other than "
+          "loopback (loopback needs no flag). Without TLS anyone who can "
+          "reach the ports reads every flow and writes as any node.");
 
 namespace {
 
@@ -135,9 +151,19 @@ int main(int argc, char** argv) {
   options.max_page_size = absl::GetFlag(FLAGS_max_page_size);
   options.allow_root = absl::GetFlag(FLAGS_allow_root);
   options.token_file = absl::GetFlag(FLAGS_token_file);
+  options.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  options.tls_key = absl::GetFlag(FLAGS_tls_key);
+  options.client_ca = absl::GetFlag(FLAGS_client_ca);
+  options.plaintext = absl::GetFlag(FLAGS_plaintext);
   if (absl::Status valid = weir::queryd::ValidateOptions(options);
       !valid.ok()) {
     weir::UsageError(spec, valid.message());
+  }
+  // Unreadable or unusable TLS files are a start-up error like a bad flag.
+  if (absl::Status tls = weir::queryd::CheckTlsFiles(options); !tls.ok()) {
+    std::fprintf(stderr, "weir-queryd: %.*s\n",
+                 static_cast<int>(tls.message().size()), tls.message().data());
+    return 2;
   }
 
   const absl::Status status = weir::queryd::Run(options);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/tls_files.h"
 
 namespace weir::queryd {
 
@@ -39,6 +40,24 @@ struct QuerydOptions {
   // --token-file: bearer tokens with scopes (auth/token_table.h); empty:
   // no tokens, every call is served.
   std::string token_file;
+  // --tls-cert/--tls-key: PEM files serving TLS on both listeners (re-read
+  // when they change). Empty: plaintext.
+  std::string tls_cert;
+  std::string tls_key;
+  // --client-ca: PEM CA bundle; IngestService then needs a client
+  // certificate from it naming the batch's node (node_identity.h).
+  std::string client_ca;
+  // --plaintext: serve without TLS on an address other than loopback.
+  bool plaintext = false;
+
+  // The TLS files, with their flags' names.
+  TlsFilePaths tls_paths() const {
+    TlsFilePaths paths;
+    paths.cert = tls_cert;
+    paths.key = tls_key;
+    paths.ca = client_ca;
+    return paths;
+  }
 };
 
 }  // namespace weir::queryd

@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "common/ip_address.h"
 #include "common/status_macros.h"
 #include "common/version.h"
 #include "queryd/auth/authorizer.h"
@@ -34,6 +35,21 @@ absl::Status CheckRetention(absl::string_view flag, absl::Duration value,
 constexpr int64_t kMaxRollupBufferKeys = int64_t{1} << 22;
 
 }  // namespace
+
+bool IsLoopbackAddress(const std::string& address) {
+  std::string host = address.substr(0, address.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost") return true;
+  absl::StatusOr<IpAddress> ip = IpAddress::Parse(host);
+  return ip.ok() && Classify(*ip) == AddressClass::kLoopback;
+}
+
+absl::Status CheckTlsFiles(const QuerydOptions& options) {
+  if (options.tls_cert.empty()) return absl::OkStatus();
+  return LoadTlsMaterial(options.tls_paths()).status();
+}
 
 absl::Status ValidateOptions(const QuerydOptions& options) {
   if (options.data_dir.empty()) {
@@ -80,6 +96,32 @@ absl::Status ValidateOptions(const QuerydOptions& options) {
       !cors.ok()) {
     return cors.status();
   }
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    return absl::InvalidArgumentError(
+        options.tls_cert.empty() ? "--tls-key: needs --tls-cert"
+                                 : "--tls-cert: needs --tls-key");
+  }
+  if (!options.client_ca.empty() && options.tls_cert.empty()) {
+    return absl::InvalidArgumentError(
+        "--client-ca: needs --tls-cert and --tls-key (mutual TLS is TLS)");
+  }
+  if (options.plaintext && !options.tls_cert.empty()) {
+    return absl::InvalidArgumentError(
+        "--plaintext: contradicts --tls-cert; give one of them");
+  }
+  if (options.tls_cert.empty() && !options.plaintext) {
+    for (const auto& [flag, address] :
+         {std::pair<absl::string_view, const std::string&>{
+              "--grpc-address", options.grpc_address},
+          {"--http-address", options.http_address}}) {
+      if (!IsLoopbackAddress(address)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            flag, ": ", address,
+            " is not loopback; give --tls-cert and --tls-key to serve TLS "
+            "there, or --plaintext to serve it unencrypted"));
+      }
+    }
+  }
   if (options.max_page_size == 0 || options.max_page_size > 100000) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--max-page-size: ", options.max_page_size, " is outside 1..100000"));
@@ -121,12 +163,32 @@ absl::Status Run(const QuerydOptions& options) {
       options.grpc_address.substr(0, options.grpc_address.rfind(':'));
   const std::string http_host =
       options.http_address.substr(0, options.http_address.rfind(':'));
+  if (options.tls_cert.empty()) {
+    std::string open;
+    for (const std::string& address :
+         {options.grpc_address, options.http_address}) {
+      if (!IsLoopbackAddress(address)) {
+        absl::StrAppend(&open, open.empty() ? "" : " and ", address);
+      }
+    }
+    if (!open.empty()) {
+      std::fprintf(stderr,
+                   "weir-queryd: WARNING: plaintext on %s (--plaintext): "
+                   "anyone who can reach it reads every flow and writes as "
+                   "any node\n",
+                   open.c_str());
+    }
+  }
   std::fprintf(stderr,
                "weir-queryd %s: data in %s; gRPC (ingest, queries, "
                "reflection, health) on %s:%d; HTTP (REST, streams, /metrics) "
-               "on %s:%d\n",
+               "on %s:%d; %s\n",
                kWeirVersion, options.data_dir.c_str(), host.c_str(),
-               server->grpc_port(), http_host.c_str(), server->http_port());
+               server->grpc_port(), http_host.c_str(), server->http_port(),
+               options.tls_cert.empty() ? "plaintext"
+               : options.client_ca.empty()
+                   ? "TLS"
+                   : "TLS, ingest needs a client certificate");
 
   if (!options.token_file.empty()) {
     std::fprintf(stderr,

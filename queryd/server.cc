@@ -15,6 +15,7 @@
 #include "common/descriptors.h"
 #include "common/status_macros.h"
 #include "grpc/grpc.h"
+#include "queryd/tls_server_credentials.h"
 
 namespace weir::queryd {
 namespace {
@@ -76,6 +77,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
     auth_options.token_file = options.token_file;
     WEIR_ASSIGN_OR_RETURN(server->authorizer_,
                           auth::Authorizer::Open(std::move(auth_options)));
+  }
+  if (!options.tls_cert.empty()) {
+    WEIR_ASSIGN_OR_RETURN(
+        server->tls_,
+        TlsFileWatcher::Create(options.tls_paths(), [](absl::string_view line) {
+          std::fprintf(stderr, "weir-queryd: %.*s\n",
+                       static_cast<int>(line.size()), line.data());
+        }));
   }
 
   store::StoreOptions store_options;
@@ -161,10 +170,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
         store_monitor->Poke();
       });
 
+  server->ingest_->set_client_certificates_required(
+      !options.client_ca.empty());
+
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.grpc_address,
-                           grpc::InsecureServerCredentials(),
-                           &server->grpc_port_);
+  builder.AddListeningPort(
+      options.grpc_address,
+      server->tls_ != nullptr
+          ? ReloadingTlsServerCredentials(server->tls_,
+                                          !options.client_ca.empty())
+          : grpc::InsecureServerCredentials(),
+      &server->grpc_port_);
   // gRPC sets SO_REUSEPORT by default, so a second queryd on the same port
   // would start and take half of the connections to its own store.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "common/tls_files.h"
 #include "grpcpp/grpcpp.h"
 #include "queryd/auth/authorizer.h"
 #include "queryd/health_service.h"
@@ -60,6 +61,8 @@ class Server {
 
   // Null without --token-file. Outlives every service and the HTTP front.
   std::unique_ptr<auth::Authorizer> authorizer_;
+  // The TLS files both listeners serve (null without TLS); outlives them.
+  std::shared_ptr<TlsFileWatcher> tls_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<StatsTracker> stats_;
   std::unique_ptr<LiveTable> live_;
