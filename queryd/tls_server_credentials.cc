@@ -53,8 +53,12 @@ class ReloadingCredentials final : public grpc::ServerCredentials {
     }
     grpc_ssl_pem_key_cert_pair pair = {material->key.c_str(),
                                        material->cert_chain.c_str()};
-    *config = grpc_ssl_server_certificate_config_create(
-        material->ca.empty() ? nullptr : material->ca.c_str(), &pair, 1);
+    // gRPC insists on root certificates in a fetched config even when it
+    // asks clients for no certificate (it then never verifies with them):
+    // without --client-ca the server's own chain stands in, unused.
+    const std::string& roots =
+        material->ca.empty() ? material->cert_chain : material->ca;
+    *config = grpc_ssl_server_certificate_config_create(roots.c_str(), &pair, 1);
     self->served_.store(generation);
     return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_NEW;
   }
