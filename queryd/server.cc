@@ -224,6 +224,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   http_options.max_open_descriptors =
       std::max(16, descriptors - descriptors / 4 - 64);
   http_options.authorizer = server->authorizer_.get();
+  http_options.tls_files = server->tls_;
   absl::StatusOr<http::CorsPolicy> cors =
       http::CorsPolicy::Parse(options.http_cors_origins);
   if (!cors.ok()) return cors.status();

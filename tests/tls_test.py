@@ -1,6 +1,7 @@
 """TLS on weir-queryd with real outside clients: python3-grpcio secure
 channels (queries, reflection, ingest with client certificates), the openssl
-command (protocol versions, the serial a new connection is shown) and curl.
+command (protocol versions, the serial a new connection is shown), curl
+(REST and NDJSON over HTTPS) and python3-websocket (wss).
 Certificates are made by the test with openssl (tests/weir_tls.py).
 """
 import os
@@ -10,7 +11,11 @@ import threading
 import time
 import unittest
 
+import json
+import ssl
+
 import grpc
+import websocket
 from google.protobuf import timestamp_pb2
 from grpc_contracts import reflection_v1_pb2, reflection_v1_pb2_grpc
 from weir.v1 import ingest_pb2_grpc, query_pb2, query_pb2_grpc
@@ -140,6 +145,18 @@ class TlsTest(unittest.TestCase):
                            capture_output=True, text=True, timeout=30)
         self.assertIn("expired", p.stderr)
 
+    def curl(self, q, path, *args):
+        """(curl's exit code, body) of GET https://127.0.0.1:<http port><path>."""
+        done = subprocess.run(["curl", "-sS", "-m", "10", *args,
+                               "https://127.0.0.1:%d%s" % (q.http_port, path)],
+                              capture_output=True, text=True, timeout=30)
+        return done.returncode, done.stdout
+
+    def wss(self, q, path):
+        return websocket.create_connection(
+            "wss://127.0.0.1:%d%s" % (q.http_port, path), timeout=30,
+            sslopt={"cert_reqs": ssl.CERT_REQUIRED, "ca_certs": self.certs.path("ca.crt")})
+
     # --- gRPC -------------------------------------------------------------
 
     def test_grpc_clients_need_the_right_ca_and_tls_1_2(self):
@@ -261,6 +278,90 @@ class TlsTest(unittest.TestCase):
                                            when=now)).seq, 2)
         stream.close()
         self.assertEqual(self.stored(self.channel(q.port), "node-a"), 2)
+        self.assertIsNone(stream.error)
+
+
+    # --- HTTP -------------------------------------------------------------
+
+    def test_https_rest_ndjson_and_wss_need_the_right_ca_and_tls_1_2(self):
+        q = self.start_queryd()
+        ca = "--cacert", self.certs.path("ca.crt")
+        code, body = self.curl(q, "/v1/health", *ca)
+        self.assertEqual(code, 0, body)
+        self.assertIsInstance(json.loads(body), dict)
+        # No CA (the system's roots), a wrong CA: curl refuses queryd.
+        self.assertEqual(self.curl(q, "/v1/health")[0], 60)
+        self.assertEqual(self.curl(q, "/v1/health", "--cacert",
+                                   self.certs.path("wrong-ca.crt"))[0], 60)
+        # Plaintext against the TLS port gets nothing.
+        plain = subprocess.run(["curl", "-sS", "-m", "10", "http://127.0.0.1:%d/v1/health" %
+                                q.http_port], capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(plain.returncode, 0)
+        self.assertEqual(plain.stdout, "")
+        # TLS 1.1 is refused; 1.2 is served.
+        self.assertNotEqual(self.curl(q, "/v1/health", *ca, "--tlsv1.1", "--tls-max", "1.1")[0], 0)
+        self.assertEqual(self.curl(q, "/v1/health", *ca, "--tlsv1.2", "--tls-max", "1.2")[0], 0)
+        for version, ok in (("-tls1_1", False), ("-tls1_2", True)):
+            _, out = weir_tls.handshake(q.http_port, version, "-CAfile", self.certs.path("ca.crt"))
+            self.assertEqual("BEGIN CERTIFICATE" in out, ok, version)
+        # An NDJSON stream over TLS.
+        code, body = self.curl(q, "/v1/stats:watch?interval=0.1s", *ca, "-N", "-m", "2")
+        lines = [json.loads(l) for l in body.splitlines() if l.strip()]
+        self.assertGreaterEqual(len(lines), 2, body)
+        self.assertIn("result", lines[0])
+        # A WebSocket over TLS.
+        ws = self.wss(q, "/v1/stats:watch?interval=0.1s")
+        self.addCleanup(ws.close)
+        message = json.loads(ws.recv())
+        self.assertIsInstance(message, dict)
+        self.assertTrue(message)
+        with self.assertRaises(ssl.SSLError):
+            websocket.create_connection(
+                "wss://127.0.0.1:%d/v1/stats:watch" % q.http_port, timeout=10,
+                sslopt={"cert_reqs": ssl.CERT_REQUIRED,
+                        "ca_certs": self.certs.path("wrong-ca.crt")})
+
+    def test_https_rotation_keeps_an_open_websocket(self):
+        q = self.start_queryd()
+        ca = "--cacert", self.certs.path("ca.crt")
+        self.assertEqual(weir_tls.serial_of(q.http_port), "%04X" % SERVER_SERIAL)
+        watcher = self.wss(q, "/v1/flows:watch")
+        self.addCleanup(watcher.close)
+        stream = Stream(self.channel(q.port, client="node-a"))
+        self.addCleanup(stream.close)
+        now = time.time()
+        self.assertEqual(stream.send(batch("node-a", 1, [flow(packets=2, when=now)],
+                                           when=now)).seq, 1)
+        self.assertEqual(int(json.loads(watcher.recv())["flow"]["packets"]), 2)
+
+        # An expired replacement is refused with one line; the old one stays.
+        self.certs.install("expired-server", self.cert_path, self.key_path)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any("were refused" in l for l in q.log):
+            self.curl(q, "/v1/health", *ca)  # the check runs at an accept
+            time.sleep(0.3)
+        refused = [l for l in q.log if "were refused" in l]
+        self.assertEqual(len(refused), 1, q.log)
+        self.assertIn("expired", refused[0])
+        self.assertEqual(self.curl(q, "/v1/health", *ca)[0], 0)
+        self.assertEqual(weir_tls.serial_of(q.http_port), "%04X" % SERVER_SERIAL)
+
+        # The new pair: new connections (HTTPS and gRPC) present it.
+        self.certs.install("rotated", self.cert_path, self.key_path)
+        deadline, serial = time.monotonic() + 10, None
+        while time.monotonic() < deadline:
+            serial = weir_tls.serial_of(q.http_port)
+            if serial == "%04X" % ROTATED_SERIAL:
+                break
+            time.sleep(0.3)
+        self.assertEqual(serial, "%04X" % ROTATED_SERIAL, q.log)
+        self.assertEqual(weir_tls.serial_of(q.port), "%04X" % ROTATED_SERIAL)
+        self.assertEqual(self.curl(q, "/v1/health", *ca)[0], 0)
+        # The WebSocket and the ingest stream opened before go on.
+        self.assertEqual(stream.send(batch("node-a", 2, [flow(packets=3, sport=40001, when=now)],
+                                           when=now)).seq, 2)
+        self.assertEqual(int(json.loads(watcher.recv())["flow"]["packets"]), 3)
+        stream.close()
         self.assertIsNone(stream.error)
 
 

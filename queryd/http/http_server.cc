@@ -19,6 +19,7 @@
 namespace weir::queryd::http {
 
 struct HttpServer::Impl {
+  std::unique_ptr<TlsContexts> tls;
   ServerContext ctx;
   std::unique_ptr<net::io_context> ioc;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
@@ -48,6 +49,13 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   impl.ctx.options = options;
   impl.ctx.gateway = gateway;
   impl.ctx.metrics = metrics;
+  if (options.tls_files != nullptr) {
+    absl::StatusOr<std::unique_ptr<TlsContexts>> tls =
+        TlsContexts::Create(options.tls_files);
+    if (!tls.ok()) return tls.status();
+    impl.tls = *std::move(tls);
+    impl.ctx.tls = impl.tls.get();
+  }
   impl.ioc = std::make_unique<net::io_context>(std::max(1, options.threads));
 
   beast::error_code ec;

@@ -37,6 +37,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/tls_files.h"
 #include "queryd/auth/authorizer.h"
 #include "queryd/http/cors.h"
 #include "queryd/http/gateway.h"
@@ -68,6 +69,9 @@ struct HttpServerOptions {
   // services they call, which get the Authorization header as metadata.
   // Must outlive the server.
   auth::Authorizer* authorizer = nullptr;
+  // TLS files (null: plaintext): every connection, WebSocket included, is
+  // TLS; new connections use the files as they are when accepted.
+  std::shared_ptr<TlsFileWatcher> tls_files;
 };
 
 class HttpServer {

@@ -25,8 +25,8 @@ namespace {
 
 class HttpSession final : public StreamRelay {
  public:
-  HttpSession(tcp::socket&& socket, const ServerContext& ctx)
-      : StreamRelay(ctx, socket.get_executor()), stream_(std::move(socket)) {}
+  HttpSession(HttpStream&& stream, const ServerContext& ctx)
+      : StreamRelay(ctx, stream.get_executor()), stream_(std::move(stream)) {}
 
   void Run() {
     beast::error_code ec;
@@ -397,7 +397,7 @@ class HttpSession final : public StreamRelay {
 
   void Close() override { CloseSocket(); }
 
-  beast::tcp_stream stream_;
+  HttpStream stream_;
   tcp::endpoint peer_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -412,8 +412,8 @@ class HttpSession final : public StreamRelay {
 
 }  // namespace
 
-void ServeHttpConnection(tcp::socket&& socket, const ServerContext& ctx) {
-  std::make_shared<HttpSession>(std::move(socket), ctx)->Run();
+void ServeHttpConnection(HttpStream&& stream, const ServerContext& ctx) {
+  std::make_shared<HttpSession>(std::move(stream), ctx)->Run();
 }
 
 }  // namespace weir::queryd::http

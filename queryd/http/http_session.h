@@ -9,8 +9,9 @@
 
 namespace weir::queryd::http {
 
-// Serves the accepted `socket` until the client or the server ends it.
-void ServeHttpConnection(tcp::socket&& socket, const ServerContext& ctx);
+// Serves the accepted `stream` (TLS handshake done) until the client or the
+// server ends it.
+void ServeHttpConnection(HttpStream&& stream, const ServerContext& ctx);
 
 }  // namespace weir::queryd::http
 

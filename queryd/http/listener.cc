@@ -36,7 +36,11 @@ void Listener::Accept() {
           self->RetryAccept();
           return;
         }
-        ServeHttpConnection(std::move(socket), self->ctx_);
+        if (self->ctx_.tls == nullptr) {
+          ServeHttpConnection(HttpStream(std::move(socket)), self->ctx_);
+        } else {
+          self->Handshake(std::move(socket));
+        }
         self->Accept();
       });
 }
@@ -46,6 +50,24 @@ void Listener::RetryAccept() {
   retry_.async_wait([self = shared_from_this()](const beast::error_code& wait) {
     if (!wait) self->Accept();
   });
+}
+
+void Listener::Handshake(tcp::socket&& socket) {
+  // The context of now: a reload after this leaves the connection alone.
+  auto stream = std::make_shared<HttpStream>(std::move(socket),
+                                             ctx_.tls->Current());
+  // A client that does not finish its handshake in time is cut off.
+  stream->expires_after(Chrono(ctx_.options.read_timeout));
+  stream->tls()->async_handshake(
+      net::ssl::stream_base::server,
+      [self = shared_from_this(), stream](const beast::error_code& ec) {
+        if (ec) {
+          // Plaintext, a client that does not trust us, an old protocol.
+          stream->close();
+          return;
+        }
+        ServeHttpConnection(std::move(*stream), self->ctx_);
+      });
 }
 
 void Listener::Close() {

@@ -29,6 +29,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // holds too many descriptors (HttpServerOptions::max_open_descriptors).
   void RetryAccept();
 
+  // TLS: the handshake, then ServeHttpConnection.
+  void Handshake(tcp::socket&& socket);
+
+
   net::io_context& ioc_;
   tcp::acceptor acceptor_;
   net::steady_timer retry_;

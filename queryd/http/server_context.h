@@ -17,6 +17,8 @@
 #include "boost/beast/websocket.hpp"
 #include "queryd/http/gateway.h"
 #include "queryd/http/http_server.h"
+#include "queryd/http/http_stream.h"
+#include "queryd/http/tls_context.h"
 #include "queryd/metrics/queryd_metrics.h"
 
 namespace weir::queryd::http {
@@ -37,6 +39,7 @@ struct ServerContext {
   HttpServerOptions options;
   Gateway* gateway = nullptr;
   metrics::QuerydMetrics* metrics = nullptr;  // may be null
+  TlsContexts* tls = nullptr;                 // null: plaintext
   // Streams between their call's start and their end, so Stop() can let
   // them say goodbye.
   mutable std::atomic<int> open_streams{0};

@@ -13,7 +13,7 @@ namespace {
 
 class WebSocketSession final : public StreamRelay {
  public:
-  WebSocketSession(beast::tcp_stream&& stream, const ServerContext& ctx,
+  WebSocketSession(HttpStream&& stream, const ServerContext& ctx,
                    Request request)
       : StreamRelay(ctx, stream.get_executor()),
         ws_(std::move(stream)),
@@ -101,7 +101,7 @@ class WebSocketSession final : public StreamRelay {
 
   void WriteErrorReply(const HttpReply& reply) override {
     auto response = MakeResponse(reply, request_.version(), false, false);
-    beast::tcp_stream& tcp = ws_.next_layer();
+    HttpStream& tcp = ws_.next_layer();
     tcp.expires_after(Chrono(ctx_.options.write_timeout));
     bhttp::async_write(
         tcp, *response,
@@ -134,7 +134,7 @@ class WebSocketSession final : public StreamRelay {
     beast::get_lowest_layer(ws_).close();
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<HttpStream> ws_;
   Request request_;
   beast::flat_buffer in_;
   std::string out_;
@@ -143,7 +143,7 @@ class WebSocketSession final : public StreamRelay {
 };
 }  // namespace
 
-void StartWebSocketStream(beast::tcp_stream&& stream, const ServerContext& ctx,
+void StartWebSocketStream(HttpStream&& stream, const ServerContext& ctx,
                           Request request, const Gateway::Prepared& prepared,
                           const Metadata& metadata, absl::Time started) {
   auto session = std::make_shared<WebSocketSession>(std::move(stream), ctx,

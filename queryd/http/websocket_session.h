@@ -13,7 +13,7 @@ namespace weir::queryd::http {
 
 // Takes over `stream` (whose upgrade `request` was read at `started`) and
 // relays `prepared`'s call on it until the call or the client ends.
-void StartWebSocketStream(beast::tcp_stream&& stream, const ServerContext& ctx,
+void StartWebSocketStream(HttpStream&& stream, const ServerContext& ctx,
                           Request request, const Gateway::Prepared& prepared,
                           const Metadata& metadata, absl::Time started);
 
