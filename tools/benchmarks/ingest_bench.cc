@@ -34,8 +34,10 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -72,6 +74,11 @@ ABSL_FLAG(int, templates, 60,
           "clock starts: ~150 bytes per flow each)");
 ABSL_FLAG(double, seconds, 5, "how long to send (at most 600)");
 ABSL_FLAG(uint64_t, seed, 1, "generator seed");
+ABSL_FLAG(std::string, ca, "",
+          "PEM CA of queryd's certificate: TLS to queryd (grpc and stats)");
+ABSL_FLAG(std::string, client_cert, "",
+          "PEM client certificate (mutual TLS; its SANs name bench-0, ...)");
+ABSL_FLAG(std::string, client_key, "", "PEM key of --client-cert");
 
 namespace weir::bench {
 namespace {
@@ -202,9 +209,29 @@ void DirectWriter(store::Store& store, NodeBatches& node, int window,
   }
 }
 
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Plaintext without --ca; TLS (mutual with --client-cert) otherwise.
+std::shared_ptr<grpc::ChannelCredentials> Credentials() {
+  if (absl::GetFlag(FLAGS_ca).empty()) {
+    return grpc::InsecureChannelCredentials();
+  }
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadAll(absl::GetFlag(FLAGS_ca));
+  if (!absl::GetFlag(FLAGS_client_cert).empty()) {
+    ssl.pem_cert_chain = ReadAll(absl::GetFlag(FLAGS_client_cert));
+    ssl.pem_private_key = ReadAll(absl::GetFlag(FLAGS_client_key));
+  }
+  return grpc::SslCredentials(ssl);
+}
+
 int Stats(const std::string& address) {
-  auto channel =
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(address, Credentials());
   auto stub = weir::v1::QueryService::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
@@ -332,8 +359,8 @@ int Main(int argc, char** argv) {
   } else {
     grpc::ChannelArguments args;
     args.SetMaxSendMessageSize(64 << 20);
-    channel = grpc::CreateCustomChannel(
-        absl::GetFlag(FLAGS_address), grpc::InsecureChannelCredentials(), args);
+    channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_address),
+                                        Credentials(), args);
     if (!channel->WaitForConnected(std::chrono::system_clock::now() +
                                    std::chrono::seconds(10))) {
       std::fprintf(stderr, "ingest_bench: cannot connect to %s\n",
