@@ -296,10 +296,11 @@ absl::Status Run(const CollectorOptions& options) {
       }
     };
   }
-  WEIR_ASSIGN_OR_RETURN(
-      std::unique_ptr<QuerydCredentials> credentials,
-      QuerydCredentials::Create(QuerydTlsPaths(options),
-                                [](absl::string_view line) { Log(std::string(line)); }));
+  WEIR_ASSIGN_OR_RETURN(std::unique_ptr<QuerydCredentials> credentials,
+                        QuerydCredentials::Create(QuerydTlsPaths(options),
+                                                  [](absl::string_view line) {
+                                                    Log(std::string(line));
+                                                  }));
   shipping.credentials = [&credentials] { return credentials->Current(); };
   Shipper shipper(shipping, credentials->Current());
   // What an earlier process spooled goes first, under its own epoch and

@@ -32,8 +32,9 @@ absl::StatusOr<std::unique_ptr<QuerydCredentials>> QuerydCredentials::Create(
     credentials->current_ = grpc::InsecureChannelCredentials();
     return credentials;
   }
-  WEIR_ASSIGN_OR_RETURN(credentials->files_,
-                        TlsFileWatcher::Create(std::move(files), std::move(log)));
+  WEIR_ASSIGN_OR_RETURN(
+      credentials->files_,
+      TlsFileWatcher::Create(std::move(files), std::move(log)));
   uint64_t generation = 0;
   std::shared_ptr<const TlsMaterial> material =
       credentials->files_->Current(&generation);

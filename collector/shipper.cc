@@ -167,8 +167,8 @@ void Shipper::Run() {
       std::shared_ptr<grpc::ChannelCredentials> now = options_.credentials();
       if (now != nullptr && now != credentials_) {
         credentials_ = std::move(now);
-        channel = grpc::CreateCustomChannel(options_.address, credentials_,
-                                            args);
+        channel =
+            grpc::CreateCustomChannel(options_.address, credentials_, args);
         stub = weir::v1::IngestService::NewStub(channel);
       }
     }

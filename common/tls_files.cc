@@ -92,9 +92,8 @@ std::string SerialHex(X509* cert) {
 absl::StatusOr<TlsMaterial> LoadTlsMaterial(const TlsFilePaths& paths) {
   TlsMaterial material;
   if (paths.cert.empty() != paths.key.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(paths.cert_flag, " and ", paths.key_flag,
-                     ": give both or neither"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        paths.cert_flag, " and ", paths.key_flag, ": give both or neither"));
   }
   if (!paths.cert.empty()) {
     WEIR_ASSIGN_OR_RETURN(material.cert_chain,
@@ -124,9 +123,9 @@ absl::StatusOr<TlsMaterial> LoadTlsMaterial(const TlsFilePaths& paths) {
     }
     if (X509_check_private_key(leaf, key.get()) != 1) {
       ERR_clear_error();
-      return absl::InvalidArgumentError(absl::StrCat(
-          Where(paths.key_flag, paths.key), ": is not the key of ",
-          paths.cert_flag, " ", paths.cert));
+      return absl::InvalidArgumentError(
+          absl::StrCat(Where(paths.key_flag, paths.key), ": is not the key of ",
+                       paths.cert_flag, " ", paths.cert));
     }
     material.serial = SerialHex(leaf);
   }
@@ -144,8 +143,7 @@ absl::StatusOr<std::unique_ptr<TlsFileWatcher>> TlsFileWatcher::Create(
       new TlsFileWatcher(std::move(paths), std::move(log), check_interval));
   // Stamped before reading: a change while reading is seen next time.
   const Stamps stamps = watcher->StampFiles();
-  WEIR_ASSIGN_OR_RETURN(TlsMaterial material,
-                        LoadTlsMaterial(watcher->paths_));
+  WEIR_ASSIGN_OR_RETURN(TlsMaterial material, LoadTlsMaterial(watcher->paths_));
   absl::MutexLock lock(&watcher->mu_);
   watcher->current_ = std::make_shared<const TlsMaterial>(std::move(material));
   watcher->seen_ = stamps;
@@ -159,13 +157,13 @@ TlsFileWatcher::Stamps TlsFileWatcher::StampFiles() const {
   for (size_t i = 0; i < stamps.size(); ++i) {
     struct stat st;
     if (files[i]->empty() || stat(files[i]->c_str(), &st) != 0) continue;
-    stamps[i] = Stamp{true,
-                      st.st_dev,
-                      st.st_ino,
-                      st.st_size,
-                      int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec,
-                      int64_t{st.st_ctim.tv_sec} * 1000000000 +
-                          st.st_ctim.tv_nsec};
+    stamps[i] =
+        Stamp{true,
+              st.st_dev,
+              st.st_ino,
+              st.st_size,
+              int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec,
+              int64_t{st.st_ctim.tv_sec} * 1000000000 + st.st_ctim.tv_nsec};
   }
   return stamps;
 }
@@ -192,9 +190,10 @@ std::shared_ptr<const TlsMaterial> TlsFileWatcher::Current(
                                   current_->serial, ", was ", old_serial, ")"));
         }
       } else if (log_) {
-        log_(absl::StrCat("TLS files changed but were refused, still using "
-                          "the previous ones: ",
-                          material.status().message()));
+        log_(
+            absl::StrCat("TLS files changed but were refused, still using "
+                         "the previous ones: ",
+                         material.status().message()));
       }
     }
   }

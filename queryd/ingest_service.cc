@@ -96,11 +96,10 @@ class IngestServiceImpl::Reactor final
         // Like a message that does not parse: nothing of it is stored, the
         // batches before it are, and the stream ends with this status.
         read_ended_ = true;
-        read_status_ =
-            grpc::Status(static_cast<grpc::StatusCode>(denied.code()),
-                         absl::StrCat("message ", reads_,
-                                      " of the Ingest stream: ",
-                                      denied.message()));
+        read_status_ = grpc::Status(
+            static_cast<grpc::StatusCode>(denied.code()),
+            absl::StrCat("message ", reads_,
+                         " of the Ingest stream: ", denied.message()));
         service_.stats_.RecordReject(denied.code());
       } else {
         if (node_.empty() && !batch.node().empty()) {

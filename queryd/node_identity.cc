@@ -36,7 +36,8 @@ absl::Status CheckNodeIdentity(const PeerCertificate& peer,
       return absl::OkStatus();
     }
     return absl::PermissionDeniedError(absl::StrCat(
-        "batch of node \"", node, "\" refused: the client certificate's "
+        "batch of node \"", node,
+        "\" refused: the client certificate's "
         "subject alternative names are ",
         absl::StrJoin(peer.subject_alt_names, ", "),
         "; a collector writes only under a node name its certificate holds"));
@@ -45,7 +46,8 @@ absl::Status CheckNodeIdentity(const PeerCertificate& peer,
     return absl::OkStatus();
   }
   return absl::PermissionDeniedError(absl::StrCat(
-      "batch of node \"", node, "\" refused: the client certificate has no "
+      "batch of node \"", node,
+      "\" refused: the client certificate has no "
       "subject alternative name and its common name is \"",
       peer.common_name,
       "\"; a collector writes only under a node name its certificate holds"));

@@ -97,9 +97,9 @@ absl::Status ValidateOptions(const QuerydOptions& options) {
     return cors.status();
   }
   if (options.tls_cert.empty() != options.tls_key.empty()) {
-    return absl::InvalidArgumentError(
-        options.tls_cert.empty() ? "--tls-key: needs --tls-cert"
-                                 : "--tls-cert: needs --tls-key");
+    return absl::InvalidArgumentError(options.tls_cert.empty()
+                                          ? "--tls-key: needs --tls-cert"
+                                          : "--tls-cert: needs --tls-key");
   }
   if (!options.client_ca.empty() && options.tls_cert.empty()) {
     return absl::InvalidArgumentError(

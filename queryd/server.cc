@@ -170,17 +170,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
         store_monitor->Poke();
       });
 
-  server->ingest_->set_client_certificates_required(
-      !options.client_ca.empty());
+  server->ingest_->set_client_certificates_required(!options.client_ca.empty());
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(
-      options.grpc_address,
-      server->tls_ != nullptr
-          ? ReloadingTlsServerCredentials(server->tls_,
-                                          !options.client_ca.empty())
-          : grpc::InsecureServerCredentials(),
-      &server->grpc_port_);
+  builder.AddListeningPort(options.grpc_address,
+                           server->tls_ != nullptr
+                               ? ReloadingTlsServerCredentials(
+                                     server->tls_, !options.client_ca.empty())
+                               : grpc::InsecureServerCredentials(),
+                           &server->grpc_port_);
   // gRPC sets SO_REUSEPORT by default, so a second queryd on the same port
   // would start and take half of the connections to its own store.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

@@ -34,8 +34,8 @@ class ReloadingCredentials final : public grpc::ServerCredentials {
             &Fetch, this);
     grpc_server_credentials* credentials =
         grpc_ssl_server_credentials_create_with_options(options);
-    const int port = grpc_server_add_http2_port(server, addr.c_str(),
-                                                credentials);
+    const int port =
+        grpc_server_add_http2_port(server, addr.c_str(), credentials);
     grpc_server_credentials_release(credentials);
     return port;
   }
@@ -58,7 +58,8 @@ class ReloadingCredentials final : public grpc::ServerCredentials {
     // without --client-ca the server's own chain stands in, unused.
     const std::string& roots =
         material->ca.empty() ? material->cert_chain : material->ca;
-    *config = grpc_ssl_server_certificate_config_create(roots.c_str(), &pair, 1);
+    *config =
+        grpc_ssl_server_certificate_config_create(roots.c_str(), &pair, 1);
     self->served_.store(generation);
     return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_NEW;
   }

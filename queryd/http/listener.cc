@@ -54,8 +54,8 @@ void Listener::RetryAccept() {
 
 void Listener::Handshake(tcp::socket&& socket) {
   // The context of now: a reload after this leaves the connection alone.
-  auto stream = std::make_shared<HttpStream>(std::move(socket),
-                                             ctx_.tls->Current());
+  auto stream =
+      std::make_shared<HttpStream>(std::move(socket), ctx_.tls->Current());
   // A client that does not finish its handshake in time is cut off.
   stream->expires_after(Chrono(ctx_.options.read_timeout));
   stream->tls()->async_handshake(

@@ -32,7 +32,6 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // TLS: the handshake, then ServeHttpConnection.
   void Handshake(tcp::socket&& socket);
 
-
   net::io_context& ioc_;
   tcp::acceptor acceptor_;
   net::steady_timer retry_;

@@ -34,8 +34,8 @@ absl::StatusOr<std::shared_ptr<ssl::context>> MakeServerTlsContext(
   context->set_options(ssl::context::default_workarounds |
                        ssl::context::no_compression |
                        ssl::context::single_dh_use);
-  SSL_CTX_set_options(native, SSL_OP_CIPHER_SERVER_PREFERENCE |
-                                  SSL_OP_NO_RENEGOTIATION);
+  SSL_CTX_set_options(
+      native, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
   boost::system::error_code ec;
   context->use_certificate_chain(boost::asio::buffer(material.cert_chain), ec);
   if (!ec) {
@@ -76,8 +76,10 @@ std::shared_ptr<ssl::context> TlsContexts::Current() {
       current_ = *std::move(context);
     } else {
       // Checked files that still make no context: the old one stays.
-      std::fprintf(stderr, "weir-queryd: HTTP: %s; still using the previous "
-                   "TLS files\n", std::string(context.status().message()).c_str());
+      std::fprintf(stderr,
+                   "weir-queryd: HTTP: %s; still using the previous "
+                   "TLS files\n",
+                   std::string(context.status().message()).c_str());
     }
   }
   return current_;
