@@ -79,7 +79,8 @@ class TlsTest(unittest.TestCase):
     def start_queryd(self, mtls=True, cert="server", extra=()):
         # Files of this queryd's own, so a test may replace them.
         folder = wt.tmpdir("tls-")
-        self.cert_path, self.key_path = os.path.join(folder, "tls.crt"), os.path.join(folder, "tls.key")
+        self.cert_path = os.path.join(folder, "tls.crt")
+        self.key_path = os.path.join(folder, "tls.key")
         self.certs.install(cert, self.cert_path, self.key_path)
         args = ["--tls-cert=" + self.cert_path, "--tls-key=" + self.key_path]
         if mtls:
@@ -151,6 +152,27 @@ class TlsTest(unittest.TestCase):
                                "https://127.0.0.1:%d%s" % (q.http_port, path)],
                               capture_output=True, text=True, timeout=30)
         return done.returncode, done.stdout
+
+    @staticmethod
+    def refusals(q, connect, timeout=10):
+        """queryd's "refused" reload lines, once there is one (the files
+        are checked when a connection arrives: `connect` makes one)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not any("were refused" in l for l in q.log):
+            connect()
+            time.sleep(0.3)
+        return [l for l in q.log if "were refused" in l]
+
+    @staticmethod
+    def serial_becomes(port, want, timeout=10):
+        """The serial new connections to `port` see, once it is `want` (or at the timeout)."""
+        deadline, serial = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            serial = weir_tls.serial_of(port)
+            if serial == "%04X" % want:
+                break
+            time.sleep(0.3)
+        return serial
 
     def wss(self, q, path):
         return websocket.create_connection(
@@ -253,11 +275,7 @@ class TlsTest(unittest.TestCase):
         with open(self.cert_path + ".new", "w") as f:
             f.write("not a certificate\n")
         os.rename(self.cert_path + ".new", self.cert_path)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not any("were refused" in l for l in q.log):
-            weir_tls.serial_of(q.port)  # the check runs at a handshake
-            time.sleep(0.3)
-        refused = [l for l in q.log if "were refused" in l]
+        refused = self.refusals(q, lambda: weir_tls.serial_of(q.port))
         self.assertEqual(len(refused), 1, q.log)
         self.assertIn("--tls-cert", refused[0])
         self.assertEqual(weir_tls.serial_of(q.port), "%04X" % SERVER_SERIAL)
@@ -265,13 +283,8 @@ class TlsTest(unittest.TestCase):
 
         # The new pair: new connections see its serial.
         self.certs.install("rotated", self.cert_path, self.key_path)
-        deadline, serial = time.monotonic() + 10, None
-        while time.monotonic() < deadline:
-            serial = weir_tls.serial_of(q.port)
-            if serial == "%04X" % ROTATED_SERIAL:
-                break
-            time.sleep(0.3)
-        self.assertEqual(serial, "%04X" % ROTATED_SERIAL, q.log)
+        self.assertEqual(self.serial_becomes(q.port, ROTATED_SERIAL), "%04X" % ROTATED_SERIAL,
+                         q.log)
         self.assertEqual(self.stored(self.channel(q.port)), 1)
         # The stream opened before goes on.
         self.assertEqual(stream.send(batch("node-a", 2, [flow(when=now, sport=40001)],
@@ -336,11 +349,7 @@ class TlsTest(unittest.TestCase):
 
         # An expired replacement is refused with one line; the old one stays.
         self.certs.install("expired-server", self.cert_path, self.key_path)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not any("were refused" in l for l in q.log):
-            self.curl(q, "/v1/health", *ca)  # the check runs at an accept
-            time.sleep(0.3)
-        refused = [l for l in q.log if "were refused" in l]
+        refused = self.refusals(q, lambda: self.curl(q, "/v1/health", *ca))
         self.assertEqual(len(refused), 1, q.log)
         self.assertIn("expired", refused[0])
         self.assertEqual(self.curl(q, "/v1/health", *ca)[0], 0)
@@ -348,13 +357,8 @@ class TlsTest(unittest.TestCase):
 
         # The new pair: new connections (HTTPS and gRPC) present it.
         self.certs.install("rotated", self.cert_path, self.key_path)
-        deadline, serial = time.monotonic() + 10, None
-        while time.monotonic() < deadline:
-            serial = weir_tls.serial_of(q.http_port)
-            if serial == "%04X" % ROTATED_SERIAL:
-                break
-            time.sleep(0.3)
-        self.assertEqual(serial, "%04X" % ROTATED_SERIAL, q.log)
+        self.assertEqual(self.serial_becomes(q.http_port, ROTATED_SERIAL), "%04X" % ROTATED_SERIAL,
+                         q.log)
         self.assertEqual(weir_tls.serial_of(q.port), "%04X" % ROTATED_SERIAL)
         self.assertEqual(self.curl(q, "/v1/health", *ca)[0], 0)
         # The WebSocket and the ingest stream opened before go on.

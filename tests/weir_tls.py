@@ -81,7 +81,8 @@ class Certs:
     def install(self, name, cert_path, key_path):
         """Replaces cert_path and key_path with <name>'s files, each by an
         atomic rename (as a Kubernetes Secret update swaps its files)."""
-        for src, dst in ((self.path(name + ".crt"), cert_path), (self.path(name + ".key"), key_path)):
+        for src, dst in ((self.path(name + ".crt"), cert_path),
+                         (self.path(name + ".key"), key_path)):
             tmp = dst + ".new"
             shutil.copyfile(src, tmp)
             os.rename(tmp, dst)
@@ -91,7 +92,8 @@ def serial_of(port, ca=None, host="127.0.0.1"):
     """The serial (hex, as openssl prints it) of the certificate a TLS server
     on `port` presents now."""
     shown = subprocess.run(["openssl", "s_client", "-connect", "%s:%d" % (host, port),
-                            "-showcerts"], input="", capture_output=True, text=True, errors="replace", timeout=20)
+                            "-showcerts"], input="", capture_output=True, text=True,
+                           errors="replace", timeout=20)
     pem = shown.stdout
     start = pem.find("-----BEGIN CERTIFICATE-----")
     end = pem.find("-----END CERTIFICATE-----")
