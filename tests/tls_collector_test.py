@@ -30,13 +30,20 @@ def ts(seconds):
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON)")
 class CollectorTlsTest(unittest.TestCase):
-    def setUp(self):
-        self.lab = lab.Lab().up()
-        self.addCleanup(self.lab.down)
-        c = self.certs = weir_tls.Certs()
+    @classmethod
+    def setUpClass(cls):
+        # One lab for all: a veth pair deleted with its namespace goes away
+        # asynchronously, so a new one right after could find it still there.
+        cls.lab = lab.Lab()
+        cls.addClassCleanup(cls.lab.down)
+        cls.lab.up()
+        c = cls.certs = weir_tls.Certs()
         c.leaf("server", "weir-queryd", ["DNS:localhost", "IP:127.0.0.1"])
         c.leaf("e2e", "e2e", ["DNS:e2e"])
         c.leaf("stranger", "e2e", ["DNS:e2e"], ca="wrong-ca")
+
+    def setUp(self):
+        c = self.certs
         self.queryd = wt.Queryd(extra_args=[
             "--tls-cert=" + c.path("server.crt"), "--tls-key=" + c.path("server.key"),
             "--client-ca=" + c.path("ca.crt")]).start()
@@ -48,7 +55,9 @@ class CollectorTlsTest(unittest.TestCase):
     def collector(self, cert, key):
         args = ["--queryd-ca=" + self.certs.path("ca.crt"), "--client-cert=" + cert,
                 "--client-key=" + key]
-        col = Collector(self.queryd.address, self.lab.bpffs + "/weir", free_port(), extra=args)
+        # Pins of each test's own, whatever an earlier one left.
+        pins = "%s/weir-%s" % (self.lab.bpffs, self._testMethodName)
+        col = Collector(self.queryd.address, pins, free_port(), extra=args)
         return col
 
     def udp_totals(self, since, dport):
