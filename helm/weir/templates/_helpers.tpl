@@ -146,3 +146,72 @@ A port value as an integer in 1..65535, or fail naming the value:
 {{- end -}}
 {{- $i -}}
 {{- end -}}
+
+{{/*
+The Secret of queryd's certificate: tls.crt and tls.key its server
+certificate, ca.crt the CA of the collectors' client certificates.
+*/}}
+{{- define "weir.tls.serverSecret" -}}
+{{- if eq .Values.tls.source "secret" -}}
+{{- required "tls.source secret needs tls.secret.server: the Secret with queryd's certificate (tls.crt, tls.key) and the collectors' CA (ca.crt)" .Values.tls.secret.server -}}
+{{- else -}}
+{{- printf "%s-queryd-tls" (include "weir.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The Secret of the collectors' certificate: tls.crt and tls.key their client
+certificate, ca.crt the CA of queryd's certificate.
+*/}}
+{{- define "weir.tls.clientSecret" -}}
+{{- if eq .Values.tls.source "secret" -}}
+{{- required "tls.source secret needs tls.secret.client: the Secret with the collectors' certificate (tls.crt, tls.key) and queryd's CA (ca.crt)" .Values.tls.secret.client -}}
+{{- else -}}
+{{- printf "%s-collector-tls" (include "weir.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The DNS names of queryd's certificate, as a JSON list: each of its three
+Services by short name, with the namespace, with .svc and with the cluster
+domain, the pod's name under the headless Service, then tls.extraDnsNames.
+*/}}
+{{- define "weir.tls.serverDnsNames" -}}
+{{- $ns := .Release.Namespace -}}
+{{- $domain := .Values.tls.clusterDomain -}}
+{{- $queryd := include "weir.queryd.fullname" . -}}
+{{- $headless := printf "%s-headless" $queryd -}}
+{{- $names := list -}}
+{{- range $svc := list $queryd (include "weir.queryd.ingestService" .) $headless -}}
+{{- $names = concat $names (list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns)) -}}
+{{- if $domain -}}
+{{- $names = append $names (printf "%s.%s.svc.%s" $svc $ns $domain) -}}
+{{- end -}}
+{{- end -}}
+{{- $names = append $names (printf "%s-0.%s.%s.svc" $queryd $headless $ns) -}}
+{{- if $domain -}}
+{{- $names = append $names (printf "%s-0.%s.%s.svc.%s" $queryd $headless $ns $domain) -}}
+{{- end -}}
+{{- $names = concat $names .Values.tls.extraDnsNames -}}
+{{- toJson $names -}}
+{{- end -}}
+
+{{/* The name in queryd's certificate that clients verify: its Service's. */}}
+{{- define "weir.tls.serverName" -}}
+{{- printf "%s.%s.svc" (include "weir.queryd.fullname" .) .Release.Namespace -}}
+{{- end -}}
+
+{{/*
+A probe with scheme HTTPS on its httpGet when TLS is on and it names no
+scheme: (dict "probe" $q.livenessProbe "ctx" $). The kubelet does not verify
+the certificate; /v1/health needs no token.
+*/}}
+{{- define "weir.queryd.probe" -}}
+{{- $p := deepCopy .probe -}}
+{{- if and .ctx.Values.tls.enabled (kindIs "map" $p.httpGet) -}}
+{{- if not (hasKey $p.httpGet "scheme") -}}
+{{- $_ := set $p.httpGet "scheme" "HTTPS" -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $p -}}
+{{- end -}}
