@@ -8,9 +8,15 @@ run as root. Values the chart refuses must fail with a message that says why:
 values.schema.json refuses unknown keys, wrong types and values out of range
 (tests/helm/invalid/*.yaml, each naming the message it expects), and the
 templates refuse what a schema cannot say (and, should the schema be skipped,
-running as root).
+running as root). TLS is on by default: the daemons' certificate flags point
+into mounted Secret folders, the self-signed certificates Helm makes are
+parsed (python3-cryptography) and checked for their names, issuer and usages,
+and the secret and certManager sources, tokens and plaintext render as
+documented.
 """
 
+import base64
+import datetime
 import glob
 import json
 import os
@@ -22,6 +28,10 @@ import tempfile
 import unittest
 
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 import k8s_schema
 
@@ -34,8 +44,17 @@ HELM = "/opt/weir-tools/bin/helm"
 HELM_MINOR = (3, 17)
 VALUES_FILES = sorted(glob.glob("tests/helm/values-*.yaml"))
 INVALID_FILES = sorted(glob.glob("tests/helm/invalid/*.yaml"))
-# Values files that need an extra API: the ServiceMonitor's.
-API_VERSIONS = ["monitoring.coreos.com/v1"]
+# Values files that need an extra API: the ServiceMonitor's, cert-manager's.
+API_VERSIONS = ["monitoring.coreos.com/v1", "cert-manager.io/v1"]
+# Where the daemons find their certificates and tokens.
+TLS_DIR = "/etc/weir/tls"
+AUTH_DIR = "/etc/weir/auth"
+# The names of queryd's certificate for release "weir" in namespace "weir".
+SERVER_DNS_NAMES = [
+    f"{svc}{suffix}"
+    for svc in ("weir-queryd", "weir-queryd-ingest", "weir-queryd-headless")
+    for suffix in ("", ".weir", ".weir.svc", ".weir.svc.cluster.local")
+] + ["weir-queryd-0.weir-queryd-headless.weir.svc", "weir-queryd-0.weir-queryd-headless.weir.svc.cluster.local"]
 
 COLLECTOR_CAPS = {"BPF", "NET_ADMIN", "PERFMON"}
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -98,6 +117,28 @@ def pod_templates(objects):
 
 def matches(selector, labels):
     return all(labels.get(k) == v for k, v in selector.items())
+
+
+def container(objects, kind):
+    """The one container of the chart's DaemonSet or StatefulSet, and its pod spec."""
+    (w,) = by_kind(objects, kind)
+    pod = w["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    return c, pod
+
+
+def secret_pem(secret, key):
+    return base64.b64decode(secret["data"][key])
+
+
+def not_after(cert):
+    """A certificate's notAfter, in UTC (Debian's python3-cryptography 38
+    has only the naive form)."""
+    return cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
+
+
+def not_before(cert):
+    return cert.not_valid_before.replace(tzinfo=datetime.timezone.utc)
 
 
 class ChartTest(unittest.TestCase):
@@ -343,12 +384,13 @@ class ChartTest(unittest.TestCase):
         ds = by_kind(objects, "DaemonSet")[0]
         args = ds["spec"]["template"]["spec"]["containers"][0]["args"]
         self.assertIn("--queryd=weir-queryd-ingest.weir.svc:7701", args)
-        for workload, port in ((ds, "9101"), (by_kind(objects, "StatefulSet")[0], "7700")):
+        for workload, port, scheme in ((ds, "9101", {}),
+                                       (by_kind(objects, "StatefulSet")[0], "7700",
+                                        {"prometheus.io/scheme": "https"})):
             ann = workload["spec"]["template"]["metadata"]["annotations"]
             self.assertEqual(ann, {"prometheus.io/scrape": "true", "prometheus.io/port": port,
-                                   "prometheus.io/path": "/metrics"})
+                                   "prometheus.io/path": "/metrics", **scheme})
         self.assertFalse(by_kind(objects, "ServiceMonitor"))
-        self.assertFalse(by_kind(objects, "NetworkPolicy"))
 
     def test_service_monitor_values(self):
         objects = self.renders["values-servicemonitor.yaml"]
@@ -417,15 +459,240 @@ class ChartTest(unittest.TestCase):
         self.assertEqual(by_kind(objects, "DaemonSet")[0]["spec"]["template"]["spec"]["serviceAccountName"],
                          "default")
 
+    def assert_mounts_secret_folder(self, c, pod, volume, mount_path, secret=None):
+        """c mounts volume's whole folder read-only at mount_path (never a
+        subPath, which Kubernetes does not update when the Secret changes);
+        the volume is Secret `secret` when given. Returns the volume."""
+        mounts = [m for m in c["volumeMounts"] if m["name"] == volume]
+        self.assertEqual(len(mounts), 1, c["volumeMounts"])
+        self.assertEqual(mounts[0]["mountPath"], mount_path)
+        self.assertIs(mounts[0].get("readOnly"), True)
+        self.assertNotIn("subPath", mounts[0])
+        self.assertNotIn("subPathExpr", mounts[0])
+        (vol,) = [v for v in pod["volumes"] if v["name"] == volume]
+        if secret is not None:
+            self.assertEqual(vol["secret"]["secretName"], secret)
+        return vol
+
+    def test_tls_on_by_default(self):
+        objects = self.renders["defaults"]
+        q, qpod = container(objects, "StatefulSet")
+        c, cpod = container(objects, "DaemonSet")
+        for flag in (f"--tls-cert={TLS_DIR}/tls.crt", f"--tls-key={TLS_DIR}/tls.key",
+                     f"--client-ca={TLS_DIR}/ca.crt", "--shared-client-cert-name=weir-collector"):
+            self.assertIn(flag, q["args"])
+        self.assertNotIn("--plaintext", q["args"])
+        for flag in (f"--queryd-ca={TLS_DIR}/ca.crt", f"--client-cert={TLS_DIR}/tls.crt",
+                     f"--client-key={TLS_DIR}/tls.key"):
+            self.assertIn(flag, c["args"])
+        # The collectors dial a name queryd's certificate carries.
+        dialled = next(a for a in c["args"] if a.startswith("--queryd=")).split("=", 1)[1].rsplit(":", 1)[0]
+        self.assertIn(dialled, SERVER_DNS_NAMES)
+        # No token flags without auth Secrets.
+        self.assertFalse([a for a in q["args"] + c["args"] if a.startswith("--token-file")])
+        secrets = {o["metadata"]["name"]: o for o in by_kind(objects, "Secret")}
+        self.assertEqual(set(secrets), {"weir-queryd-tls", "weir-collector-tls"})
+        qvol = self.assert_mounts_secret_folder(q, qpod, "tls", TLS_DIR, "weir-queryd-tls")
+        cvol = self.assert_mounts_secret_folder(c, cpod, "tls", TLS_DIR, "weir-collector-tls")
+        # No items: every key of the Secret (tls.crt, tls.key, ca.crt) is a file.
+        self.assertNotIn("items", qvol["secret"])
+        self.assertNotIn("items", cvol["secret"])
+        # Readable by queryd's group (fsGroup), by root in the collector.
+        self.assertEqual(qvol["secret"]["defaultMode"], 0o440)
+        self.assertEqual(qpod["securityContext"]["fsGroup"], 65532)
+        self.assertEqual(cvol["secret"]["defaultMode"], 0o400)
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            self.assertEqual(q[probe]["httpGet"], {"path": "/v1/health", "port": "http", "scheme": "HTTPS"},
+                             probe)
+        # A probe that names its scheme keeps it.
+        c2, _ = container(render_objects("--set", "queryd.livenessProbe.httpGet.scheme=HTTP"), "StatefulSet")
+        self.assertEqual(c2["livenessProbe"]["httpGet"]["scheme"], "HTTP")
+        self.assertEqual(c2["readinessProbe"]["httpGet"]["scheme"], "HTTPS")
+
+    def test_self_signed_certificates(self):
+        """The Secrets Helm makes hold PEM: a CA, queryd's certificate with
+        every Service name, and the collectors' shared client certificate,
+        both signed by the CA, each key matching its certificate."""
+        secrets = {o["metadata"]["name"]: o for o in by_kind(self.renders["defaults"], "Secret")}
+        server, client = secrets["weir-queryd-tls"], secrets["weir-collector-tls"]
+        for sec in (server, client):
+            self.assertEqual(sec["type"], "kubernetes.io/tls")
+            self.assertEqual(set(sec["data"]), {"tls.crt", "tls.key", "ca.crt"})
+        self.assertEqual(server["data"]["ca.crt"], client["data"]["ca.crt"], "one CA for both sides")
+        ca = x509.load_pem_x509_certificate(secret_pem(server, "ca.crt"))
+        self.assertTrue(ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        for sec, dns, usage in (
+                (server, SERVER_DNS_NAMES, ExtendedKeyUsageOID.SERVER_AUTH),
+                (client, ["weir-collector"], ExtendedKeyUsageOID.CLIENT_AUTH)):
+            with self.subTest(secret=sec["metadata"]["name"]):
+                cert = x509.load_pem_x509_certificate(secret_pem(sec, "tls.crt"))
+                san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+                self.assertEqual(sorted(san.get_values_for_type(x509.DNSName)), sorted(dns))
+                self.assertEqual(cert.issuer, ca.subject)
+                ca.public_key().verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(),
+                                       cert.signature_hash_algorithm)
+                self.assertFalse(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+                self.assertIn(usage, cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+                key = load_pem_private_key(secret_pem(sec, "tls.key"), password=None)
+                self.assertIsInstance(key, rsa.RSAPrivateKey)
+                self.assertEqual(key.public_key().public_numbers(), cert.public_key().public_numbers())
+                days = (not_after(cert) - now).days
+                self.assertIn(days, (364, 365), "tls.selfSigned.validityDays")
+                self.assertLessEqual(not_before(cert), now)
+        # The validity follows the value, and the chart's own names follow
+        # the release.
+        objects = render_objects("--set", "tls.selfSigned.validityDays=30", "--set", "fullnameOverride=flows",
+                                 "--set", "tls.extraDnsNames={weir.example.internal}")
+        secrets = {o["metadata"]["name"]: o for o in by_kind(objects, "Secret")}
+        cert = x509.load_pem_x509_certificate(secret_pem(secrets["flows-queryd-tls"], "tls.crt"))
+        self.assertIn((not_after(cert) - now).days, (29, 30))
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value \
+            .get_values_for_type(x509.DNSName)
+        self.assertIn("flows-queryd-ingest.weir.svc", names)
+        self.assertIn("weir.example.internal", names)
+        c, pod = container(objects, "DaemonSet")
+        self.assert_mounts_secret_folder(c, pod, "tls", TLS_DIR, "flows-collector-tls")
+
+    def test_plaintext_only_when_asked(self):
+        objects = self.renders["values-plaintext.yaml"]
+        q, qpod = container(objects, "StatefulSet")
+        c, cpod = container(objects, "DaemonSet")
+        self.assertIn("--plaintext", q["args"])
+        for args in (q["args"], c["args"]):
+            self.assertFalse([a for a in args if re.match(
+                r"--(tls-cert|tls-key|client-ca|shared-client-cert-name|queryd-ca|client-cert|client-key)", a)],
+                args)
+        for pod, ctr in ((qpod, q), (cpod, c)):
+            self.assertNotIn("tls", {v["name"] for v in pod["volumes"]})
+            self.assertNotIn("tls", {m["name"] for m in ctr["volumeMounts"]})
+        self.assertFalse(by_kind(objects, "Secret"))
+        self.assertNotIn("scheme", q["livenessProbe"]["httpGet"])
+        self.assertNotIn("prometheus.io/scheme", by_kind(objects, "StatefulSet")[0]["spec"]["template"]
+                         ["metadata"]["annotations"])
+        # --plaintext is never rendered with TLS on.
+        for name, objs in self.each_render():
+            if name != "values-plaintext.yaml":
+                for w in by_kind(objs, "StatefulSet"):
+                    self.assertNotIn("--plaintext", w["spec"]["template"]["spec"]["containers"][0]["args"])
+
+    def test_tls_from_secrets_with_tokens(self):
+        objects = self.renders["values-tls-secret.yaml"]
+        self.assertFalse(by_kind(objects, "Secret"), "the Secrets are the user's")
+        self.assertFalse([o for o in objects if o["kind"] == "Certificate"])
+        q, qpod = container(objects, "StatefulSet")
+        c, cpod = container(objects, "DaemonSet")
+        self.assert_mounts_secret_folder(q, qpod, "tls", TLS_DIR, "queryd-cert")
+        self.assert_mounts_secret_folder(c, cpod, "tls", TLS_DIR, "collector-cert")
+        self.assertIn(f"--client-ca={TLS_DIR}/ca.crt", q["args"])
+        self.assertIn(f"--queryd-ca={TLS_DIR}/ca.crt", c["args"])
+        # Tokens: queryd's file from its key, the collectors' ingest token.
+        self.assertIn(f"--token-file={AUTH_DIR}/tokens", q["args"])
+        vol = self.assert_mounts_secret_folder(q, qpod, "auth", AUTH_DIR, "weir-tokens")
+        self.assertEqual(vol["secret"]["items"], [{"key": "token-file", "path": "tokens"}])
+        self.assertIn(f"--token-file={AUTH_DIR}/token", c["args"])
+        vol = self.assert_mounts_secret_folder(c, cpod, "auth", AUTH_DIR, "weir-ingest-token")
+        self.assertEqual(vol["secret"]["items"], [{"key": "token", "path": "token"}])
+        # The probes stay open: no token, HTTPS.
+        self.assertEqual(q["readinessProbe"]["httpGet"]["scheme"], "HTTPS")
+        self.assertNotIn("httpHeaders", q["readinessProbe"]["httpGet"])
+        # Prometheus scrapes queryd over TLS with the CA that issued its
+        # certificate (the collectors' ca.crt) and a metrics token.
+        sms = {o["metadata"]["name"]: o for o in by_kind(objects, "ServiceMonitor")}
+        (ep,) = sms["weir-queryd"]["spec"]["endpoints"]
+        self.assertEqual(ep["scheme"], "https")
+        self.assertEqual(ep["tlsConfig"], {"ca": {"secret": {"name": "collector-cert", "key": "ca.crt"}},
+                                           "serverName": "weir-queryd.weir.svc"})
+        self.assertIn(ep["tlsConfig"]["serverName"], SERVER_DNS_NAMES)
+        self.assertEqual(ep["authorization"], {"type": "Bearer", "credentials":
+                                               {"name": "weir-metrics-token", "key": "token"}})
+        (ep,) = sms["weir-collector"]["spec"]["endpoints"]
+        self.assertNotIn("tlsConfig", ep, "the collectors' /metrics is plain HTTP")
+        self.assertNotIn("authorization", ep)
+        # A ServiceMonitor elsewhere takes the tlsConfig it is given.
+        objects = self.renders["values-servicemonitor.yaml"]
+        sm = next(o for o in by_kind(objects, "ServiceMonitor") if o["metadata"]["name"] == "weir-queryd")
+        self.assertEqual(sm["spec"]["endpoints"][0]["tlsConfig"]["ca"]["secret"]["name"], "weir-queryd-ca")
+        self.assertNotIn("authorization", sm["spec"]["endpoints"][0])
+
+    def test_tls_from_cert_manager(self):
+        objects = self.renders["values-certmanager.yaml"]
+        self.assertFalse(by_kind(objects, "Secret"), "cert-manager writes the Secrets")
+        certs = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Certificate"}
+        self.assertEqual(set(certs), {"weir-queryd-tls", "weir-collector-tls"})
+        for cert in certs.values():
+            self.assertEqual(cert["apiVersion"], "cert-manager.io/v1")
+            self.assertEqual(cert["spec"]["issuerRef"], {"name": "weir-ca", "kind": "ClusterIssuer",
+                                                         "group": "cert-manager.io"})
+            self.assertEqual(cert["spec"]["duration"], "720h")
+            self.assertEqual(cert["spec"]["renewBefore"], "240h")
+            self.assertEqual(cert["spec"]["privateKey"]["rotationPolicy"], "Always")
+        server, client = certs["weir-queryd-tls"]["spec"], certs["weir-collector-tls"]["spec"]
+        self.assertEqual(server["dnsNames"], SERVER_DNS_NAMES + ["weir.example.internal"])
+        self.assertIn("server auth", server["usages"])
+        self.assertNotIn("client auth", server["usages"])
+        self.assertEqual(client["dnsNames"], ["weir-collector"])
+        self.assertEqual(client["usages"], ["digital signature", "client auth"])
+        q, qpod = container(objects, "StatefulSet")
+        c, cpod = container(objects, "DaemonSet")
+        self.assert_mounts_secret_folder(q, qpod, "tls", TLS_DIR, server["secretName"])
+        self.assert_mounts_secret_folder(c, cpod, "tls", TLS_DIR, client["secretName"])
+        self.assertIn("--shared-client-cert-name=weir-collector", q["args"])
+        # Per-node certificates from a volume: no shared name, no client
+        # Certificate, the volume in the Secret's place.
+        csi = {"csi": {"driver": "csi.example.com", "readOnly": True}}
+        objects = render_objects("-f", "tests/helm/values-certmanager.yaml", "--set", "tls.sharedClientCertName=",
+                                 "--set-json", "tls.collectorCertVolume=" + json.dumps(csi))
+        self.assertEqual([o["metadata"]["name"] for o in objects if o["kind"] == "Certificate"],
+                         ["weir-queryd-tls"])
+        q, _ = container(objects, "StatefulSet")
+        self.assertFalse([a for a in q["args"] if a.startswith("--shared-client-cert-name")])
+        c, cpod = container(objects, "DaemonSet")
+        vol = self.assert_mounts_secret_folder(c, cpod, "tls", TLS_DIR)
+        self.assertEqual(vol, {"name": "tls", **csi})
+        self.assertIn(f"--client-cert={TLS_DIR}/tls.crt", c["args"])
+
+    def test_network_policy_on_by_default(self):
+        """On by default: gRPC from the private node ranges and the collector
+        pods only, HTTP from everyone (TLS and tokens guard it)."""
+        (np,) = by_kind(self.renders["defaults"], "NetworkPolicy")
+        grpc_rule, http_rule = np["spec"]["ingress"]
+        self.assertEqual(grpc_rule["ports"], [{"port": "grpc", "protocol": "TCP"}])
+        self.assertEqual(grpc_rule["from"], [
+            {"ipBlock": {"cidr": "10.0.0.0/8"}}, {"ipBlock": {"cidr": "172.16.0.0/12"}},
+            {"ipBlock": {"cidr": "192.168.0.0/16"}},
+            {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "weir", "app.kubernetes.io/instance": "weir",
+                                             "app.kubernetes.io/component": "collector"}}}])
+        self.assertEqual(http_rule, {"ports": [{"port": "http", "protocol": "TCP"}]})
+        self.assertFalse(by_kind(render_objects("--set", "networkPolicy.enabled=false"), "NetworkPolicy"))
+
     def test_notes(self):
         rc, notes, err = render_notes()
         self.assertEqual(rc, 0, err)
         for want in ("kubectl -n weir port-forward svc/weir-queryd 7700:7700 7701:7701",
-                     "curl -s http://127.0.0.1:7700/v1/health",
+                     "get secret weir-collector-tls -o jsonpath='{.data.ca\\.crt}' | base64 -d > weir-ca.crt",
+                     "curl -s --cacert weir-ca.crt --resolve weir-queryd.weir.svc:7700:127.0.0.1 "
+                     "https://weir-queryd.weir.svc:7700/v1/health",
                      "/v1/top?group_by=GROUP_BY_PAIR",
-                     "rollout status daemonset/weir-collector"):
+                     "grpcurl -cacert weir-ca.crt -servername weir-queryd.weir.svc 127.0.0.1:7701 list",
+                     "rollout status daemonset/weir-collector",
+                     "WARNING: tls.source is selfSigned",
+                     "for trying Weir out; use tls.source secret or certManager in production",
+                     'it proves "a collector of\nthis release", not which node'):
             self.assertIn(want, notes)
+        self.assertNotIn("http://", notes)
+        self.assertNotIn("Bearer", notes)
+        self.assertEqual(notes.count("WARNING"), 1, notes)
+        rc, notes, err = render_notes("-f", "tests/helm/values-tls-secret.yaml")
+        self.assertEqual(rc, 0, err)
         self.assertNotIn("WARNING", notes)
+        self.assertIn("get secret collector-cert", notes)
+        self.assertIn('-H "Authorization: Bearer $WEIR_TOKEN"', notes)
+        rc, notes, err = render_notes("--set", "tls.enabled=false")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("curl -s http://127.0.0.1:7700/v1/health", notes)
+        self.assertIn("grpcurl -plaintext", notes)
+        self.assertIn("WARNING: tls.enabled is false", notes)
         rc, notes, err = render_notes("--set", "queryd.persistence.enabled=false")
         self.assertEqual(rc, 0, err)
         self.assertIn("WARNING: queryd.persistence.enabled is false", notes)
@@ -521,9 +788,9 @@ class ChartTest(unittest.TestCase):
         objects = [o for o in yaml.safe_load_all(out) if o is not None]
         self.assertIn("--queryd=weir-queryd-ingest.weir.svc:7801",
                       by_kind(objects, "DaemonSet")[0]["spec"]["template"]["spec"]["containers"][0]["args"])
-        rc, out, err = render("--set", "weir.tls.enabled=true", chart=parent)
+        rc, out, err = render("--set", "weir.tlss.enabled=true", chart=parent)
         self.assertNotEqual(rc, 0, out)
-        self.assertIn("weir:\n- (root): Additional property tls is not allowed", err)
+        self.assertIn("weir:\n- (root): Additional property tlss is not allowed", err)
         shutil.rmtree(work)
 
     def test_readme_commands_pass_the_schema(self):
@@ -556,8 +823,20 @@ class ChartTest(unittest.TestCase):
              "image.repository is required", "required"),
             # What a schema cannot say; the templates refuse it.
             (["--set", "queryd.extraArgs={--allow-root}"], None, "queryd-statefulset.yaml", "--allow-root is refused"),
-            (["--set", "networkPolicy.enabled=true"], None, "networkpolicy.yaml", "collectorCIDRs"),
-            (["--set", "queryd.enabled=false"], None, "collector-daemonset.yaml", "collector.querydAddress is required"),
+            (["--set-json", "networkPolicy.collectorCIDRs=[]"], None, "networkpolicy.yaml", "collectorCIDRs"),
+            (["--set", "tls.source=secret", "--set", "tls.secret.client=c"],
+             "tls.secret.server: String length must be greater than or equal to 1",
+             "tls.secret.server", "queryd's certificate"),
+            (["--set", "tls.source=certManager"],
+             "tls.certManager.issuerRef.name: String length must be greater than or equal to 1",
+             "tls.certManager.issuerRef.name", "Issuer or ClusterIssuer"),
+            (["--set", "tls.sharedClientCertName="], None, "collector-daemonset.yaml", "tls.collectorCertVolume"),
+            (["--set", "queryd.enabled=false", "--set", "collector.querydAddress=q.example:7701"], None,
+             "tls-selfsigned.yaml", "tls.source secret"),
+            (["--set", "serviceMonitor.enabled=true", "--set", "auth.tokenSecret=t"], None,
+             "servicemonitor.yaml", "serviceMonitor.bearerTokenSecret.name"),
+            (["--set", "queryd.enabled=false", "--set", "tls.source=secret", "--set", "tls.secret.client=c"],
+             None, "collector-daemonset.yaml", "collector.querydAddress is required"),
             (["--set", "collector.pinPath=/var/lib/weir"], None, "collector-daemonset.yaml", "must be inside"),
             (["--set", "queryd.httpPort=7701"], None, "queryd-statefulset.yaml", "must differ"),
         ]
@@ -578,6 +857,12 @@ class ChartTest(unittest.TestCase):
         self.assertNotEqual(rc, 0)
         self.assertIn("servicemonitor.yaml", err)
         self.assertIn("monitoring.coreos.com/v1", err)
+        # cert-manager Certificates need cert-manager's API.
+        rc, out, err = helm("template", "weir", CHART_DIR, "--set", "tls.source=certManager",
+                            "--set", "tls.certManager.issuerRef.name=ca")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("tls-certmanager.yaml", err)
+        self.assertIn("cert-manager.io/v1", err)
         # The chart needs Kubernetes 1.25 or newer.
         rc, out, err = helm("template", "weir", CHART_DIR, "--kube-version", "1.24.0")
         self.assertNotEqual(rc, 0)

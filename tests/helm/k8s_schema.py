@@ -6,8 +6,9 @@ with its model: every field must be one the API defines (an unknown or
 misspelt field is an error, where kubectl would drop it and a server with
 strict field validation would refuse it), every value must have the field's
 type, and the model's constructor must accept it, which checks the required
-fields. Prometheus Operator kinds are not in python3-kubernetes; a small
-schema written from its CRD covers the ServiceMonitor fields the chart uses.
+fields. Prometheus Operator and cert-manager kinds are not in
+python3-kubernetes; small schemas written from their CRDs cover the
+ServiceMonitor and Certificate fields the chart uses.
 """
 
 import re
@@ -47,6 +48,12 @@ _RELABEL = {
     "sourceLabels": [str], "separator": str, "targetLabel": str, "regex": str,
     "modulus": int, "replacement": str, "action": str,
 }
+_SECRET_KEY_SELECTOR = {"name": str, "key": str, "optional": bool, "required": ["key"]}
+_SECRET_OR_CONFIGMAP = {"secret": _SECRET_KEY_SELECTOR, "configMap": _SECRET_KEY_SELECTOR}
+_TLS_CONFIG = {
+    "ca": _SECRET_OR_CONFIGMAP, "cert": _SECRET_OR_CONFIGMAP, "keySecret": _SECRET_KEY_SELECTOR,
+    "serverName": str, "insecureSkipVerify": bool,
+}
 SERVICE_MONITOR = {
     "apiVersion": str, "kind": str,
     "metadata": {"name": str, "namespace": str, "labels": {"*": str}, "annotations": {"*": str},
@@ -60,15 +67,37 @@ SERVICE_MONITOR = {
             "interval": str, "scrapeTimeout": str, "honorLabels": bool,
             "honorTimestamps": bool, "relabelings": [_RELABEL],
             "metricRelabelings": [_RELABEL], "params": {"*": [str]},
+            "tlsConfig": _TLS_CONFIG,
+            "authorization": {"type": str, "credentials": _SECRET_KEY_SELECTOR},
         }],
         "sampleLimit": int,
         "required": ["selector", "endpoints"],
     },
     "required": ["apiVersion", "kind", "metadata", "spec"],
 }
-CUSTOM = {("monitoring.coreos.com/v1", "ServiceMonitor"): SERVICE_MONITOR}
+# cert-manager.io/v1 Certificate, the part the chart uses, from its CRD.
+CERTIFICATE = {
+    "apiVersion": str, "kind": str,
+    "metadata": {"name": str, "namespace": str, "labels": {"*": str}, "annotations": {"*": str},
+                 "required": ["name"]},
+    "spec": {
+        "secretName": str, "commonName": str, "dnsNames": [str], "ipAddresses": [str],
+        "uris": [str], "duration": str, "renewBefore": str, "isCA": bool, "usages": [str],
+        "privateKey": {"algorithm": str, "encoding": str, "size": int, "rotationPolicy": str},
+        "issuerRef": {"name": str, "kind": str, "group": str, "required": ["name"]},
+        "required": ["secretName", "issuerRef"],
+    },
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+}
+# Key usages cert-manager accepts (the CRD's enum, in part).
+CERTIFICATE_USAGES = {"digital signature", "key encipherment", "server auth", "client auth"}
+CUSTOM = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): SERVICE_MONITOR,
+    ("cert-manager.io/v1", "Certificate"): CERTIFICATE,
+}
 
 _DURATION = re.compile(r"^(([0-9]+)(y|w|d|h|m|s|ms))+$")
+_GO_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
 
 
 class SchemaError(Exception):
@@ -162,6 +191,12 @@ def _check_custom(value, schema, path, errors):
             errors.append(f"{path}: want {schema}, got {type(value).__name__} {value!r}")
         elif path.endswith((".interval", ".scrapeTimeout")) and not _DURATION.match(value):
             errors.append(f"{path}: {value!r} is not a Prometheus duration")
+        elif path.startswith("Certificate") and path.endswith((".duration", ".renewBefore")) \
+                and not _GO_DURATION.match(value):
+            errors.append(f"{path}: {value!r} is not a Go duration")
+        elif path.startswith("Certificate") and re.search(r"\.usages\[\d+\]$", path) \
+                and value not in CERTIFICATE_USAGES:
+            errors.append(f"{path}: {value!r} is not a key usage cert-manager knows")
 
 
 def validate(obj):
