@@ -71,7 +71,8 @@ class IngestServiceImpl::Reactor final
     // A batch of a node the client's certificate does not name.
     absl::Status denied;
     if (parsed && peer_.has_value()) {
-      denied = CheckNodeIdentity(*peer_, batch.node());
+      denied = CheckNodeIdentity(*peer_, batch.node(),
+                                 service_.shared_client_cert_name_);
     }
     bool read_on = false;
     bool store = false;

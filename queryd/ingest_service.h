@@ -84,6 +84,11 @@ class IngestServiceImpl final
   void set_client_certificates_required(bool required) {
     client_certificates_required_ = required;
   }
+  // --shared-client-cert-name: a certificate naming it writes as any node
+  // (node_identity.h). Set before serving.
+  void set_shared_client_cert_name(std::string name) {
+    shared_client_cert_name_ = std::move(name);
+  }
 
   // Whether the last write to the store succeeded (true before any).
   bool store_writable() const;
@@ -108,6 +113,7 @@ class IngestServiceImpl final
 
   std::function<void(bool writable)> on_store_writable_;
   bool client_certificates_required_ = false;
+  std::string shared_client_cert_name_;
   // Serializes StoreWritable, so changes are told in order.
   mutable absl::Mutex writable_mu_;
   bool writable_ ABSL_GUARDED_BY(writable_mu_) = true;

@@ -81,6 +81,12 @@ ABSL_FLAG(std::string, client_ca, "",
           "a client certificate issued by it whose subject alternative name "
           "(or, without any SAN, common name) equals the node name of every "
           "batch. Needs --tls-cert. Re-read when the file changes.");
+ABSL_FLAG(std::string, shared_client_cert_name, "",
+          "With --client-ca: a client certificate holding this name (a "
+          "subject alternative name, or the common name of one without) may "
+          "write as any node, for collectors that share one certificate (a "
+          "DaemonSet's Secret). It proves a collector of the fleet, not which "
+          "node; leave it empty to bind each node to its own certificate.");
 ABSL_FLAG(bool, plaintext, false,
           "Serve gRPC and HTTP without TLS on an address other than "
           "loopback (loopback needs no flag). Without TLS anyone who can "
@@ -155,6 +161,8 @@ int main(int argc, char** argv) {
   options.tls_key = absl::GetFlag(FLAGS_tls_key);
   options.client_ca = absl::GetFlag(FLAGS_client_ca);
   options.plaintext = absl::GetFlag(FLAGS_plaintext);
+  options.shared_client_cert_name =
+      absl::GetFlag(FLAGS_shared_client_cert_name);
   if (absl::Status valid = weir::queryd::ValidateOptions(options);
       !valid.ok()) {
     weir::UsageError(spec, valid.message());

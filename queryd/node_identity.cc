@@ -23,13 +23,30 @@ PeerCertificate PeerCertificateOf(const grpc::AuthContext& context) {
   return peer;
 }
 
+namespace {
+
+// Whether the certificate names `name`: a SAN, or its CN when it has none.
+bool Holds(const PeerCertificate& peer, absl::string_view name) {
+  if (name.empty()) return false;
+  if (!peer.subject_alt_names.empty()) {
+    return std::find(peer.subject_alt_names.begin(),
+                     peer.subject_alt_names.end(),
+                     name) != peer.subject_alt_names.end();
+  }
+  return peer.common_name == name;
+}
+
+}  // namespace
+
 absl::Status CheckNodeIdentity(const PeerCertificate& peer,
-                               absl::string_view node) {
+                               absl::string_view node,
+                               absl::string_view shared_name) {
   if (!peer.presented) {
     return absl::UnauthenticatedError(
         "IngestService needs a client certificate issued by queryd's "
         "--client-ca; the connection presented none");
   }
+  if (Holds(peer, shared_name)) return absl::OkStatus();
   if (!peer.subject_alt_names.empty()) {
     if (std::find(peer.subject_alt_names.begin(), peer.subject_alt_names.end(),
                   node) != peer.subject_alt_names.end()) {

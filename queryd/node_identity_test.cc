@@ -56,6 +56,10 @@ TEST(NodeIdentityTest, MatchesSanFirstCommonNameOnlyWithoutSan) {
   };
   for (const Case& c : cases) {
     const absl::Status status = CheckNodeIdentity(c.peer, c.node);
+    // A shared name the certificate does not hold changes nothing.
+    EXPECT_EQ(CheckNodeIdentity(c.peer, c.node, "weir-collector").code(),
+              c.want)
+        << c.description;
     EXPECT_EQ(status.code(), c.want) << c.description << ": " << status;
     if (c.want == absl::StatusCode::kPermissionDenied) {
       EXPECT_NE(status.message().find(absl::StrCat("\"", c.node, "\"")),
@@ -63,6 +67,23 @@ TEST(NodeIdentityTest, MatchesSanFirstCommonNameOnlyWithoutSan) {
           << c.description << ": the message names the node: " << status;
     }
   }
+}
+
+TEST(NodeIdentityTest, ASharedNameWritesAsAnyNode) {
+  const PeerCertificate shared{true, {"weir-collector"}, ""};
+  const PeerCertificate shared_cn{true, {}, "weir-collector"};
+  const PeerCertificate node_a{true, {"node-a"}, "weir-collector"};
+  EXPECT_TRUE(CheckNodeIdentity(shared, "node-a", "weir-collector").ok());
+  EXPECT_TRUE(CheckNodeIdentity(shared, "node-b", "weir-collector").ok());
+  EXPECT_TRUE(CheckNodeIdentity(shared_cn, "node-b", "weir-collector").ok());
+  // Without the flag the shared certificate is one node's, named oddly.
+  EXPECT_EQ(CheckNodeIdentity(shared, "node-a").code(),
+            absl::StatusCode::kPermissionDenied);
+  // The CN does not count when the certificate has a SAN.
+  EXPECT_EQ(CheckNodeIdentity(node_a, "node-b", "weir-collector").code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CheckNodeIdentity({}, "node-a", "weir-collector").code(),
+            absl::StatusCode::kUnauthenticated);
 }
 
 }  // namespace

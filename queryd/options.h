@@ -47,6 +47,9 @@ struct QuerydOptions {
   // --client-ca: PEM CA bundle; IngestService then needs a client
   // certificate from it naming the batch's node (node_identity.h).
   std::string client_ca;
+  // --shared-client-cert-name: a client certificate naming it may write as
+  // any node (node_identity.h); empty: each node needs its own.
+  std::string shared_client_cert_name;
   // --plaintext: serve without TLS on an address other than loopback.
   bool plaintext = false;
 

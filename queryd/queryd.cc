@@ -105,6 +105,11 @@ absl::Status ValidateOptions(const QuerydOptions& options) {
     return absl::InvalidArgumentError(
         "--client-ca: needs --tls-cert and --tls-key (mutual TLS is TLS)");
   }
+  if (!options.shared_client_cert_name.empty() && options.client_ca.empty()) {
+    return absl::InvalidArgumentError(
+        "--shared-client-cert-name: needs --client-ca (it names a client "
+        "certificate that CA issued)");
+  }
   if (options.plaintext && !options.tls_cert.empty()) {
     return absl::InvalidArgumentError(
         "--plaintext: contradicts --tls-cert; give one of them");

@@ -171,6 +171,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
       });
 
   server->ingest_->set_client_certificates_required(!options.client_ca.empty());
+  server->ingest_->set_shared_client_cert_name(options.shared_client_cert_name);
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.grpc_address,

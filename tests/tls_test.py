@@ -70,6 +70,7 @@ class TlsTest(unittest.TestCase):
         c.leaf("node-a", "node-a", ["DNS:node-a"])
         c.leaf("node-b", "node-b", ["DNS:node-b"])
         c.leaf("cn-only", "node-cn")
+        c.leaf("shared", "weir-collector", ["DNS:weir-collector"])
         c.leaf("stranger", "node-a", ["DNS:node-a"], ca="wrong-ca")
         c.leaf("expired", "node-a", ["DNS:node-a"], start="20200101000000Z",
                end="20200102000000Z")
@@ -262,6 +263,32 @@ class TlsTest(unittest.TestCase):
                     timeout=20))
             self.assertEqual(refused.exception.code(), grpc.StatusCode.UNAVAILABLE, client)
         self.assertEqual(self.stored(anonymous, "node-a"), 12)
+
+    def test_a_shared_collector_certificate_writes_as_any_node_only_when_named(self):
+        now = time.time()
+        # Without --shared-client-cert-name it is one node's certificate.
+        q = self.start_queryd()
+        shared = self.channel(q.port, client="shared")
+        with self.assertRaises(grpc.RpcError) as denied:
+            list(ingest_pb2_grpc.IngestServiceStub(shared).Ingest(iter([
+                batch("node-x", 1, [flow(protocol=UDP, packets=2, nbytes=200, when=now)],
+                      when=now)]), timeout=20))
+        self.assertEqual(denied.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+        # With it, the fleet's certificate writes under any node name...
+        q = self.start_queryd(extra=["--shared-client-cert-name=weir-collector"])
+        shared = self.channel(q.port, client="shared")
+        for node in ("node-x", "node-y"):
+            acks = list(ingest_pb2_grpc.IngestServiceStub(shared).Ingest(iter([
+                batch(node, 1, [flow(protocol=UDP, packets=2, nbytes=200, when=now)],
+                      when=now)]), timeout=20))
+            self.assertEqual([(x.seq, x.duplicate) for x in acks], [(1, False)])
+            self.assertEqual(self.stored(shared, node), 2)
+        # ... and a node's own certificate still only its own.
+        with self.assertRaises(grpc.RpcError) as denied:
+            list(ingest_pb2_grpc.IngestServiceStub(self.channel(q.port, client="node-a")).Ingest(
+                iter([batch("node-b", 1, [flow(protocol=UDP, when=now)], when=now)]),
+                timeout=20))
+        self.assertEqual(denied.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
 
     def test_rotation_serves_new_connections_and_keeps_open_streams(self):
         q = self.start_queryd()
