@@ -91,6 +91,19 @@ QuerydMetrics::QuerydMetrics(MetricsSources sources, uint32_t top_k)
                           .Help("Open NDJSON and WebSocket streams.")
                           .Register(*registry_)
                           .Add({})),
+      connections_refused_(
+          prometheus::BuildCounter()
+              .Name("weir_queryd_connections_refused_total")
+              .Help("Connections closed before any byte was read, by "
+                    "listener (http, grpc) and reason (allowlist: the "
+                    "peer is outside --allowed-ips; connections: a "
+                    "connection cap).")
+              .Register(*registry_)),
+      limit_hits_(prometheus::BuildCounter()
+                      .Name("weir_queryd_limit_hits_total")
+                      .Help("Requests, streams and connections stopped by "
+                            "a limit, by limit.")
+                      .Register(*registry_)),
       top_k_(top_k) {}
 
 void QuerydMetrics::OnStored(const weir::v1::FlowBatch& batch,
@@ -128,6 +141,18 @@ void QuerydMetrics::ObserveHttpRequest(absl::string_view route, unsigned code,
 
 void QuerydMetrics::StreamOpened() { stream_clients_.Increment(); }
 void QuerydMetrics::StreamClosed() { stream_clients_.Decrement(); }
+
+void QuerydMetrics::ConnectionRefused(absl::string_view listener,
+                                      absl::string_view reason) {
+  connections_refused_
+      .Add({{"listener", std::string(listener)},
+            {"reason", std::string(reason)}})
+      .Increment();
+}
+
+void QuerydMetrics::LimitHit(absl::string_view limit) {
+  limit_hits_.Add({{"limit", std::string(limit)}}).Increment();
+}
 
 void QuerydMetrics::CollectTraffic(absl::Time now,
                                    std::vector<MetricFamily>* families) {

@@ -15,6 +15,8 @@
 //   connected and process figures (/proc/self) are read at scrape time.
 // - HTTP request counts and latency by route (the path template, never the
 //   raw path) and code, and open stream clients, are kept by the HTTP front.
+// - connections refused (by listener and reason) and limit hits (by limit)
+//   are counted by the listeners and the HTTP front.
 // The seeds' names are kept as aliases: ayaflow_packets_total,
 // ayaflow_bytes_total (totals without labels), ayaflow_active_connections,
 // and network_traffic_bytes_total (the same series as weir_ip_bytes_total).
@@ -74,6 +76,13 @@ class QuerydMetrics final : public IngestObserver {
   // An NDJSON or WebSocket stream opened or closed.
   void StreamOpened();
   void StreamClosed();
+  // A connection closed before anything was read from it: `listener` is
+  // "http" or "grpc", `reason` "allowlist" or "connections" (a connection
+  // cap). Never by address, so the series stay few.
+  void ConnectionRefused(absl::string_view listener, absl::string_view reason);
+  // A request or connection stopped by one of the limits (--http-*,
+  // --max-*): `limit` names it ("body_bytes", "streams_per_peer", ...).
+  void LimitHit(absl::string_view limit);
 
   // Every metric, in text format 0.0.4.
   std::string Scrape(absl::Time now = absl::Now());
@@ -99,6 +108,8 @@ class QuerydMetrics final : public IngestObserver {
   prometheus::Family<prometheus::Counter>& http_requests_;
   prometheus::Family<prometheus::Histogram>& http_latency_;
   prometheus::Gauge& stream_clients_;
+  prometheus::Family<prometheus::Counter>& connections_refused_;
+  prometheus::Family<prometheus::Counter>& limit_hits_;
 
   absl::Mutex mu_;
   // By (node, direction).
