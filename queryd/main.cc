@@ -34,6 +34,29 @@ ABSL_FLAG(std::string, http_cors_origins, "",
           "(https://grafana.example.org,http://127.0.0.1:3000) or * for "
           "any. Empty: no CORS headers, so browsers allow same-origin "
           "pages only.");
+ABSL_FLAG(uint64_t, http_max_header_bytes, 16 << 10,
+          "Largest HTTP request head (request line and headers) accepted; "
+          "larger ones get 431.");
+ABSL_FLAG(std::string, allowed_ips, "",
+          "Peers allowed to connect to the gRPC and HTTP listeners: "
+          "comma-separated address blocks (192.0.2.0/24,2001:db8::/32; a "
+          "bare address is one host). Others are closed before a byte is "
+          "read. Empty: everyone who can reach the listen address.");
+ABSL_FLAG(std::string, http_allowed_ips, "",
+          "Overrides --allowed-ips for the HTTP listener when set.");
+ABSL_FLAG(std::string, grpc_allowed_ips, "",
+          "Overrides --allowed-ips for the gRPC listener when set.");
+ABSL_FLAG(int32_t, http_max_connections, 512,
+          "Open HTTP connections at most; more are closed unread. 0: no "
+          "cap (mind the process's descriptor limit).");
+ABSL_FLAG(int32_t, http_max_connections_per_peer, 64,
+          "Open HTTP connections from one address at most; 0: no cap.");
+ABSL_FLAG(int32_t, max_streams_per_peer, 16,
+          "Open NDJSON and WebSocket streams from one address at most; one "
+          "more gets 429. 0: no cap.");
+ABSL_FLAG(uint64_t, websocket_max_message_bytes, 64 << 10,
+          "Largest message a WebSocket client may send; a larger one closes "
+          "the stream with 1009.");
 ABSL_FLAG(absl::Duration, retention_raw, absl::Hours(24),
           "How long raw flow records are kept.");
 ABSL_FLAG(absl::Duration, retention_1m, absl::Hours(24 * 7),
@@ -147,6 +170,17 @@ int main(int argc, char** argv) {
       static_cast<size_t>(absl::GetFlag(FLAGS_http_max_body_bytes));
   options.http_read_timeout = absl::GetFlag(FLAGS_http_read_timeout);
   options.http_cors_origins = absl::GetFlag(FLAGS_http_cors_origins);
+  options.http_max_header_bytes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_http_max_header_bytes));
+  options.allowed_ips = absl::GetFlag(FLAGS_allowed_ips);
+  options.http_allowed_ips = absl::GetFlag(FLAGS_http_allowed_ips);
+  options.grpc_allowed_ips = absl::GetFlag(FLAGS_grpc_allowed_ips);
+  options.http_max_connections = absl::GetFlag(FLAGS_http_max_connections);
+  options.http_max_connections_per_peer =
+      absl::GetFlag(FLAGS_http_max_connections_per_peer);
+  options.max_streams_per_peer = absl::GetFlag(FLAGS_max_streams_per_peer);
+  options.websocket_max_message_bytes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_websocket_max_message_bytes));
   options.retention_raw = absl::GetFlag(FLAGS_retention_raw);
   options.retention_1m = absl::GetFlag(FLAGS_retention_1m);
   options.retention_1h = absl::GetFlag(FLAGS_retention_1h);

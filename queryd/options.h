@@ -25,6 +25,21 @@ struct QuerydOptions {
   // --http-cors-origins: "" (no CORS headers), "*", or comma-separated
   // origins (http::CorsPolicy::Parse).
   std::string http_cors_origins;
+  // Largest HTTP request head; larger ones get 431.
+  size_t http_max_header_bytes = size_t{16} << 10;
+  // Source-CIDR allowlists (SourceAllowlist::Parse): --allowed-ips for
+  // every listener, unless --http-allowed-ips / --grpc-allowed-ips is
+  // set for that one. Empty: everyone.
+  std::string allowed_ips;
+  std::string http_allowed_ips;
+  std::string grpc_allowed_ips;
+  // Open HTTP connections, in total and from one address.
+  int http_max_connections = 512;
+  int http_max_connections_per_peer = 64;
+  // Open streams from one address (HTTP NDJSON and WebSocket).
+  int max_streams_per_peer = 16;
+  // Largest WebSocket message a client may send.
+  size_t websocket_max_message_bytes = size_t{64} << 10;
   absl::Duration retention_raw = absl::Hours(24);
   absl::Duration retention_1m = absl::Hours(24 * 7);
   absl::Duration retention_1h = absl::Hours(24 * 90);

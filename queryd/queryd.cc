@@ -9,9 +9,11 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/ip_address.h"
+#include "common/source_allowlist.h"
 #include "common/status_macros.h"
 #include "common/version.h"
 #include "queryd/auth/authorizer.h"
@@ -126,6 +128,36 @@ absl::Status ValidateOptions(const QuerydOptions& options) {
             "there, or --plaintext to serve it unencrypted"));
       }
     }
+  }
+  for (const auto& [flag, text] :
+       {std::pair<const char*, const std::string&>{"--allowed-ips",
+                                                   options.allowed_ips},
+        {"--http-allowed-ips", options.http_allowed_ips},
+        {"--grpc-allowed-ips", options.grpc_allowed_ips}}) {
+    WEIR_RETURN_IF_ERROR(SourceAllowlist::Parse(flag, text).status());
+  }
+  for (const auto& [flag, value] :
+       {std::pair<const char*, int>{"--http-max-connections",
+                                    options.http_max_connections},
+        {"--http-max-connections-per-peer",
+         options.http_max_connections_per_peer},
+        {"--max-streams-per-peer", options.max_streams_per_peer}}) {
+    if (value < 0 || value > 1000000) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, ": ", value, " is outside 0..1000000"));
+    }
+  }
+  if (options.http_max_header_bytes < 1024 ||
+      options.http_max_header_bytes > (size_t{1} << 20)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--http-max-header-bytes: ", options.http_max_header_bytes,
+                     " is outside 1024..1048576"));
+  }
+  if (options.websocket_max_message_bytes < 125 ||
+      options.websocket_max_message_bytes > (size_t{64} << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--websocket-max-message-bytes: ", options.websocket_max_message_bytes,
+        " is outside 125..67108864"));
   }
   if (options.max_page_size == 0 || options.max_page_size > 100000) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -60,6 +60,14 @@ absl::Status CheckPortFree(absl::string_view flag, const std::string& address) {
   return absl::OkStatus();
 }
 
+// The listener's own list when its flag is set, else --allowed-ips.
+absl::StatusOr<SourceAllowlist> ListenerAllowlist(absl::string_view flag,
+                                                  const std::string& own,
+                                                  const std::string& common) {
+  if (!own.empty()) return SourceAllowlist::Parse(flag, own);
+  return SourceAllowlist::Parse("--allowed-ips", common);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
@@ -224,6 +232,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
       std::max(16, descriptors - descriptors / 4 - 64);
   http_options.authorizer = server->authorizer_.get();
   http_options.tls_files = server->tls_;
+  http_options.max_header_bytes = options.http_max_header_bytes;
+  http_options.max_connections = options.http_max_connections;
+  http_options.max_connections_per_peer = options.http_max_connections_per_peer;
+  http_options.max_streams_per_peer = options.max_streams_per_peer;
+  http_options.websocket_max_message_bytes =
+      options.websocket_max_message_bytes;
+  WEIR_ASSIGN_OR_RETURN(
+      http_options.allowed_ips,
+      ListenerAllowlist("--http-allowed-ips", options.http_allowed_ips,
+                        options.allowed_ips));
   absl::StatusOr<http::CorsPolicy> cors =
       http::CorsPolicy::Parse(options.http_cors_origins);
   if (!cors.ok()) return cors.status();

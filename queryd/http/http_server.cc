@@ -56,6 +56,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     impl.tls = *std::move(tls);
     impl.ctx.tls = impl.tls.get();
   }
+  impl.ctx.connections = std::make_unique<PeerCounter>(
+      options.max_connections, options.max_connections_per_peer);
+  impl.ctx.streams =
+      std::make_unique<PeerCounter>(0, options.max_streams_per_peer);
   impl.ioc = std::make_unique<net::io_context>(std::max(1, options.threads));
 
   beast::error_code ec;

@@ -11,6 +11,17 @@
 // - a body over max_body_bytes is answered 413 and the connection closed;
 // - writing one response, or one stream message, must finish within
 //   write_timeout.
+// - a peer outside allowed_ips, or past max_connections (in total or for
+//   its address), is closed as soon as it is accepted, before any byte of
+//   it is read;
+// - a request head that could be read two ways is refused with 400 and
+//   the connection closed (RFC 9112 §6.1, §6.3, §3.2): a Transfer-Encoding
+//   other than exactly "chunked", Transfer-Encoding with Content-Length, an
+//   HTTP/1.1 request without Host, two Host headers; so is a WebSocket
+//   upgrade without a valid Sec-WebSocket-Key (base64 of 16 bytes) or with
+//   a Sec-WebSocket-Version other than 13 (RFC 6455 §4.2.1);
+// - a peer address holds at most max_streams_per_peer streams; one more
+//   gets 429.
 //
 // Streams (routes of server-streaming methods):
 // - NDJSON (any request without an Upgrade): Transfer-Encoding: chunked,
@@ -37,6 +48,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/source_allowlist.h"
 #include "common/tls_files.h"
 #include "queryd/auth/authorizer.h"
 #include "queryd/http/cors.h"
@@ -72,6 +84,15 @@ struct HttpServerOptions {
   // TLS files (null: plaintext): every connection, WebSocket included, is
   // TLS; new connections use the files as they are when accepted.
   std::shared_ptr<TlsFileWatcher> tls_files;
+  // Peers allowed to connect; empty: everyone.
+  SourceAllowlist allowed_ips;
+  // Open connections, in total and from one address; 0: no cap.
+  int max_connections = 512;
+  int max_connections_per_peer = 64;
+  // Open NDJSON and WebSocket streams from one address; 0: no cap.
+  int max_streams_per_peer = 16;
+  // Largest WebSocket message a client may send.
+  size_t websocket_max_message_bytes = size_t{64} << 10;
 };
 
 class HttpServer {

@@ -16,6 +16,7 @@
 #include "boost/asio/write.hpp"
 #include "queryd/http/compression.h"
 #include "queryd/http/cors.h"
+#include "queryd/http/request_checks.h"
 #include "queryd/http/stream_relay.h"
 #include "queryd/http/transcoder.h"
 #include "queryd/http/websocket_session.h"
@@ -25,8 +26,11 @@ namespace {
 
 class HttpSession final : public StreamRelay {
  public:
-  HttpSession(HttpStream&& stream, const ServerContext& ctx)
-      : StreamRelay(ctx, stream.get_executor()), stream_(std::move(stream)) {}
+  HttpSession(HttpStream&& stream, const ServerContext& ctx,
+              ConnectionSlot slot)
+      : StreamRelay(ctx, stream.get_executor()), stream_(std::move(stream)) {
+    connection_slot_ = std::move(slot);
+  }
 
   void Run() {
     beast::error_code ec;
@@ -44,11 +48,49 @@ class HttpSession final : public StreamRelay {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(ctx_.options.max_header_bytes));
     parser_->body_limit(ctx_.options.max_body_bytes);
+    // One deadline for the head and the body: a client sending a byte at
+    // a time is cut off all the same.
     stream_.expires_after(Chrono(ctx_.options.read_timeout));
+    // The head first, checked before any of the body is read: a body that
+    // could be framed two ways is never read at all.
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = self()](const beast::error_code& ec, size_t) {
+          self->OnHeader(ec);
+        });
+  }
+
+  void OnHeader(const beast::error_code& ec) {
+    if (ec) {
+      OnRead(ec);
+      return;
+    }
+    const auto& head = parser_->get();
+    if (absl::Status framing = CheckFraming(head, head.version());
+        !framing.ok()) {
+      started_ = absl::Now();
+      request_ = Request();
+      head_only_ = false;
+      SendAndClose(ErrorReply(framing.code(), framing.message()), 400,
+                   LabelOf(head));
+      return;
+    }
+    if (parser_->is_done()) {
+      OnRead(ec);
+      return;
+    }
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = self()](const beast::error_code& ec, size_t) {
                         self->OnRead(ec);
                       });
+  }
+
+  std::string LabelOf(const Request& head) const {
+    const absl::string_view method(head.method_string().data(),
+                                   head.method_string().size());
+    const absl::string_view target(head.target().data(), head.target().size());
+    return target.empty() ? std::string(kUnmatched)
+                          : RouteLabel(ctx_, method, target);
   }
 
   void OnRead(const beast::error_code& ec) {
@@ -61,28 +103,35 @@ class HttpSession final : public StreamRelay {
       return;
     }
     if (ec) {
-      const auto& head = parser_->get();
-      const absl::string_view method(head.method_string().data(),
-                                     head.method_string().size());
-      const absl::string_view target(head.target().data(),
-                                     head.target().size());
-      const std::string label = target.empty()
-                                    ? std::string(kUnmatched)
-                                    : RouteLabel(ctx_, method, target);
+      const std::string label = LabelOf(parser_->get());
       // The answer is to a request that was not read: nothing of an earlier
       // one on this connection (HEAD, its headers) applies.
       request_ = Request();
       head_only_ = false;
       if (ec == bhttp::error::body_limit) {
+        if (ctx_.metrics != nullptr) ctx_.metrics->LimitHit("body_bytes");
         SendAndClose(
             ErrorReply(absl::StatusCode::kInvalidArgument,
                        absl::StrCat("request body is larger than ",
                                     ctx_.options.max_body_bytes, " bytes")),
             413, label);
       } else if (ec == bhttp::error::header_limit) {
+        if (ctx_.metrics != nullptr) ctx_.metrics->LimitHit("header_bytes");
         SendAndClose(ErrorReply(absl::StatusCode::kInvalidArgument,
                                 "request header is too large"),
                      431, label);
+      } else if (ec == bhttp::error::bad_transfer_encoding ||
+                 ec == bhttp::error::bad_content_length) {
+        // Beast's own refusals of a framing that could be read two ways:
+        // a second Transfer-Encoding, or one next to Content-Length.
+        SendAndClose(
+            ErrorReply(absl::StatusCode::kInvalidArgument,
+                       ec == bhttp::error::bad_transfer_encoding
+                           ? "Transfer-Encoding conflicts with another "
+                             "Transfer-Encoding or Content-Length header"
+                           : "Content-Length is invalid or conflicts with "
+                             "Transfer-Encoding or another Content-Length"),
+            400, label);
       } else if (ec.category() ==
                  bhttp::make_error_code(bhttp::error::bad_target).category()) {
         SendAndClose(
@@ -158,12 +207,36 @@ class HttpSession final : public StreamRelay {
     }
     const Metadata metadata = MetadataOf(request_, peer_);
     const bool upgrade = websocket::is_upgrade(request_);
+    if (upgrade) {
+      if (absl::Status valid = CheckWebSocketUpgrade(request_); !valid.ok()) {
+        HttpReply reply = ErrorReply(valid.code(), valid.message());
+        reply.status = 400;
+        reply.headers.emplace_back("Sec-WebSocket-Version", "13");
+        Send(reply, label, /*close=*/true);
+        return;
+      }
+    }
     if (prepared.route->server_streaming) {
+      PeerCounter::Refusal refusal;
+      std::unique_ptr<PeerCounter::Slot> slot =
+          ctx_.streams->Acquire(PeerKey(peer_), &refusal);
+      if (slot == nullptr) {
+        if (ctx_.metrics != nullptr) ctx_.metrics->LimitHit("streams_per_peer");
+        SendAndClose(
+            ErrorReply(absl::StatusCode::kResourceExhausted,
+                       absl::StrCat("too many open streams from this address "
+                                    "(--max-streams-per-peer=",
+                                    ctx_.options.max_streams_per_peer, ")")),
+            429, label);
+        return;
+      }
       if (upgrade) {
         StartWebSocketStream(std::move(stream_), ctx_, std::move(request_),
-                             prepared, metadata, started_);
+                             prepared, metadata, started_,
+                             std::move(connection_slot_), std::move(slot));
         return;  // this session ends here; the WebSocket one carries on
       }
+      stream_slot_ = std::move(slot);
       StartStream(prepared, metadata, started_);
       return;
     }
@@ -412,8 +485,10 @@ class HttpSession final : public StreamRelay {
 
 }  // namespace
 
-void ServeHttpConnection(HttpStream&& stream, const ServerContext& ctx) {
-  std::make_shared<HttpSession>(std::move(stream), ctx)->Run();
+void ServeHttpConnection(HttpStream&& stream, const ServerContext& ctx,
+                         ConnectionSlot slot) {
+  std::make_shared<HttpSession>(std::move(stream), ctx, std::move(slot))
+      ->Run();
 }
 
 }  // namespace weir::queryd::http

@@ -10,8 +10,9 @@
 namespace weir::queryd::http {
 
 // Serves the accepted `stream` (TLS handshake done) until the client or the
-// server ends it.
-void ServeHttpConnection(HttpStream&& stream, const ServerContext& ctx);
+// server ends it. `slot` is held until the connection ends.
+void ServeHttpConnection(HttpStream&& stream, const ServerContext& ctx,
+                         ConnectionSlot slot);
 
 }  // namespace weir::queryd::http
 

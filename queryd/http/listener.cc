@@ -36,10 +36,13 @@ void Listener::Accept() {
           self->RetryAccept();
           return;
         }
-        if (self->ctx_.tls == nullptr) {
-          ServeHttpConnection(HttpStream(std::move(socket)), self->ctx_);
-        } else {
-          self->Handshake(std::move(socket));
+        if (ConnectionSlot slot = self->Admit(socket)) {
+          if (self->ctx_.tls == nullptr) {
+            ServeHttpConnection(HttpStream(std::move(socket)), self->ctx_,
+                                std::move(slot));
+          } else {
+            self->Handshake(std::move(socket), std::move(slot));
+          }
         }
         self->Accept();
       });
@@ -52,7 +55,7 @@ void Listener::RetryAccept() {
   });
 }
 
-void Listener::Handshake(tcp::socket&& socket) {
+void Listener::Handshake(tcp::socket&& socket, ConnectionSlot slot) {
   // The context of now: a reload after this leaves the connection alone.
   auto stream =
       std::make_shared<HttpStream>(std::move(socket), ctx_.tls->Current());
@@ -60,14 +63,48 @@ void Listener::Handshake(tcp::socket&& socket) {
   stream->expires_after(Chrono(ctx_.options.read_timeout));
   stream->tls()->async_handshake(
       net::ssl::stream_base::server,
-      [self = shared_from_this(), stream](const beast::error_code& ec) {
+      [self = shared_from_this(), stream,
+       slot = std::move(slot)](const beast::error_code& ec) mutable {
         if (ec) {
           // Plaintext, a client that does not trust us, an old protocol.
           stream->close();
           return;
         }
-        ServeHttpConnection(std::move(*stream), self->ctx_);
+        ServeHttpConnection(std::move(*stream), self->ctx_, std::move(slot));
       });
+}
+
+ConnectionSlot Listener::Admit(tcp::socket& socket) {
+  beast::error_code ec;
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+  auto refuse = [&socket, this](absl::string_view reason,
+                                absl::string_view limit) -> ConnectionSlot {
+    beast::error_code ignored;
+    socket.close(ignored);
+    if (ctx_.metrics != nullptr) {
+      ctx_.metrics->ConnectionRefused("http", reason);
+      if (!limit.empty()) ctx_.metrics->LimitHit(limit);
+    }
+    return nullptr;
+  };
+  if (ec) {  // gone already
+    beast::error_code ignored;
+    socket.close(ignored);
+    return nullptr;
+  }
+  if (!ctx_.options.allowed_ips.Allows(peer.data(),
+                                       static_cast<socklen_t>(peer.size()))) {
+    return refuse("allowlist", "");
+  }
+  PeerCounter::Refusal refusal;
+  std::unique_ptr<PeerCounter::Slot> slot =
+      ctx_.connections->Acquire(PeerKey(peer), &refusal);
+  if (slot == nullptr) {
+    return refuse("connections", refusal == PeerCounter::Refusal::kTotal
+                                     ? "connections"
+                                     : "connections_per_peer");
+  }
+  return ConnectionSlot(std::move(slot));
 }
 
 void Listener::Close() {

@@ -1,5 +1,7 @@
 // Accepts the HTTP front's connections, each on its own strand, and hands
-// them to ServeHttpConnection (http_session.h). Internal to http_server.
+// them to ServeHttpConnection (http_session.h), unless the peer is not
+// allowed or a connection cap is reached: then the socket is closed before
+// any byte of it is read. Internal to http_server.
 #ifndef WEIR_QUERYD_HTTP_LISTENER_H_
 #define WEIR_QUERYD_HTTP_LISTENER_H_
 
@@ -30,7 +32,11 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void RetryAccept();
 
   // TLS: the handshake, then ServeHttpConnection.
-  void Handshake(tcp::socket&& socket);
+  void Handshake(tcp::socket&& socket, ConnectionSlot slot);
+
+  // The connection's slot, or null when it was refused (outside
+  // --allowed-ips, or a connection cap reached) and closed unread.
+  ConnectionSlot Admit(tcp::socket& socket);
 
   net::io_context& ioc_;
   tcp::acceptor acceptor_;

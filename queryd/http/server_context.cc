@@ -8,6 +8,15 @@
 
 namespace weir::queryd::http {
 
+std::string PeerKey(const tcp::endpoint& peer) {
+  const net::ip::address address = peer.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6())
+        .to_string();
+  }
+  return address.to_string();
+}
+
 std::string RouteLabel(const ServerContext& ctx, absl::string_view method,
                        absl::string_view target) {
   const absl::string_view path = target.substr(0, target.find('?'));

@@ -15,6 +15,7 @@
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
 #include "boost/beast/websocket.hpp"
+#include "common/peer_counter.h"
 #include "queryd/http/gateway.h"
 #include "queryd/http/http_server.h"
 #include "queryd/http/http_stream.h"
@@ -43,7 +44,18 @@ struct ServerContext {
   // Streams between their call's start and their end, so Stop() can let
   // them say goodbye.
   mutable std::atomic<int> open_streams{0};
+  // Open connections and streams, by peer address.
+  std::unique_ptr<PeerCounter> connections;
+  std::unique_ptr<PeerCounter> streams;
 };
+
+// A connection's place in ServerContext::connections, held for as long as
+// the connection is open (passed on with it to a WebSocket session).
+using ConnectionSlot = std::shared_ptr<PeerCounter::Slot>;
+
+// The peer's address as a PeerCounter key: IPv4 also when it reached an
+// IPv6 socket (::ffff:192.0.2.2 is 192.0.2.2).
+std::string PeerKey(const tcp::endpoint& peer);
 
 inline std::chrono::nanoseconds Chrono(absl::Duration d) {
   return absl::ToChronoNanoseconds(d);

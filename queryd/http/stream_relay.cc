@@ -124,6 +124,7 @@ void StreamRelay::End() {
   head_timer_.cancel();
   Observe(499);  // the client left before the head: nginx's code for it
   call_.reset();
+  stream_slot_.reset();
   if (counted_) {
     if (ctx_.metrics != nullptr) ctx_.metrics->StreamClosed();
     ctx_.open_streams.fetch_sub(1);

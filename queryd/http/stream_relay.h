@@ -62,6 +62,10 @@ class StreamRelay : public StreamObserver,
   void Pump();
 
   const ServerContext& ctx_;
+  // The connection's place among the open connections, and the stream's
+  // among its peer's streams (given back when the stream ends).
+  ConnectionSlot connection_slot_;
+  std::unique_ptr<PeerCounter::Slot> stream_slot_;
   // A HEAD request: the call decides the head (its status, as for GET),
   // then ends; no message is sent.
   bool head_only_ = false;

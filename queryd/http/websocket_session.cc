@@ -19,6 +19,12 @@ class WebSocketSession final : public StreamRelay {
         ws_(std::move(stream)),
         request_(std::move(request)) {}
 
+  void HoldSlots(ConnectionSlot connection,
+                 std::unique_ptr<PeerCounter::Slot> stream) {
+    connection_slot_ = std::move(connection);
+    stream_slot_ = std::move(stream);
+  }
+
   void Run(const Gateway::Prepared& prepared, const Metadata& metadata,
            absl::Time started) {
     // The WebSocket stream keeps its own timeouts; the TCP stream's must be
@@ -33,7 +39,7 @@ class WebSocketSession final : public StreamRelay {
         [](websocket::response_type& response) {
           response.set(bhttp::field::server, "weir-queryd");
         }));
-    ws_.read_message_max(64 << 10);
+    ws_.read_message_max(ctx_.options.websocket_max_message_bytes);
     StartStream(prepared, metadata, started);
   }
 
@@ -114,6 +120,11 @@ class WebSocketSession final : public StreamRelay {
   // close frames; a read that fails means the client left.
   void Read() {
     ws_.async_read(in_, [self = self()](const beast::error_code& ec, size_t) {
+      if (ec == websocket::error::message_too_big &&
+          self->ctx_.metrics != nullptr) {
+        // Beast closes with 1009 (message too big).
+        self->ctx_.metrics->LimitHit("websocket_message_bytes");
+      }
       if (ec) {
         self->ClientGone();
         return;
@@ -145,9 +156,12 @@ class WebSocketSession final : public StreamRelay {
 
 void StartWebSocketStream(HttpStream&& stream, const ServerContext& ctx,
                           Request request, const Gateway::Prepared& prepared,
-                          const Metadata& metadata, absl::Time started) {
+                          const Metadata& metadata, absl::Time started,
+                          ConnectionSlot connection,
+                          std::unique_ptr<PeerCounter::Slot> stream_slot) {
   auto session = std::make_shared<WebSocketSession>(std::move(stream), ctx,
                                                     std::move(request));
+  session->HoldSlots(std::move(connection), std::move(stream_slot));
   session->Run(prepared, metadata, started);
 }
 

@@ -12,10 +12,13 @@
 namespace weir::queryd::http {
 
 // Takes over `stream` (whose upgrade `request` was read at `started`) and
-// relays `prepared`'s call on it until the call or the client ends.
+// relays `prepared`'s call on it until the call or the client ends,
+// holding the connection's and the stream's slots until then.
 void StartWebSocketStream(HttpStream&& stream, const ServerContext& ctx,
                           Request request, const Gateway::Prepared& prepared,
-                          const Metadata& metadata, absl::Time started);
+                          const Metadata& metadata, absl::Time started,
+                          ConnectionSlot connection,
+                          std::unique_ptr<PeerCounter::Slot> stream_slot);
 
 }  // namespace weir::queryd::http
 
