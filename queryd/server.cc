@@ -60,6 +60,7 @@ absl::Status CheckPortFree(absl::string_view flag, const std::string& address) {
   return absl::OkStatus();
 }
 
+
 // The listener's own list when its flag is set, else --allowed-ips.
 absl::StatusOr<SourceAllowlist> ListenerAllowlist(absl::string_view flag,
                                                   const std::string& own,
@@ -181,15 +182,27 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   server->ingest_->set_client_certificates_required(!options.client_ca.empty());
   server->ingest_->set_shared_client_cert_name(options.shared_client_cert_name);
 
+  // queryd owns the listening socket (grpc_listener.h), so peers outside
+  // the allowlist are closed before gRPC sees them; gRPC runs the others
+  // with these credentials.
+  WEIR_ASSIGN_OR_RETURN(
+      SourceAllowlist grpc_allowed,
+      ListenerAllowlist("--grpc-allowed-ips", options.grpc_allowed_ips,
+                        options.allowed_ips));
+  WEIR_ASSIGN_OR_RETURN(
+      server->grpc_listener_,
+      GrpcListener::Listen("--grpc-address", options.grpc_address,
+                           std::move(grpc_allowed), server->metrics_.get()));
+  server->grpc_port_ = server->grpc_listener_->port();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.grpc_address,
-                           server->tls_ != nullptr
-                               ? ReloadingTlsServerCredentials(
-                                     server->tls_, !options.client_ca.empty())
-                               : grpc::InsecureServerCredentials(),
-                           &server->grpc_port_);
-  // gRPC sets SO_REUSEPORT by default, so a second queryd on the same port
-  // would start and take half of the connections to its own store.
+  // TLS (reloading its files) or plaintext; the listener hands gRPC the
+  // connections --allowed-ips lets in, and gRPC does the handshake.
+  server->grpc_listener_->AttachTo(
+      builder, server->tls_ != nullptr
+                   ? ReloadingTlsServerCredentials(server->tls_,
+                                                   !options.client_ca.empty())
+                   : grpc::InsecureServerCredentials());
+  // (The listener binds without SO_REUSEPORT; gRPC opens no port itself.)
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(server->ingest_.get());
   builder.RegisterService(server->query_.get());
@@ -198,11 +211,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   builder.RegisterService(server->reflection_v1alpha_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   server->grpc_ = builder.BuildAndStart();
-  if (server->grpc_ == nullptr || server->grpc_port_ == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on --grpc-address ", options.grpc_address,
-                     " (in use, or not a local address?)"));
+  if (server->grpc_ == nullptr) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot start the gRPC server on --grpc-address ", options.grpc_address));
   }
+  server->grpc_listener_->Start();
 
   // The HTTP front calls QueryService through the in-process channel, so
   // its routes come from the service's annotations and its calls pass the
@@ -282,6 +295,8 @@ void Server::Shutdown(absl::Duration grace) {
   // Then HTTP, before gRPC: its calls go through grpc_, and its
   // connections must be gone before the channel they use.
   if (http_ != nullptr) http_->Stop();
+  // No new gRPC connections from here on.
+  if (grpc_listener_ != nullptr) grpc_listener_->Stop();
   if (grpc_ == nullptr) return;  // BuildAndStart failed before serving
   // Streams (ingest, watchers) never end by themselves: the deadline
   // cancels whatever is still open after the grace period.

@@ -12,6 +12,7 @@
 #include "common/tls_files.h"
 #include "grpcpp/grpcpp.h"
 #include "queryd/auth/authorizer.h"
+#include "queryd/grpc_listener.h"
 #include "queryd/health_service.h"
 #include "queryd/http/gateway.h"
 #include "queryd/http/http_server.h"
@@ -76,6 +77,8 @@ class Server {
   std::unique_ptr<ReflectionServiceV1> reflection_v1_;
   std::unique_ptr<ReflectionServiceV1Alpha> reflection_v1alpha_;
   std::unique_ptr<grpc::Server> grpc_;
+  // Accepts gRPC's connections; stopped (and destroyed) before grpc_.
+  std::unique_ptr<GrpcListener> grpc_listener_;
   std::unique_ptr<http::Gateway> gateway_;
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<store::RetentionTimer> retention_;
