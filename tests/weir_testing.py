@@ -52,10 +52,10 @@ class Queryd:
         def pump():
             for line in self.proc.stderr:
                 self.log.append(line)
-                m = re.search(r"gRPC \(.*?\) on [\d.]+:(\d+)", line)
+                m = re.search(r"gRPC \(.*?\) on \S+:(\d+);", line)
                 if m:
                     self.port = int(m.group(1))
-                    h = re.search(r"HTTP \(.*?\) on [\d.]+:(\d+)", line)
+                    h = re.search(r"HTTP \(.*?\) on \S+:(\d+)", line)
                     if h:
                         self.http_port = int(h.group(1))
                     ready.set()
