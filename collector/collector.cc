@@ -36,6 +36,7 @@
 #include "collector/shipper.h"
 #include "collector/spool.h"
 #include "collector/token_file.h"
+#include "common/source_allowlist.h"
 #include "common/status_macros.h"
 #include "common/version.h"
 
@@ -100,6 +101,8 @@ absl::Status ValidateOptions(const CollectorOptions& options) {
   if (options.queryd_address.empty()) {
     return absl::InvalidArgumentError("--queryd: must be host:port");
   }
+  WEIR_RETURN_IF_ERROR(
+      SourceAllowlist::Parse("--allowed-ips", options.allowed_ips).status());
   if (!options.token_file.empty()) {
     // Unreadable or empty at start: one line and exit 2, not a collector
     // that is refused forever.
@@ -313,8 +316,12 @@ absl::Status Run(const CollectorOptions& options) {
         }));
   }
 
-  WEIR_ASSIGN_OR_RETURN(std::unique_ptr<CollectorMetrics> metrics,
-                        CollectorMetrics::Start(options.metrics_address));
+  WEIR_ASSIGN_OR_RETURN(
+      const SourceAllowlist metrics_allowed,
+      SourceAllowlist::Parse("--allowed-ips", options.allowed_ips));
+  WEIR_ASSIGN_OR_RETURN(
+      std::unique_ptr<CollectorMetrics> metrics,
+      CollectorMetrics::Start(options.metrics_address, metrics_allowed));
   metrics->WatchShipper(&shipper);
   if (spool != nullptr) metrics->WatchSpool(spool.get());
   if (options.bpf_stats) {

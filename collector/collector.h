@@ -23,6 +23,9 @@ struct CollectorOptions {
   std::string node;
   // host:port of the collector's own /metrics.
   std::string metrics_address;
+  // Peers allowed to scrape it (SourceAllowlist::Parse); empty: everyone
+  // who can reach metrics_address.
+  std::string allowed_ips;
   std::string pin_path;
   uint32_t map_size = 65536;
   bool keep_attached = false;

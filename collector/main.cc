@@ -29,7 +29,12 @@ ABSL_FLAG(absl::Duration, flush_interval, absl::Seconds(1),
 ABSL_FLAG(std::string, node, "",
           "Node name reported with every flow (default: the hostname).");
 ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9101",
-          "Where the collector serves its own Prometheus /metrics.");
+          "Where the collector serves its own Prometheus /metrics "
+          "(loopback by default; 0.0.0.0:9101 or [::]:9101 opens it).");
+ABSL_FLAG(std::string, allowed_ips, "",
+          "Peers allowed to scrape /metrics: comma-separated address blocks "
+          "(192.0.2.0/24,2001:db8::/32). Others are closed before a byte is "
+          "read. Empty: everyone who can reach --metrics-address.");
 ABSL_FLAG(std::string, pin_path, "/sys/fs/bpf/weir",
           "bpffs folder where the program, maps and sequence are pinned so a "
           "restart or upgrade loses no counts.");
@@ -114,6 +119,7 @@ int main(int argc, char** argv) {
   options.flush_interval = absl::GetFlag(FLAGS_flush_interval);
   options.node = absl::GetFlag(FLAGS_node);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  options.allowed_ips = absl::GetFlag(FLAGS_allowed_ips);
   options.pin_path = absl::GetFlag(FLAGS_pin_path);
   options.map_size = absl::GetFlag(FLAGS_map_size);
   options.keep_attached = absl::GetFlag(FLAGS_keep_attached);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_util.h"
 #include "prometheus/metric_family.h"
 
@@ -50,7 +51,7 @@ class CollectorMetrics::Scrape final : public prometheus::Collectable {
 };
 
 absl::StatusOr<std::unique_ptr<CollectorMetrics>> CollectorMetrics::Start(
-    const std::string& address) {
+    const std::string& address, const SourceAllowlist& allowed) {
   std::unique_ptr<CollectorMetrics> m(new CollectorMetrics());
   m->registry_ = std::make_shared<prometheus::Registry>();
   prometheus::Registry& r = *m->registry_;
@@ -131,7 +132,13 @@ absl::StatusOr<std::unique_ptr<CollectorMetrics>> CollectorMetrics::Start(
   // SO_REUSEPORT, so a port another process listens on fails here rather
   // than being shared (tests/collector_e2e_test.py).
   try {
-    m->exposer_ = std::make_unique<prometheus::Exposer>(address);
+    std::vector<std::string> civetweb = {"listening_ports", address,
+                                         "num_threads", "2"};
+    if (!allowed.allows_everyone()) {
+      civetweb.push_back("access_control_list");
+      civetweb.push_back(CivetwebAcl(allowed));
+    }
+    m->exposer_ = std::make_unique<prometheus::Exposer>(std::move(civetweb));
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat(
         "--metrics-address: cannot listen on ", address, ": ", e.what()));
@@ -139,6 +146,24 @@ absl::StatusOr<std::unique_ptr<CollectorMetrics>> CollectorMetrics::Start(
   m->scrape_ = std::make_shared<Scrape>(*m);
   m->exposer_->RegisterCollectable(m->scrape_);
   return m;
+}
+
+std::string CollectorMetrics::CivetwebAcl(const SourceAllowlist& allowed) {
+  // Deny all, then allow each IPv4 block. Debian's civetweb is built
+  // without IPv6, so it listens on IPv4 only and an IPv6 block can match
+  // no peer (and would not parse): those are left out.
+  std::vector<std::string> entries = {"-0.0.0.0/0"};
+  for (const Cidr& block : allowed.blocks()) {
+    if (block.network().is_ipv4()) {
+      entries.push_back(absl::StrCat("+", block.ToString()));
+    }
+  }
+  return absl::StrJoin(entries, ",");
+}
+
+int CollectorMetrics::port() const {
+  const std::vector<int> ports = exposer_->GetListeningPorts();
+  return ports.empty() ? 0 : ports.front();
 }
 
 CollectorMetrics::~CollectorMetrics() {

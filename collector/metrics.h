@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "collector/shipper.h"
 #include "collector/spool.h"
+#include "common/source_allowlist.h"
 #include "prometheus/collectable.h"
 #include "prometheus/counter.h"
 #include "prometheus/exposer.h"
@@ -27,9 +28,19 @@ namespace weir::collector {
 
 class CollectorMetrics {
  public:
-  // Serves /metrics on `address` (host:port).
+  // Serves /metrics on `address` (host:port) to the peers `allowed` lets
+  // in; the others are closed when accepted, before a byte is read.
   static absl::StatusOr<std::unique_ptr<CollectorMetrics>> Start(
-      const std::string& address);
+      const std::string& address,
+      const SourceAllowlist& allowed = SourceAllowlist());
+
+  // civetweb's access_control_list for a list that is not everyone: each
+  // IPv4 block allowed, everything else denied. (civetweb as packaged
+  // serves IPv4 only, so IPv6 blocks match no peer and are left out.)
+  static std::string CivetwebAcl(const SourceAllowlist& allowed);
+
+  // The port it listens on (the one picked when `address` had port 0).
+  int port() const;
 
   // Adds one batch's accounting. weir_collector_unexplained_packets is
   // seen - exported - lost over all batches: zero unless something is
