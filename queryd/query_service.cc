@@ -45,7 +45,7 @@ const google::protobuf::ServiceDescriptor& QueryServiceDescriptor() {
 }
 
 // A server stream that ends at once with `status`.
-class Rejected final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+class Rejected final : public QueryServiceImpl::StreamReactor {
  public:
   explicit Rejected(const grpc::Status& status) { Finish(status); }
   void OnDone() override { delete this; }
@@ -169,11 +169,31 @@ void QueryServiceImpl::ServeStream(
                 !allowed.ok()) {
               return new Rejected(allowed);
             }
+            // "ipv4:192.0.2.2:40000" or "ipv6:[2001:db8::2]:40000": the
+            // address is the key; in-process calls have no such peer.
+            const std::string peer = context->peer();
+            std::unique_ptr<PeerCounter::Slot> slot;
+            if (options_.max_streams_per_peer > 0 &&
+                (peer.rfind("ipv4:", 0) == 0 || peer.rfind("ipv6:", 0) == 0)) {
+              PeerCounter::Refusal refusal;
+              slot = streams_.Acquire(peer.substr(0, peer.rfind(':')),
+                                      &refusal);
+              if (slot == nullptr) {
+                if (options_.on_stream_limit) options_.on_stream_limit();
+                return new Rejected(grpc::Status(
+                    grpc::StatusCode::RESOURCE_EXHAUSTED,
+                    absl::StrCat("too many open streams from this address "
+                                 "(--max-streams-per-peer=",
+                                 options_.max_streams_per_peer, ")")));
+              }
+            }
             Request request;
             if (absl::Status s = ParseRequest(*bytes, &request); !s.ok()) {
               return new Rejected(ToGrpcStatus(s));
             }
-            return (this->*call)(request);
+            StreamReactor* reactor = (this->*call)(request);
+            reactor->peer_slot = std::move(slot);
+            return reactor;
           }));
 }
 
@@ -183,6 +203,7 @@ QueryServiceImpl::QueryServiceImpl(QueryServiceOptions options,
                                    WatchHub& watchers, StatsTracker& stats,
                                    const IngestServiceImpl& ingest)
     : options_(options),
+      streams_(0, options.max_streams_per_peer),
       store_(store),
       engine_(engine),
       live_(live),
@@ -283,8 +304,7 @@ absl::StatusOr<weir::v1::ListNodesResponse> QueryServiceImpl::OnListNodes(
 // WatchFlows: drains its WatchQueue into the stream, one write at a time.
 // `writing_` says who owns the outgoing message; Finish is called only when
 // no write is outstanding, so the reactor outlives every StartWrite.
-class QueryServiceImpl::WatchFlowsReactor final
-    : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+class QueryServiceImpl::WatchFlowsReactor final : public StreamReactor {
  public:
   class Queue final : public WatchQueue {
    public:
@@ -396,8 +416,7 @@ QueryServiceImpl::StreamReactor* QueryServiceImpl::OnWatchFlows(
 
 // WatchStats: one Stats message now and then every interval, paced by a
 // gRPC alarm. At most one of {alarm, write} is pending at a time.
-class QueryServiceImpl::WatchStatsReactor final
-    : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+class QueryServiceImpl::WatchStatsReactor final : public StreamReactor {
  public:
   WatchStatsReactor(const QueryServiceImpl& service, absl::Duration interval)
       : service_(service), interval_(interval) {

@@ -6,9 +6,11 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/peer_counter.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "queryd/auth/authorizer.h"
 #include "queryd/ingest_service.h"
@@ -30,6 +32,12 @@ struct QueryServiceOptions {
   // Checks every call's bearer token (scope read); null: no --token-file,
   // every call runs. Must outlive the service.
   auth::Authorizer* authorizer = nullptr;
+  // Watch streams one peer address may hold open at once; one more ends
+  // at once with RESOURCE_EXHAUSTED. 0: no cap. In-process calls (the HTTP
+  // front, which keeps its own count per client) are not counted.
+  int max_streams_per_peer = 0;
+  // Called when that cap refuses a stream (for a metric); may be empty.
+  std::function<void()> on_stream_limit;
 };
 
 // Every method is served from the raw request bytes (gRPC's raw callback
@@ -51,7 +59,16 @@ class QueryServiceImpl final : public weir::v1::QueryService::Service {
  private:
   class WatchFlowsReactor;
   class WatchStatsReactor;
-  using StreamReactor = grpc::ServerWriteReactor<grpc::ByteBuffer>;
+
+ public:
+  // Every server stream: holds its place among its peer's streams until
+  // it is done (and deleted).
+  class StreamReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+   public:
+    std::unique_ptr<PeerCounter::Slot> peer_slot;
+  };
+
+ private:
 
   // The unary calls on parsed requests.
   absl::StatusOr<weir::v1::HealthResponse> OnHealth(
@@ -95,6 +112,7 @@ class QueryServiceImpl final : public weir::v1::QueryService::Service {
                   const google::protobuf::Descriptor* input) const;
 
   const QueryServiceOptions options_;
+  PeerCounter streams_;
   const store::Store& store_;
   query::QueryEngine& engine_;
   LiveTable& live_;

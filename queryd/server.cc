@@ -138,6 +138,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
       std::make_unique<query::QueryEngine>(*server->store_, engine_options);
   QueryServiceOptions query_options;
   query_options.authorizer = server->authorizer_.get();
+  query_options.max_streams_per_peer = options.max_streams_per_peer;
+  query_options.on_stream_limit = [metrics = server->metrics_.get()] {
+    metrics->LimitHit("streams_per_peer");
+  };
   server->query_ = std::make_unique<QueryServiceImpl>(
       query_options, *server->store_, *server->engine_, *server->live_,
       *server->watchers_, *server->stats_, *server->ingest_);

@@ -14,7 +14,10 @@ import threading
 import time
 import unittest
 
+import grpc
 import websocket
+from google.protobuf import duration_pb2
+from weir.v1 import query_pb2, query_pb2_grpc
 
 import weir_testing as wt
 
@@ -170,7 +173,38 @@ class LimitsTest(GuardTestCase):
         self.assert_refused(data, 431, 3, "request header is too large")
         self.assertEqual(self.metric("weir_queryd_limit_hits_total", '{limit="header_bytes"}'), 1)
 
+    def test_grpc_streams_per_peer(self):
+        before = self.metric("weir_queryd_limit_hits_total", '{limit="streams_per_peer"}')
+        channel = grpc.insecure_channel(self.queryd.address)
+        self.addCleanup(channel.close)
+        stub = query_pb2_grpc.QueryServiceStub(channel)
+        request = query_pb2.WatchStatsRequest(interval=duration_pb2.Duration(nanos=200_000_000))
+        streams = [stub.WatchStats(request, timeout=30) for _ in range(2)]
+        for stream in streams:
+            self.addCleanup(stream.cancel)
+            next(stream)  # open and streaming
+        with self.assertRaises(grpc.RpcError) as caught:
+            next(stub.WatchStats(request, timeout=10))
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+        self.assertIn("--max-streams-per-peer=2", caught.exception.details())
+        self.assertEqual(
+            self.metric("weir_queryd_limit_hits_total", '{limit="streams_per_peer"}'), before + 1)
+        # A stream that ends gives its place back.
+        streams[0].cancel()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                third = stub.WatchStats(request, timeout=10)
+                next(third)
+                third.cancel()
+                break
+            except grpc.RpcError as e:
+                self.assertEqual(e.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+                self.assertLess(time.monotonic(), deadline, "the place was not given back")
+                time.sleep(0.1)
+
     def test_streams_per_peer(self):
+        before = self.metric("weir_queryd_limit_hits_total", '{limit="streams_per_peer"}')
         url = self.queryd.http_url + "/v1/stats:watch?interval=0.2s"
         procs = []
         for _ in range(2):
@@ -189,7 +223,8 @@ class LimitsTest(GuardTestCase):
             websocket.create_connection(url.replace("http", "ws"), timeout=10)
         self.assertEqual(caught.exception.status_code, 429)
         self.assertEqual(
-            self.metric("weir_queryd_limit_hits_total", '{limit="streams_per_peer"}'), 2)
+            self.metric("weir_queryd_limit_hits_total", '{limit="streams_per_peer"}'),
+            before + 2)
         # A stream that ends gives its place back.
         stop_process(procs[0])
         deadline = time.monotonic() + 10
