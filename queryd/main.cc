@@ -79,7 +79,12 @@ ABSL_FLAG(uint32_t, metrics_top_k, 20,
           "Per-IP Prometheus series are kept for this many addresses; the "
           "rest are summed into one 'other' series.");
 ABSL_FLAG(uint32_t, max_page_size, 1000,
-          "Largest page a ListFlows request may ask for.");
+          "Largest page a ListFlows request may ask for; a larger "
+          "page_size (or limit) is refused naming the field, not clamped.");
+ABSL_FLAG(absl::Duration, max_query_window, absl::Hours(24 * 366),
+          "Longest time range (range.start to range.end) a query may ask "
+          "for; a longer one is refused naming the range. The default "
+          "covers every default retention.");
 ABSL_FLAG(std::string, token_file, "",
           "Bearer tokens with scopes (read, ingest, metrics, admin), one "
           "per line as <name> <scope>[,<scope>...] sha256:<hex> (see "
@@ -189,6 +194,7 @@ int main(int argc, char** argv) {
   options.connection_timeout = absl::GetFlag(FLAGS_connection_timeout);
   options.metrics_top_k = absl::GetFlag(FLAGS_metrics_top_k);
   options.max_page_size = absl::GetFlag(FLAGS_max_page_size);
+  options.max_query_window = absl::GetFlag(FLAGS_max_query_window);
   options.allow_root = absl::GetFlag(FLAGS_allow_root);
   options.token_file = absl::GetFlag(FLAGS_token_file);
   options.tls_cert = absl::GetFlag(FLAGS_tls_cert);

@@ -49,6 +49,8 @@ struct QuerydOptions {
   absl::Duration connection_timeout = absl::Seconds(60);
   uint32_t metrics_top_k = 20;
   uint32_t max_page_size = 1000;
+  // Longest time range a query may ask for.
+  absl::Duration max_query_window = absl::Hours(24 * 366);
   // Largest gRPC message accepted (a FlowBatch of a busy node).
   int max_message_bytes = 64 << 20;
   bool allow_root = false;

@@ -130,6 +130,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   server->metrics_->set_sources(sources);
   query::QueryEngineOptions engine_options;
   engine_options.max_page_size = static_cast<int>(options.max_page_size);
+  engine_options.max_query_window = options.max_query_window;
+  engine_options.on_limit = [metrics = server->metrics_.get()](
+                                absl::string_view limit) {
+    metrics->LimitHit(limit);
+  };
   engine_options.is_connected =
       [ingest = server->ingest_.get()](const std::string& node) {
         return ingest->IsConnected(node);

@@ -158,7 +158,43 @@ class FramingTest(GuardTestCase):
 class LimitsTest(GuardTestCase):
     QUERYD_ARGS = ("--http-read-timeout=2s", "--max-streams-per-peer=2",
                    "--websocket-max-message-bytes=1024", "--http-max-connections-per-peer=8",
-                   "--http-max-header-bytes=4096", "--http-max-body-bytes=2048")
+                   "--http-max-header-bytes=4096", "--http-max-body-bytes=2048",
+                   "--max-query-window=1h", "--max-page-size=50")
+
+    def test_query_window_and_page_size_ceilings(self):
+        now = int(time.time())
+        def rfc3339(t):
+            return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+        base = self.queryd.http_url + "/v1/flows?"
+        ok = "range.start=%s&range.end=%s" % (rfc3339(now - 3600), rfc3339(now))
+        code, _, body = curl(base + ok)
+        self.assertEqual(code, 200, body)
+        long = "range.start=%s&range.end=%s" % (rfc3339(now - 7200), rfc3339(now))
+        code, _, body = curl(base + long)
+        self.assertEqual(code, 400, body)
+        error = json.loads(body)
+        self.assertEqual(error["code"], 3)
+        self.assertTrue(error["message"].startswith("range: the window from "), error)
+        self.assertIn("longer than the maximum 1h (--max-query-window)", error["message"])
+        # The same over gRPC.
+        channel = grpc.insecure_channel(self.queryd.address)
+        self.addCleanup(channel.close)
+        stub = query_pb2_grpc.QueryServiceStub(channel)
+        request = query_pb2.ListFlowsRequest()
+        request.range.start.seconds = now - 7200
+        request.range.end.seconds = now
+        with self.assertRaises(grpc.RpcError) as caught:
+            stub.ListFlows(request, timeout=10)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("--max-query-window", caught.exception.details())
+        self.assertEqual(self.metric("weir_queryd_limit_hits_total", '{limit="query_window"}'), 2)
+        # Pages: an error naming the field (not clamped).
+        code, _, body = curl(base + ok + "&page_size=51")
+        self.assertEqual(code, 400, body)
+        self.assertIn("page_size: 51 is above the maximum 50", json.loads(body)["message"])
+        code, _, body = curl(base + ok + "&page_size=50")
+        self.assertEqual(code, 200, body)
+        self.assertEqual(self.metric("weir_queryd_limit_hits_total", '{limit="page_size"}'), 1)
 
     def test_body_over_the_limit_is_413_and_counted(self):
         before = self.metric("weir_queryd_limit_hits_total", '{limit="body_bytes"}')
@@ -353,7 +389,8 @@ class FlagsTest(unittest.TestCase):
                            ("--max-streams-per-peer=-1", "--max-streams-per-peer"),
                            ("--http-max-connections=-5", "--http-max-connections"),
                            ("--websocket-max-message-bytes=10", "--websocket-max-message-bytes"),
-                           ("--http-max-header-bytes=10", "--http-max-header-bytes")):
+                           ("--http-max-header-bytes=10", "--http-max-header-bytes"),
+                           ("--max-query-window=10s", "--max-query-window")):
             with self.subTest(flag=flag):
                 result = subprocess.run(
                     [wt.runfile("queryd/weir-queryd"), "--data-dir=" + wt.tmpdir("flags-"),

@@ -207,10 +207,20 @@ struct QueryScope {
 };
 
 template <typename Request>
-absl::StatusOr<QueryScope> ReadScope(const Request& request, absl::Time now) {
+absl::StatusOr<QueryScope> ReadScope(const Request& request, absl::Time now,
+                                     const QueryEngineOptions& options) {
   QueryScope scope;
   scope.now = now;
-  WEIR_ASSIGN_OR_RETURN(scope.range, ValidateTimeRange(request.range(), now));
+  absl::StatusOr<store::TimeRange> range = ValidateTimeRange(
+      request.range(), now, "range", options.max_query_window);
+  if (!range.ok()) {
+    // Valid but for its length: the ceiling was hit.
+    if (options.on_limit && ValidateTimeRange(request.range(), now).ok()) {
+      options.on_limit("query_window");
+    }
+    return range.status();
+  }
+  scope.range = *range;
   WEIR_ASSIGN_OR_RETURN(scope.filter,
                         FlowFilter::Compile(request.filter(), "filter"));
   return scope;
@@ -231,14 +241,21 @@ absl::Time QueryEngine::Now() const {
 
 absl::StatusOr<weir::v1::ListFlowsResponse> QueryEngine::ListFlows(
     const weir::v1::ListFlowsRequest& request) const {
-  WEIR_ASSIGN_OR_RETURN(const QueryScope scope, ReadScope(request, Now()));
+  WEIR_ASSIGN_OR_RETURN(const QueryScope scope, ReadScope(request, Now(), options_));
   const absl::Time now = scope.now;
   const store::TimeRange& range = scope.range;
   const FlowFilter& filter = scope.filter;
-  WEIR_ASSIGN_OR_RETURN(
-      const int page_size,
+  const absl::StatusOr<int> page_size_or =
       ValidatePageSize(request.page_size(), request.limit(),
-                       options_.default_page_size, options_.max_page_size));
+                       options_.default_page_size, options_.max_page_size);
+  if (!page_size_or.ok()) {
+    if (options_.on_limit && (request.page_size() > options_.max_page_size ||
+                              request.limit() > options_.max_page_size)) {
+      options_.on_limit("page_size");
+    }
+    return page_size_or.status();
+  }
+  const int page_size = *page_size_or;
 
   const uint64_t fingerprint = ListFlowsFingerprint(request);
   store::RawScan scan;
@@ -300,7 +317,7 @@ absl::StatusOr<weir::v1::ListFlowsResponse> QueryEngine::ListFlows(
 
 absl::StatusOr<weir::v1::TopTalkersResponse> QueryEngine::TopTalkers(
     const weir::v1::TopTalkersRequest& request) const {
-  WEIR_ASSIGN_OR_RETURN(const QueryScope scope, ReadScope(request, Now()));
+  WEIR_ASSIGN_OR_RETURN(const QueryScope scope, ReadScope(request, Now(), options_));
   const absl::Time now = scope.now;
   const store::TimeRange& range = scope.range;
   const FlowFilter& filter = scope.filter;
@@ -339,7 +356,7 @@ absl::StatusOr<weir::v1::TopTalkersResponse> QueryEngine::TopTalkers(
 
 absl::StatusOr<weir::v1::TimeSeriesResponse> QueryEngine::TimeSeries(
     const weir::v1::TimeSeriesRequest& request) const {
-  WEIR_ASSIGN_OR_RETURN(const QueryScope scope, ReadScope(request, Now()));
+  WEIR_ASSIGN_OR_RETURN(const QueryScope scope, ReadScope(request, Now(), options_));
   const absl::Time now = scope.now;
   const store::TimeRange& range = scope.range;
   const FlowFilter& filter = scope.filter;

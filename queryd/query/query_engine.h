@@ -33,6 +33,11 @@ struct QueryEngineOptions {
   // capped at the maximum, and the maximum is at least 1.
   int default_page_size = 100;
   int max_page_size = 1000;
+  // The longest time range a query may ask for.
+  absl::Duration max_query_window = absl::InfiniteDuration();
+  // Called with "query_window" or "page_size" when a request is refused
+  // for going past that ceiling (for a metric); may be empty.
+  std::function<void(absl::string_view limit)> on_limit;
   // "Now", for unset range ends and retention; absl::Now when empty.
   std::function<absl::Time()> clock;
   // Whether a node has an open ingest stream (the ingest layer knows);

@@ -62,7 +62,8 @@ absl::StatusOr<absl::Time> ValidateTimestamp(
 }
 
 absl::StatusOr<store::TimeRange> ValidateTimeRange(
-    const weir::v1::TimeRange& range, absl::Time now, absl::string_view field) {
+    const weir::v1::TimeRange& range, absl::Time now, absl::string_view field,
+    absl::Duration max_window) {
   const std::string start_field = absl::StrCat(field, ".start");
   const std::string end_field = absl::StrCat(field, ".end");
   store::TimeRange out;
@@ -86,6 +87,12 @@ absl::StatusOr<store::TimeRange> ValidateTimeRange(
                      range.has_start() ? "" : " (unset: the end minus 1h)",
                      " must be before ", end_field, " ", FormatUtc(out.end),
                      range.has_end() ? "" : " (unset: now)"));
+  }
+  if (out.end - out.start > max_window) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": the window from ", FormatUtc(out.start), " to ",
+        FormatUtc(out.end), " is longer than the maximum ",
+        absl::FormatDuration(max_window), " (--max-query-window)"));
   }
   return out;
 }

@@ -34,10 +34,12 @@ absl::StatusOr<absl::Time> ValidateTimestamp(
 
 // Resolves a request's window: unset end means `now`, unset start means end
 // minus one hour (not before the Unix epoch); start must be before end.
-// `field` names the range in messages ("range.start: ...").
+// `field` names the range in messages ("range.start: ..."). A window
+// longer than `max_window` is INVALID_ARGUMENT (--max-query-window).
 absl::StatusOr<store::TimeRange> ValidateTimeRange(
     const weir::v1::TimeRange& range, absl::Time now,
-    absl::string_view field = "range");
+    absl::string_view field = "range",
+    absl::Duration max_window = absl::InfiniteDuration());
 
 // A count such as a limit: 0 means `default_value`; negative, or above
 // `max_value`, is INVALID_ARGUMENT.

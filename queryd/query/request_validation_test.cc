@@ -44,6 +44,27 @@ TEST(ValidateTimeRangeTest, UnsetEndIsNowAndUnsetStartAnHourBefore) {
   EXPECT_EQ(range->end, absl::FromUnixSeconds(1700000000));
 }
 
+TEST(ValidateTimeRangeTest, WindowCeiling) {
+  // Exactly the ceiling passes; a second more does not, naming the range.
+  EXPECT_TRUE(ValidateTimeRange(Range(1000, 4600), kNow, "range",
+                                absl::Hours(1))
+                  .ok());
+  const absl::StatusOr<store::TimeRange> range =
+      ValidateTimeRange(Range(1000, 4601), kNow, "range", absl::Hours(1));
+  ASSERT_FALSE(range.ok());
+  EXPECT_EQ(range.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(range.status().message().rfind("range: the window from ", 0), 0u)
+      << range.status();
+  EXPECT_NE(range.status().message().find("longer than the maximum 1h "
+                                          "(--max-query-window)"),
+            std::string::npos)
+      << range.status();
+  // Unset start is end minus 1h: within a 1h ceiling.
+  EXPECT_TRUE(
+      ValidateTimeRange(Range(-1, 1700000000), kNow, "range", absl::Hours(1))
+          .ok());
+}
+
 TEST(ValidateTimeRangeTest, UnsetStartNeverPrecedesTheEpoch) {
   absl::StatusOr<store::TimeRange> range =
       ValidateTimeRange(Range(-1, 600), kNow);
