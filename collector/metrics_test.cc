@@ -75,14 +75,16 @@ TEST(CollectorMetricsTest, EveryoneWithoutAList) {
   auto metrics = CollectorMetrics::Start("127.0.0.1:0");
   ASSERT_TRUE(metrics.ok()) << metrics.status();
   const int port = (*metrics)->port();
-  EXPECT_EQ(Scrape("127.0.0.2", "127.0.0.1", port).rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_EQ(Scrape("127.0.0.2", "127.0.0.1", port).rfind("HTTP/1.1 200", 0),
+            0u);
 }
 
 TEST(CollectorMetricsTest, Ipv4PeersOutsideTheListGetNothing) {
   auto metrics = CollectorMetrics::Start("127.0.0.1:0", Allow("127.0.0.2"));
   ASSERT_TRUE(metrics.ok()) << metrics.status();
   const int port = (*metrics)->port();
-  EXPECT_EQ(Scrape("127.0.0.2", "127.0.0.1", port).rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_EQ(Scrape("127.0.0.2", "127.0.0.1", port).rfind("HTTP/1.1 200", 0),
+            0u);
   EXPECT_EQ(Scrape("127.0.0.1", "127.0.0.1", port), "");
   EXPECT_EQ(Scrape("127.0.0.3", "127.0.0.1", port), "");
 }

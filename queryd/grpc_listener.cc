@@ -41,8 +41,8 @@ void SetPort(sockaddr* addr, int port) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<GrpcListener>> GrpcListener::Listen(
-    absl::string_view flag, const std::string& address,
-    SourceAllowlist allowed, metrics::QuerydMetrics* metrics) {
+    absl::string_view flag, const std::string& address, SourceAllowlist allowed,
+    metrics::QuerydMetrics* metrics) {
   auto error = [&](absl::string_view what) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", flag, " ", address, ": ", what));

@@ -176,8 +176,8 @@ void QueryServiceImpl::ServeStream(
             if (options_.max_streams_per_peer > 0 &&
                 (peer.rfind("ipv4:", 0) == 0 || peer.rfind("ipv6:", 0) == 0)) {
               PeerCounter::Refusal refusal;
-              slot = streams_.Acquire(peer.substr(0, peer.rfind(':')),
-                                      &refusal);
+              slot =
+                  streams_.Acquire(peer.substr(0, peer.rfind(':')), &refusal);
               if (slot == nullptr) {
                 if (options_.on_stream_limit) options_.on_stream_limit();
                 return new Rejected(grpc::Status(

@@ -69,7 +69,6 @@ class QueryServiceImpl final : public weir::v1::QueryService::Service {
   };
 
  private:
-
   // The unary calls on parsed requests.
   absl::StatusOr<weir::v1::HealthResponse> OnHealth(
       const weir::v1::HealthRequest& request);

@@ -160,10 +160,9 @@ absl::Status ValidateOptions(const QuerydOptions& options) {
         " is outside 125..67108864"));
   }
   if (options.max_query_window < absl::Minutes(1)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--max-query-window: ",
-                     absl::FormatDuration(options.max_query_window),
-                     " is shorter than 1m"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max-query-window: ", absl::FormatDuration(options.max_query_window),
+        " is shorter than 1m"));
   }
   if (options.max_page_size == 0 || options.max_page_size > 100000) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -131,10 +131,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   query::QueryEngineOptions engine_options;
   engine_options.max_page_size = static_cast<int>(options.max_page_size);
   engine_options.max_query_window = options.max_query_window;
-  engine_options.on_limit = [metrics = server->metrics_.get()](
-                                absl::string_view limit) {
-    metrics->LimitHit(limit);
-  };
+  engine_options.on_limit =
+      [metrics = server->metrics_.get()](absl::string_view limit) {
+        metrics->LimitHit(limit);
+      };
   engine_options.is_connected =
       [ingest = server->ingest_.get()](const std::string& node) {
         return ingest->IsConnected(node);
@@ -221,8 +221,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   server->grpc_ = builder.BuildAndStart();
   if (server->grpc_ == nullptr) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot start the gRPC server on --grpc-address ", options.grpc_address));
+    return absl::UnavailableError(
+        absl::StrCat("cannot start the gRPC server on --grpc-address ",
+                     options.grpc_address));
   }
   server->grpc_listener_->Start();
 

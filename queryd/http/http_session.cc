@@ -53,11 +53,9 @@ class HttpSession final : public StreamRelay {
     stream_.expires_after(Chrono(ctx_.options.read_timeout));
     // The head first, checked before any of the body is read: a body that
     // could be framed two ways is never read at all.
-    bhttp::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = self()](const beast::error_code& ec, size_t) {
-          self->OnHeader(ec);
-        });
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = self()](const beast::error_code& ec,
+                                             size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(const beast::error_code& ec) {
@@ -487,8 +485,7 @@ class HttpSession final : public StreamRelay {
 
 void ServeHttpConnection(HttpStream&& stream, const ServerContext& ctx,
                          ConnectionSlot slot) {
-  std::make_shared<HttpSession>(std::move(stream), ctx, std::move(slot))
-      ->Run();
+  std::make_shared<HttpSession>(std::move(stream), ctx, std::move(slot))->Run();
 }
 
 }  // namespace weir::queryd::http

@@ -27,7 +27,8 @@ absl::string_view Value(const bhttp::fields& head, bhttp::field field) {
 }  // namespace
 
 absl::Status CheckFraming(const bhttp::fields& head, unsigned version) {
-  const size_t transfer_encodings = Count(head, bhttp::field::transfer_encoding);
+  const size_t transfer_encodings =
+      Count(head, bhttp::field::transfer_encoding);
   if (transfer_encodings > 0) {
     if (transfer_encodings > 1) {
       return absl::InvalidArgumentError(

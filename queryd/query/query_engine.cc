@@ -241,7 +241,8 @@ absl::Time QueryEngine::Now() const {
 
 absl::StatusOr<weir::v1::ListFlowsResponse> QueryEngine::ListFlows(
     const weir::v1::ListFlowsRequest& request) const {
-  WEIR_ASSIGN_OR_RETURN(const QueryScope scope, ReadScope(request, Now(), options_));
+  WEIR_ASSIGN_OR_RETURN(const QueryScope scope,
+                        ReadScope(request, Now(), options_));
   const absl::Time now = scope.now;
   const store::TimeRange& range = scope.range;
   const FlowFilter& filter = scope.filter;
@@ -317,7 +318,8 @@ absl::StatusOr<weir::v1::ListFlowsResponse> QueryEngine::ListFlows(
 
 absl::StatusOr<weir::v1::TopTalkersResponse> QueryEngine::TopTalkers(
     const weir::v1::TopTalkersRequest& request) const {
-  WEIR_ASSIGN_OR_RETURN(const QueryScope scope, ReadScope(request, Now(), options_));
+  WEIR_ASSIGN_OR_RETURN(const QueryScope scope,
+                        ReadScope(request, Now(), options_));
   const absl::Time now = scope.now;
   const store::TimeRange& range = scope.range;
   const FlowFilter& filter = scope.filter;
@@ -356,7 +358,8 @@ absl::StatusOr<weir::v1::TopTalkersResponse> QueryEngine::TopTalkers(
 
 absl::StatusOr<weir::v1::TimeSeriesResponse> QueryEngine::TimeSeries(
     const weir::v1::TimeSeriesRequest& request) const {
-  WEIR_ASSIGN_OR_RETURN(const QueryScope scope, ReadScope(request, Now(), options_));
+  WEIR_ASSIGN_OR_RETURN(const QueryScope scope,
+                        ReadScope(request, Now(), options_));
   const absl::Time now = scope.now;
   const store::TimeRange& range = scope.range;
   const FlowFilter& filter = scope.filter;

@@ -46,9 +46,8 @@ TEST(ValidateTimeRangeTest, UnsetEndIsNowAndUnsetStartAnHourBefore) {
 
 TEST(ValidateTimeRangeTest, WindowCeiling) {
   // Exactly the ceiling passes; a second more does not, naming the range.
-  EXPECT_TRUE(ValidateTimeRange(Range(1000, 4600), kNow, "range",
-                                absl::Hours(1))
-                  .ok());
+  EXPECT_TRUE(
+      ValidateTimeRange(Range(1000, 4600), kNow, "range", absl::Hours(1)).ok());
   const absl::StatusOr<store::TimeRange> range =
       ValidateTimeRange(Range(1000, 4601), kNow, "range", absl::Hours(1));
   ASSERT_FALSE(range.ok());
