@@ -166,6 +166,25 @@ except socket.timeout:
         self.assertEqual(frames[3], 4, got)
         self.assertGreater(self.refused("grpc"), before + 2)
 
+    def test_per_listener_lists_override_the_common_one(self):
+        # gRPC only from .3, HTTP from the common list (.2): each listener
+        # follows its own.
+        other = wt.Queryd(extra_args=[
+            "--grpc-address=%s:0" % A4, "--http-address=%s:0" % A4,
+            "--allowed-ips=%s" % OK4, "--grpc-allowed-ips=%s" % NO4])
+        other.start()
+        try:
+            request = b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            self.assertTrue(self.raw(OK4, A4, other.http_port, request).startswith(
+                "bytes " + b"HTTP/1.1 200".hex()))
+            self.assertIn(self.raw(NO4, A4, other.http_port, request), ("bytes", "reset"))
+            for source, want in ((NO4, "OK 0801"), (OK4, "UNAVAILABLE")):
+                sh("ip", "route", "replace", A4, "dev", "wb", "src", source, ns=self.ns)
+                result = self.in_ns(sys.executable, "-c", GRPC_CLIENT, "%s:%d" % (A4, other.port))
+                self.assertEqual(result.stdout.strip(), want, (source, result.stderr))
+        finally:
+            self.assertEqual(other.stop(), 0, "".join(other.log))
+
     def test_loopback_entry_lets_the_test_ingest(self):
         acks = wt.ingest(self.queryd.address, [wt.batch("node-a", 1, [wt.flow()])])
         self.assertEqual(len(acks), 1)
