@@ -381,6 +381,38 @@ class LimitsTest(GuardTestCase):
                 pass
 
 
+class TotalConnectionsTest(GuardTestCase):
+    QUERYD_ARGS = ("--http-max-connections=3",)
+
+    def test_connections_past_the_total_cap_are_closed_unread(self):
+        held = [socket.create_connection(("127.0.0.1", self.queryd.http_port), timeout=5)
+                for _ in range(3)]
+        for s in held:
+            self.addCleanup(s.close)
+        time.sleep(0.2)  # accepted
+        with socket.create_connection(("127.0.0.1", self.queryd.http_port), timeout=5) as extra:
+            extra.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                self.assertEqual(extra.recv(100), b"")
+            except ConnectionResetError:
+                pass
+        for s in held:
+            s.close()
+        # Places given back once queryd sees them close.
+        deadline = time.monotonic() + 10
+        while True:
+            answer, _ = exchange(self.queryd.http_port,
+                                 b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            if answer.startswith(b"HTTP/1.1 200 "):
+                break
+            self.assertLess(time.monotonic(), deadline, answer)
+            time.sleep(0.1)
+        self.assertGreaterEqual(self.metric("weir_queryd_limit_hits_total",
+                                            '{limit="connections"}'), 1)
+        self.assertGreaterEqual(self.metric("weir_queryd_connections_refused_total",
+                                            '{listener="http",reason="connections"}'), 1)
+
+
 class FlagsTest(unittest.TestCase):
     def test_bad_limit_and_allowlist_flags_are_one_line_and_exit_2(self):
         for flag, name in (("--allowed-ips=192.0.2.0/33", "--allowed-ips"),
