@@ -94,6 +94,29 @@ class FramingTest(GuardTestCase):
                     self.post(b"Transfer-Encoding: " + te + b"\r\n", chunked_then_smuggled),
                     400, 3, "Transfer-Encoding")
 
+    def test_refusal_reaches_a_client_still_sending_its_body(self):
+        # The 400 must not be lost to a reset while body bytes are unread.
+        body = b"ffff\r\n" + b"a" * 0xffff + b"\r\n"
+        with socket.create_connection(("127.0.0.1", self.queryd.http_port), timeout=10) as sock:
+            sock.sendall(self.post(b"Transfer-Encoding: gzip, chunked\r\n"))
+            time.sleep(0.2)
+            try:
+                for _ in range(4):
+                    sock.sendall(body)
+            except OSError:
+                pass
+            answer = b""
+            try:
+                while True:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    answer += chunk
+            except ConnectionResetError:
+                pass
+        self.assertTrue(answer.startswith(b"HTTP/1.1 400 "), answer)
+        self.assertEqual(answer.count(b"HTTP/1.1 "), 1, answer)
+
     def test_transfer_encoding_with_content_length_is_400(self):
         for headers in (b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
                         b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
