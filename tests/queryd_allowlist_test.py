@@ -58,7 +58,7 @@ class AllowlistTest(unittest.TestCase):
             sh("ip", "link", "set", "wb", "up", ns=cls.ns)
             sh("ip", "link", "set", "lo", "up", ns=cls.ns)
             cls.queryd = wt.Queryd(extra_args=[
-                "--grpc-address=[::]:0", "--http-address=[::]:0",
+                "--grpc-address=[::]:0", "--http-address=[::]:0", "--plaintext",
                 "--allowed-ips=%s,%s,127.0.0.1" % (OK4, OK6)]).start()
         except BaseException:
             cls.tearDownClass()

@@ -41,6 +41,9 @@ def metric(text, name, labels=""):
     return float(m.group(1)) if m else None
 
 
+UNCAPPED = ["--http-max-connections=0", "--http-max-connections-per-peer=0"]
+
+
 def wait_until(predicate, timeout, what):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -296,7 +299,9 @@ class QuerydDescriptorsTest(unittest.TestCase):
         return sockets
 
     def test_idle_connections_leave_descriptors_for_the_store(self):
-        queryd = wt.Queryd(preexec_fn=low_nofile(self.LIMIT)).start()
+        # The connection caps (--http-max-connections*) off: this is about
+        # the descriptor reserve alone.
+        queryd = wt.Queryd(preexec_fn=low_nofile(self.LIMIT), extra_args=UNCAPPED).start()
         self.addCleanup(queryd.kill)
         sender = Sender("node-fds")
         for _ in range(3):
@@ -343,7 +348,9 @@ class QuerydDescriptorsTest(unittest.TestCase):
         self.assertEqual(queryd.stop(), 0)
 
     def test_a_wal_that_cannot_be_created_stops_ingest_and_sigterm_is_clean(self):
-        queryd = wt.Queryd(preexec_fn=low_nofile(self.LIMIT)).start()
+        # The connection caps (--http-max-connections*) off: this is about
+        # the descriptor reserve alone.
+        queryd = wt.Queryd(preexec_fn=low_nofile(self.LIMIT), extra_args=UNCAPPED).start()
         self.addCleanup(queryd.kill)
         # One channel for everything: no new connection can be made later.
         channel = grpc.insecure_channel(queryd.address)
