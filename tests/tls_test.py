@@ -4,15 +4,18 @@ command (protocol versions, the serial a new connection is shown), curl
 (REST and NDJSON over HTTPS) and python3-websocket (wss).
 Certificates are made by the test with openssl (tests/weir_tls.py).
 """
+import hashlib
+import json
 import os
 import queue
+import secrets
+import socket
+import ssl
 import subprocess
 import threading
 import time
 import unittest
-
-import json
-import ssl
+import urllib.request
 
 import grpc
 import websocket
@@ -289,6 +292,63 @@ class TlsTest(unittest.TestCase):
                 iter([batch("node-b", 1, [flow(protocol=UDP, when=now)], when=now)]),
                 timeout=20))
         self.assertEqual(denied.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+
+    def test_prometheus_scrapes_metrics_over_tls_with_a_bearer_token(self):
+        """A real Prometheus server, its own scrape config: https with
+        queryd's CA and a token of scope metrics is up; without the token
+        (401) or without the CA (unknown authority) it is down."""
+        folder = wt.tmpdir("prom-tls-")
+        token = secrets.token_urlsafe(24)
+        tokens = os.path.join(folder, "tokens")
+        with open(tokens, "w") as f:
+            f.write("prometheus metrics sha256:%s\n" % hashlib.sha256(token.encode()).hexdigest())
+        credentials = os.path.join(folder, "prom-token")
+        with open(credentials, "w") as f:
+            f.write(token + "\n")
+        q = self.start_queryd(mtls=False, extra=["--token-file=" + tokens])
+        target = "['127.0.0.1:%d']" % q.http_port
+        ca = self.certs.path("ca.crt")
+        jobs = {
+            "tls-and-token": "    tls_config:\n      ca_file: %s\n"
+                             "    authorization:\n      credentials_file: %s\n" % (ca, credentials),
+            "tls-no-token": "    tls_config:\n      ca_file: %s\n" % ca,
+            "token-no-ca": "    authorization:\n      credentials_file: %s\n" % credentials,
+        }
+        config = os.path.join(folder, "prometheus.yml")
+        with open(config, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\nscrape_configs:\n")
+            for job, extra in jobs.items():
+                f.write("  - job_name: %s\n    scheme: https\n%s"
+                        "    static_configs:\n      - targets: %s\n" % (job, extra, target))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        with open(os.path.join(folder, "prometheus.log"), "w") as log:
+            prometheus = subprocess.Popen(
+                ["/usr/bin/prometheus", "--config.file=" + config,
+                 "--storage.tsdb.path=" + os.path.join(folder, "data"),
+                 "--web.listen-address=127.0.0.1:%d" % port],
+                stdout=log, stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: (prometheus.terminate(), prometheus.wait(20)))
+        health = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/targets" % port,
+                                            timeout=5) as r:
+                    targets = json.load(r)["data"]["activeTargets"]
+                health = {t["labels"]["job"]: (t["health"], t["lastError"]) for t in targets}
+            except OSError:
+                health = {}
+            if len(health) == 3 and "unknown" not in {h for h, _ in health.values()}:
+                break
+            time.sleep(0.5)
+        self.assertEqual(health.get("tls-and-token", ("?",))[0], "up", health)
+        self.assertEqual(health.get("tls-no-token", ("?",))[0], "down", health)
+        self.assertIn("401", health["tls-no-token"][1])
+        self.assertEqual(health.get("token-no-ca", ("?",))[0], "down", health)
+        self.assertIn("certificate", health["token-no-ca"][1])
+        self.assertNotIn(token, "".join(q.log))
 
     def test_rotation_serves_new_connections_and_keeps_open_streams(self):
         q = self.start_queryd()
