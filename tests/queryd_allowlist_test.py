@@ -170,7 +170,7 @@ except socket.timeout:
         # gRPC only from .3, HTTP from the common list (.2): each listener
         # follows its own.
         other = wt.Queryd(extra_args=[
-            "--grpc-address=%s:0" % A4, "--http-address=%s:0" % A4,
+            "--grpc-address=%s:0" % A4, "--http-address=%s:0" % A4, "--plaintext",
             "--allowed-ips=%s" % OK4, "--grpc-allowed-ips=%s" % NO4])
         other.start()
         try:
