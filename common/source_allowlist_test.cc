@@ -76,8 +76,8 @@ TEST(SourceAllowlistTest, SockaddrPeers) {
 }
 
 TEST(SourceAllowlistTest, ErrorsNameTheFlag) {
-  for (const char* text : {"192.0.2.0/33", "192.0.2.0/24,,", "nonsense",
-                           "192.0.2.1/24"}) {
+  for (const char* text :
+       {"192.0.2.0/33", "192.0.2.0/24,,", "nonsense", "192.0.2.1/24"}) {
     const absl::StatusOr<SourceAllowlist> list =
         SourceAllowlist::Parse("--allowed-ips", text);
     ASSERT_FALSE(list.ok()) << text;

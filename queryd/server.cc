@@ -60,7 +60,6 @@ absl::Status CheckPortFree(absl::string_view flag, const std::string& address) {
   return absl::OkStatus();
 }
 
-
 // The listener's own list when its flag is set, else --allowed-ips.
 absl::StatusOr<SourceAllowlist> ListenerAllowlist(absl::string_view flag,
                                                   const std::string& own,
