@@ -22,7 +22,8 @@ from weir.v1 import flow_pb2, ingest_pb2, ingest_pb2_grpc, query_pb2, query_pb2_
 
 import weir_lab as lab
 import weir_testing as wt
-from weir_lab import B4, B6, Collector, free_port, send_udp
+from weir_lab import B4, B6, Collector, send_udp
+from weir_testing import free_port
 
 
 class Receiver(ingest_pb2_grpc.IngestServiceServicer):

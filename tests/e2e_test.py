@@ -22,7 +22,8 @@ from weir.v1 import flow_pb2, query_pb2, query_pb2_grpc
 
 import weir_lab as lab
 import weir_testing as wt
-from weir_lab import B4, B6, BLOB, ICMP4, UDP4, UDP6, Collector, free_port, send_udp
+from weir_lab import B4, B6, BLOB, ICMP4, UDP4, UDP6, Collector, send_udp
+from weir_testing import free_port
 
 E, I = flow_pb2.DIRECTION_EGRESS, flow_pb2.DIRECTION_INGRESS
 

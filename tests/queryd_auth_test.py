@@ -15,7 +15,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import time
 import unittest
@@ -32,6 +31,7 @@ from grpc_contracts import reflection_v1_pb2, reflection_v1_pb2_grpc
 from weir.v1 import ingest_pb2_grpc, query_pb2, query_pb2_grpc
 
 import weir_testing as wt
+from weir_testing import free_port, stop_process
 
 CALLERS = ["none", "read", "ingest", "metrics", "admin", "wrong", "revoked"]
 # What each caller may do, by the scope a call needs.
@@ -57,22 +57,6 @@ def write_atomically(path, text):
     with open(path + ".next", "w") as f:
         f.write(text)
     os.rename(path + ".next", path)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop_process(proc, timeout=20):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def rest_routes():

@@ -21,7 +21,8 @@ from weir.v1 import query_pb2, query_pb2_grpc
 
 import weir_testing as wt
 
-from queryd_http_test import curl, metric_values, stop_process
+from queryd_http_test import curl, metric_values
+from weir_testing import stop_process
 
 
 def exchange(port, data, timeout=10):

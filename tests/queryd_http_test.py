@@ -9,7 +9,6 @@ promtool on a scrape. Every process the test starts is stopped by PID.
 import gzip
 import json
 import os
-import signal
 import socket
 import subprocess
 import threading
@@ -23,7 +22,7 @@ import websocket
 
 import weir_testing as wt
 
-from weir_testing import ICMP, ingest
+from weir_testing import ICMP, free_port, ingest, stop_process
 
 
 def dataset(now):
@@ -95,26 +94,6 @@ def metric_values(text, name):
             series, value = line.rsplit(" ", 1)
             values[series[len(name):]] = float(value)
     return values
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop_process(proc, timeout=20):
-    """SIGTERM (then SIGKILL) one process we started, by PID; closes its pipes."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    for pipe in (proc.stdout, proc.stderr):
-        if pipe:
-            pipe.close()
 
 
 class HttpTestCase(unittest.TestCase):

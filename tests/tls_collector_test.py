@@ -19,7 +19,8 @@ from weir.v1 import query_pb2, query_pb2_grpc
 import weir_lab as lab
 import weir_testing as wt
 import weir_tls
-from weir_lab import B4, UDP4, Collector, free_port, send_udp
+from weir_lab import B4, UDP4, Collector, send_udp
+from weir_testing import free_port
 
 
 def ts(seconds):

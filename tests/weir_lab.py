@@ -189,12 +189,6 @@ class Collector:
             self.proc.wait()
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def send_udp(dst, port, count, size, family=socket.AF_INET, pause=0.0):
     with socket.socket(family, socket.SOCK_DGRAM) as s:
         for _ in range(count):

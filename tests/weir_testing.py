@@ -6,6 +6,7 @@ process a test starts is ended by the test itself, by PID.
 import os
 import re
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -93,6 +94,27 @@ class Queryd:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_process(proc, timeout=20):
+    """SIGTERM (then SIGKILL) one process we started, by PID; closes its pipes."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe:
+            pipe.close()
 
 
 def v4(text):
