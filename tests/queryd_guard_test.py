@@ -49,22 +49,19 @@ def status_of(answer):
     return code, json.loads(body.decode()) if body else None
 
 
-class GuardTestCase(unittest.TestCase):
-    QUERYD_ARGS = ()
-
-    @classmethod
-    def setUpClass(cls):
-        cls.queryd = wt.Queryd(extra_args=list(cls.QUERYD_ARGS)).start()
-        assert cls.queryd.http_port, "".join(cls.queryd.log)
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.queryd.stop()
-        assert code == 0, "weir-queryd exited %s:\n%s" % (code, "".join(cls.queryd.log))
-
+class GuardTestCase(wt.QuerydTestCase):
     def metric(self, name, labels):
         _, _, body = curl(self.queryd.http_url + "/metrics")
         return metric_values(body, name).get(labels, 0.0)
+
+    def assert_next_connection_closed_unread(self):
+        """A new connection is closed without an answer to its request."""
+        with socket.create_connection(("127.0.0.1", self.queryd.http_port), timeout=5) as extra:
+            extra.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                self.assertEqual(extra.recv(100), b"")
+            except ConnectionResetError:
+                pass
 
     def assert_refused(self, data, status, code, message):
         answer, closed = exchange(self.queryd.http_port, data)
@@ -360,12 +357,7 @@ class LimitsTest(GuardTestCase):
             t.start()
         time.sleep(0.3)
         # The ninth connection from this address is closed before a byte is read.
-        with socket.create_connection(("127.0.0.1", self.queryd.http_port), timeout=5) as extra:
-            extra.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
-            try:
-                self.assertEqual(extra.recv(100), b"")
-            except ConnectionResetError:
-                pass
+        self.assert_next_connection_closed_unread()
         for t in threads:
             t.join(15)
         self.assertEqual(len(dropped), 8, dropped)
@@ -414,12 +406,7 @@ class TotalConnectionsTest(GuardTestCase):
         for s in held:
             self.addCleanup(s.close)
         time.sleep(0.2)  # accepted
-        with socket.create_connection(("127.0.0.1", self.queryd.http_port), timeout=5) as extra:
-            extra.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
-            try:
-                self.assertEqual(extra.recv(100), b"")
-            except ConnectionResetError:
-                pass
+        self.assert_next_connection_closed_unread()
         for s in held:
             s.close()
         # Places given back once queryd sees them close.

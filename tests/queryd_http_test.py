@@ -96,23 +96,15 @@ def metric_values(text, name):
     return values
 
 
-class HttpTestCase(unittest.TestCase):
+class HttpTestCase(wt.QuerydTestCase):
     """A queryd of its own per test class, holding `dataset`."""
-    QUERYD_ARGS = ()
 
     @classmethod
     def setUpClass(cls):
-        cls.queryd = wt.Queryd(extra_args=list(cls.QUERYD_ARGS)).start()
-        assert cls.queryd.http_port, "".join(cls.queryd.log)
+        super().setUpClass()
         cls.now = time.time()
         acks = ingest(cls.queryd.address, dataset(cls.now))
         assert len(acks) == 6, acks
-
-    @classmethod
-    def tearDownClass(cls):
-        # A clean exit: under --config=asan a sanitizer report fails it.
-        code = cls.queryd.stop()
-        assert code == 0, "weir-queryd exited %s:\n%s" % (code, "".join(cls.queryd.log))
 
     def url(self, path, **params):
         query = urllib.parse.urlencode(params, doseq=True)

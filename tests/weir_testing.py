@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 
 import grpc
 from weir.v1 import flow_pb2, ingest_pb2, ingest_pb2_grpc
@@ -115,6 +116,22 @@ def stop_process(proc, timeout=20):
     for pipe in (proc.stdout, proc.stderr):
         if pipe:
             pipe.close()
+
+
+class QuerydTestCase(unittest.TestCase):
+    """A weir-queryd of its own per test class, started with QUERYD_ARGS."""
+    QUERYD_ARGS = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.queryd = Queryd(extra_args=list(cls.QUERYD_ARGS)).start()
+        assert cls.queryd.http_port, "".join(cls.queryd.log)
+
+    @classmethod
+    def tearDownClass(cls):
+        # A clean exit: under --config=asan a sanitizer report fails it.
+        code = cls.queryd.stop()
+        assert code == 0, "weir-queryd exited %s:\n%s" % (code, "".join(cls.queryd.log))
 
 
 def v4(text):
