@@ -83,16 +83,23 @@ class CollectorTlsTest(unittest.TestCase):
             time.sleep(0.5)
         return got
 
+    def assert_arrives(self, col, since, want):
+        self.assertEqual(self.wait_for(since, 9000, want), want, "".join(col.log))
+
+    def assert_stops_with(self, col, since, want):
+        """A clean stop, after which nothing more arrives."""
+        self.assertEqual(col.stop(), 0, "".join(col.log))
+        time.sleep(1)
+        self.assertEqual(self.udp_totals(since, 9000), want)
+
     def test_valid_certificate_ships_exactly(self):
         since = time.time() - 5
         col = self.collector(self.certs.path("e2e.crt"), self.certs.path("e2e.key")).start()
         self.addCleanup(col.kill)
         send_udp(B4, 9000, 120, 300)
         want = (120, 120 * (UDP4 + 300))
-        self.assertEqual(self.wait_for(since, 9000, want), want, "".join(col.log))
-        self.assertEqual(col.stop(), 0, "".join(col.log))
-        time.sleep(1)
-        self.assertEqual(self.udp_totals(since, 9000), want)
+        self.assert_arrives(col, since, want)
+        self.assert_stops_with(col, since, want)
 
     def test_refused_certificate_keeps_batches_until_fixed_then_exactly_once(self):
         since = time.time() - 5
@@ -115,14 +122,12 @@ class CollectorTlsTest(unittest.TestCase):
         # and every batch arrives, once.
         self.certs.install("e2e", cert, key)
         want = (80, 80 * (UDP4 + 200))
-        self.assertEqual(self.wait_for(since, 9000, want), want, "".join(col.log))
+        self.assert_arrives(col, since, want)
         self.assertTrue(any("reloaded" in l for l in col.log), col.log)
         send_udp(B4, 9000, 20, 200)
         want = (100, 100 * (UDP4 + 200))
-        self.assertEqual(self.wait_for(since, 9000, want), want, "".join(col.log))
-        self.assertEqual(col.stop(), 0, "".join(col.log))
-        time.sleep(1)
-        self.assertEqual(self.udp_totals(since, 9000), want)
+        self.assert_arrives(col, since, want)
+        self.assert_stops_with(col, since, want)
 
     def test_unreadable_file_stops_the_start_with_one_line(self):
         missing = os.path.join(self.certs.dir, "missing.key")
