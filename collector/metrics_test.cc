@@ -9,19 +9,14 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/source_allowlist.h"
+#include "common/source_allowlist_test_util.h"
 #include "gtest/gtest.h"
 
 namespace weir::collector {
 namespace {
-
-SourceAllowlist Allow(absl::string_view text) {
-  absl::StatusOr<SourceAllowlist> list =
-      SourceAllowlist::Parse("--allowed-ips", text);
-  EXPECT_TRUE(list.ok()) << list.status();
-  return list.ok() ? *list : SourceAllowlist();
-}
 
 // What a client bound to `source` gets for GET /metrics on `target`:`port`
 // until the server closes ("" when it closes at once).
@@ -67,32 +62,42 @@ std::string Scrape(const char* source, const char* target, int port) {
 }
 
 TEST(CollectorMetricsTest, CivetwebAclAllowsEachBlockOnly) {
-  EXPECT_EQ(CollectorMetrics::CivetwebAcl(Allow("192.0.2.0/24,2001:db8::/32")),
+  EXPECT_EQ(CollectorMetrics::CivetwebAcl(ParsedAllowlist("192.0.2.0/24,2001:db8::/32")),
             "-0.0.0.0/0,+192.0.2.0/24");
 }
 
-TEST(CollectorMetricsTest, EveryoneWithoutAList) {
-  auto metrics = CollectorMetrics::Start("127.0.0.1:0");
-  ASSERT_TRUE(metrics.ok()) << metrics.status();
-  const int port = (*metrics)->port();
-  EXPECT_EQ(Scrape("127.0.0.2", "127.0.0.1", port).rfind("HTTP/1.1 200", 0),
-            0u);
+// Whether a client bound to `source` gets an answer from the server on
+// 127.0.0.1:`port` (true) or is closed unread (false).
+bool Served(const char* source, int port) {
+  const std::string got = Scrape(source, "127.0.0.1", port);
+  EXPECT_TRUE(got.empty() || got.rfind("HTTP/1.1 200", 0) == 0) << got;
+  return !got.empty();
 }
 
-TEST(CollectorMetricsTest, Ipv4PeersOutsideTheListGetNothing) {
-  auto metrics = CollectorMetrics::Start("127.0.0.1:0", Allow("127.0.0.2"));
-  ASSERT_TRUE(metrics.ok()) << metrics.status();
-  const int port = (*metrics)->port();
-  EXPECT_EQ(Scrape("127.0.0.2", "127.0.0.1", port).rfind("HTTP/1.1 200", 0),
-            0u);
-  EXPECT_EQ(Scrape("127.0.0.1", "127.0.0.1", port), "");
-  EXPECT_EQ(Scrape("127.0.0.3", "127.0.0.1", port), "");
-}
-
-TEST(CollectorMetricsTest, AListOfIpv6BlocksOnlyLetsNoIpv4PeerIn) {
-  auto metrics = CollectorMetrics::Start("127.0.0.1:0", Allow("2001:db8::/32"));
-  ASSERT_TRUE(metrics.ok()) << metrics.status();
-  EXPECT_EQ(Scrape("127.0.0.1", "127.0.0.1", (*metrics)->port()), "");
+TEST(CollectorMetricsTest, OnlyPeersTheListLetsInAreServed) {
+  const struct {
+    const char* allowed;  // --allowed-ips; null: none given
+    std::vector<const char*> served, closed;
+  } cases[] = {
+      {nullptr, {"127.0.0.2"}, {}},
+      {"127.0.0.2", {"127.0.0.2"}, {"127.0.0.1", "127.0.0.3"}},
+      // A list of IPv6 blocks only lets no IPv4 peer in.
+      {"2001:db8::/32", {}, {"127.0.0.1"}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.allowed == nullptr ? "(none)" : c.allowed);
+    auto metrics =
+        c.allowed == nullptr
+            ? CollectorMetrics::Start("127.0.0.1:0")
+            : CollectorMetrics::Start("127.0.0.1:0", ParsedAllowlist(c.allowed));
+    ASSERT_TRUE(metrics.ok()) << metrics.status();
+    for (const char* source : c.served) {
+      EXPECT_TRUE(Served(source, (*metrics)->port())) << source;
+    }
+    for (const char* source : c.closed) {
+      EXPECT_FALSE(Served(source, (*metrics)->port())) << source;
+    }
+  }
 }
 
 }  // namespace

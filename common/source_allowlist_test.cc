@@ -7,17 +7,11 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "common/source_allowlist_test_util.h"
 #include "gtest/gtest.h"
 
 namespace weir {
 namespace {
-
-SourceAllowlist MustParse(absl::string_view text) {
-  absl::StatusOr<SourceAllowlist> list =
-      SourceAllowlist::Parse("--allowed-ips", text);
-  EXPECT_TRUE(list.ok()) << list.status();
-  return list.ok() ? *list : SourceAllowlist();
-}
 
 bool AllowsText(const SourceAllowlist& list, absl::string_view text) {
   absl::StatusOr<IpAddress> address = IpAddress::Parse(text);
@@ -41,7 +35,7 @@ bool AllowsV6Sockaddr(const SourceAllowlist& list, const char* text) {
 
 TEST(SourceAllowlistTest, EmptyAllowsEveryone) {
   for (const char* text : {"", "  "}) {
-    const SourceAllowlist list = MustParse(text);
+    const SourceAllowlist list = ParsedAllowlist(text);
     EXPECT_TRUE(list.allows_everyone());
     EXPECT_TRUE(AllowsText(list, "198.51.100.7"));
     EXPECT_TRUE(AllowsText(list, "2001:db8::1"));
@@ -50,7 +44,7 @@ TEST(SourceAllowlistTest, EmptyAllowsEveryone) {
 }
 
 TEST(SourceAllowlistTest, MatchesBlocksOfBothFamilies) {
-  const SourceAllowlist list = MustParse("192.0.2.2, 2001:db8:1::/48");
+  const SourceAllowlist list = ParsedAllowlist("192.0.2.2, 2001:db8:1::/48");
   EXPECT_FALSE(list.allows_everyone());
   EXPECT_EQ(list.ToString(), "192.0.2.2/32,2001:db8:1::/48");
   EXPECT_TRUE(AllowsText(list, "192.0.2.2"));
@@ -60,7 +54,7 @@ TEST(SourceAllowlistTest, MatchesBlocksOfBothFamilies) {
 }
 
 TEST(SourceAllowlistTest, SockaddrPeers) {
-  const SourceAllowlist list = MustParse("192.0.2.0/31,2001:db8::/32");
+  const SourceAllowlist list = ParsedAllowlist("192.0.2.0/31,2001:db8::/32");
   EXPECT_TRUE(AllowsV4Sockaddr(list, "192.0.2.1"));
   EXPECT_FALSE(AllowsV4Sockaddr(list, "192.0.2.3"));
   EXPECT_TRUE(AllowsV6Sockaddr(list, "2001:db8::2"));
