@@ -18,33 +18,32 @@
 namespace weir::collector {
 namespace {
 
+// `text`:`port` as a socket address; its length (0 when `text` is no
+// address).
+socklen_t SocketAddress(const char* text, int port, sockaddr_storage* out) {
+  *out = {};
+  if (std::strchr(text, ':') != nullptr) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(out);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    return inet_pton(AF_INET6, text, &a->sin6_addr) == 1 ? sizeof(*a) : 0;
+  }
+  auto* a = reinterpret_cast<sockaddr_in*>(out);
+  a->sin_family = AF_INET;
+  a->sin_port = htons(port);
+  return inet_pton(AF_INET, text, &a->sin_addr) == 1 ? sizeof(*a) : 0;
+}
+
 // What a client bound to `source` gets for GET /metrics on `target`:`port`
 // until the server closes ("" when it closes at once).
 std::string Scrape(const char* source, const char* target, int port) {
-  const bool v6 = std::strchr(target, ':') != nullptr;
-  const int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+  sockaddr_storage from, to;
+  const socklen_t len = SocketAddress(target, port, &to);
+  if (len == 0 || SocketAddress(source, 0, &from) != len) return "no address";
+  const int fd = socket(to.ss_family, SOCK_STREAM, 0);
   if (fd < 0) return "no socket";
   timeval timeout = {5, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  sockaddr_storage from = {}, to = {};
-  socklen_t len;
-  if (v6) {
-    auto* f = reinterpret_cast<sockaddr_in6*>(&from);
-    auto* t = reinterpret_cast<sockaddr_in6*>(&to);
-    f->sin6_family = t->sin6_family = AF_INET6;
-    inet_pton(AF_INET6, source, &f->sin6_addr);
-    inet_pton(AF_INET6, target, &t->sin6_addr);
-    t->sin6_port = htons(port);
-    len = sizeof(sockaddr_in6);
-  } else {
-    auto* f = reinterpret_cast<sockaddr_in*>(&from);
-    auto* t = reinterpret_cast<sockaddr_in*>(&to);
-    f->sin_family = t->sin_family = AF_INET;
-    inet_pton(AF_INET, source, &f->sin_addr);
-    inet_pton(AF_INET, target, &t->sin_addr);
-    t->sin_port = htons(port);
-    len = sizeof(sockaddr_in);
-  }
   std::string got;
   if (bind(fd, reinterpret_cast<sockaddr*>(&from), len) != 0 ||
       connect(fd, reinterpret_cast<sockaddr*>(&to), len) != 0) {
@@ -62,7 +61,8 @@ std::string Scrape(const char* source, const char* target, int port) {
 }
 
 TEST(CollectorMetricsTest, CivetwebAclAllowsEachBlockOnly) {
-  EXPECT_EQ(CollectorMetrics::CivetwebAcl(ParsedAllowlist("192.0.2.0/24,2001:db8::/32")),
+  EXPECT_EQ(CollectorMetrics::CivetwebAcl(
+                ParsedAllowlist("192.0.2.0/24,2001:db8::/32")),
             "-0.0.0.0/0,+192.0.2.0/24");
 }
 
@@ -86,10 +86,10 @@ TEST(CollectorMetricsTest, OnlyPeersTheListLetsInAreServed) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.allowed == nullptr ? "(none)" : c.allowed);
-    auto metrics =
-        c.allowed == nullptr
-            ? CollectorMetrics::Start("127.0.0.1:0")
-            : CollectorMetrics::Start("127.0.0.1:0", ParsedAllowlist(c.allowed));
+    auto metrics = c.allowed == nullptr
+                       ? CollectorMetrics::Start("127.0.0.1:0")
+                       : CollectorMetrics::Start("127.0.0.1:0",
+                                                 ParsedAllowlist(c.allowed));
     ASSERT_TRUE(metrics.ok()) << metrics.status();
     for (const char* source : c.served) {
       EXPECT_TRUE(Served(source, (*metrics)->port())) << source;
