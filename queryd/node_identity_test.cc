@@ -6,6 +6,9 @@
 namespace weir::queryd {
 namespace {
 
+constexpr absl::StatusCode kOk = absl::StatusCode::kOk;
+constexpr absl::StatusCode kDenied = absl::StatusCode::kPermissionDenied;
+
 struct Case {
   const char* description;
   PeerCertificate peer;
@@ -16,43 +19,22 @@ struct Case {
 TEST(NodeIdentityTest, MatchesSanFirstCommonNameOnlyWithoutSan) {
   const Case cases[] = {
       {"no certificate", {}, "node-a", absl::StatusCode::kUnauthenticated},
-      {"DNS SAN equal",
-       {true, {"node-a"}, "other"},
-       "node-a",
-       absl::StatusCode::kOk},
+      {"DNS SAN equal", {true, {"node-a"}, "other"}, "node-a", kOk},
       {"one of several SANs",
        {true, {"x.example", "node-a"}, ""},
        "node-a",
-       absl::StatusCode::kOk},
-      {"SAN differs",
-       {true, {"node-a"}, ""},
-       "node-b",
-       absl::StatusCode::kPermissionDenied},
+       kOk},
+      {"SAN differs", {true, {"node-a"}, ""}, "node-b", kDenied},
       {"CN ignored when a SAN exists",
        {true, {"node-a"}, "node-b"},
        "node-b",
-       absl::StatusCode::kPermissionDenied},
-      {"CN without SAN", {true, {}, "node-a"}, "node-a", absl::StatusCode::kOk},
-      {"CN differs",
-       {true, {}, "node-a"},
-       "node-b",
-       absl::StatusCode::kPermissionDenied},
-      {"neither SAN nor CN",
-       {true, {}, ""},
-       "node-a",
-       absl::StatusCode::kPermissionDenied},
-      {"empty node never matches",
-       {true, {}, ""},
-       "",
-       absl::StatusCode::kPermissionDenied},
-      {"prefix is no match",
-       {true, {"node-a"}, ""},
-       "node-a2",
-       absl::StatusCode::kPermissionDenied},
-      {"case matters",
-       {true, {"node-a"}, ""},
-       "Node-A",
-       absl::StatusCode::kPermissionDenied},
+       kDenied},
+      {"CN without SAN", {true, {}, "node-a"}, "node-a", kOk},
+      {"CN differs", {true, {}, "node-a"}, "node-b", kDenied},
+      {"neither SAN nor CN", {true, {}, ""}, "node-a", kDenied},
+      {"empty node never matches", {true, {}, ""}, "", kDenied},
+      {"prefix is no match", {true, {"node-a"}, ""}, "node-a2", kDenied},
+      {"case matters", {true, {"node-a"}, ""}, "Node-A", kDenied},
   };
   for (const Case& c : cases) {
     const absl::Status status = CheckNodeIdentity(c.peer, c.node);
@@ -61,7 +43,7 @@ TEST(NodeIdentityTest, MatchesSanFirstCommonNameOnlyWithoutSan) {
               c.want)
         << c.description;
     EXPECT_EQ(status.code(), c.want) << c.description << ": " << status;
-    if (c.want == absl::StatusCode::kPermissionDenied) {
+    if (c.want == kDenied) {
       EXPECT_NE(status.message().find(absl::StrCat("\"", c.node, "\"")),
                 absl::string_view::npos)
           << c.description << ": the message names the node: " << status;
