@@ -1,6 +1,5 @@
 #include "queryd/grpc_listener.h"
 
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -13,8 +12,8 @@
 #include <cstring>
 #include <utility>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "queryd/listen_address.h"
 
 namespace weir::queryd {
 namespace {
@@ -47,25 +46,14 @@ absl::StatusOr<std::unique_ptr<GrpcListener>> GrpcListener::Listen(
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", flag, " ", address, ": ", what));
   };
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return error("not host:port");
-  std::string host = address.substr(0, colon);
-  const std::string port = address.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  addrinfo hints = {};
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* resolved = nullptr;
-  if (const int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(),
-                                 port.c_str(), &hints, &resolved);
-      rc != 0) {
-    return error(gai_strerror(rc));
-  }
-  absl::Cleanup free_resolved = [resolved] { freeaddrinfo(resolved); };
+  const absl::StatusOr<ListenAddress> split = SplitListenAddress(address);
+  if (!split.ok()) return error(split.status().message());
+  const std::string& port = split->port;
+  const absl::StatusOr<ResolvedAddresses> resolved =
+      ResolveListenAddress(*split);
+  if (!resolved.ok()) return error(resolved.status().message());
   bool has_v4 = false;
-  for (addrinfo* a = resolved; a != nullptr; a = a->ai_next) {
+  for (addrinfo* a = resolved->get(); a != nullptr; a = a->ai_next) {
     has_v4 = has_v4 || a->ai_family == AF_INET;
   }
 
@@ -73,7 +61,7 @@ absl::StatusOr<std::unique_ptr<GrpcListener>> GrpcListener::Listen(
   listener->allowed_ = std::move(allowed);
   listener->metrics_ = metrics;
   int chosen_port = 0;
-  for (addrinfo* a = resolved; a != nullptr; a = a->ai_next) {
+  for (addrinfo* a = resolved->get(); a != nullptr; a = a->ai_next) {
     if (a->ai_family != AF_INET && a->ai_family != AF_INET6) continue;
     const int fd =
         socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -15,6 +15,7 @@
 #include "common/descriptors.h"
 #include "common/status_macros.h"
 #include "grpc/grpc.h"
+#include "queryd/listen_address.h"
 #include "queryd/tls_server_credentials.h"
 
 namespace weir::queryd {
@@ -26,24 +27,13 @@ namespace {
 // than a gRPC log entry after. Only EADDRINUSE is reported here; other
 // failures are left to the listener, whose message says more.
 absl::Status CheckPortFree(absl::string_view flag, const std::string& address) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return absl::OkStatus();
-  std::string host = address.substr(0, colon);
-  const std::string port = address.substr(colon + 1);
-  if (port == "0") return absl::OkStatus();
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  addrinfo hints = {};
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* resolved = nullptr;
-  if (getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints,
-                  &resolved) != 0) {
-    return absl::OkStatus();
-  }
+  const absl::StatusOr<ListenAddress> split = SplitListenAddress(address);
+  if (!split.ok() || split->port == "0") return absl::OkStatus();
+  const absl::StatusOr<ResolvedAddresses> resolved =
+      ResolveListenAddress(*split);
+  if (!resolved.ok()) return absl::OkStatus();
   bool in_use = false;
-  for (addrinfo* a = resolved; a != nullptr && !in_use; a = a->ai_next) {
+  for (addrinfo* a = resolved->get(); a != nullptr && !in_use; a = a->ai_next) {
     const int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) continue;
     const int one = 1;
@@ -51,10 +41,9 @@ absl::Status CheckPortFree(absl::string_view flag, const std::string& address) {
     in_use = bind(fd, a->ai_addr, a->ai_addrlen) != 0 && errno == EADDRINUSE;
     close(fd);
   }
-  freeaddrinfo(resolved);
   if (in_use) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", flag, " ",
-                                               address, ": port ", port,
+                                               address, ": port ", split->port,
                                                " is already in use"));
   }
   return absl::OkStatus();

@@ -11,6 +11,7 @@
 #include "boost/asio/strand.hpp"
 #include "queryd/http/listener.h"
 #include "queryd/http/server_context.h"
+#include "queryd/listen_address.h"
 
 // The server is four parts, bottom-up: server_context (what connections
 // share), stream_relay (a server stream to a client, either transport),
@@ -35,13 +36,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on --http-address ", options.address, ": ", what));
   };
-  const size_t colon = options.address.rfind(':');
-  if (colon == std::string::npos) return error("not host:port");
-  std::string host = options.address.substr(0, colon);
-  const std::string port = options.address.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  const absl::StatusOr<ListenAddress> split =
+      SplitListenAddress(options.address);
+  if (!split.ok()) return error(split.status().message());
 
   std::unique_ptr<HttpServer> server(new HttpServer());
   server->impl_ = std::make_unique<Impl>();
@@ -64,7 +61,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
 
   beast::error_code ec;
   tcp::resolver resolver(*impl.ioc);
-  const auto endpoints = resolver.resolve(host, port, ec);
+  const auto endpoints = resolver.resolve(split->host, split->port, ec);
   if (ec || endpoints.empty()) return error(ec ? ec.message() : "no address");
   const tcp::endpoint endpoint = endpoints.begin()->endpoint();
 
