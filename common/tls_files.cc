@@ -6,7 +6,6 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <fstream>
@@ -155,15 +154,7 @@ TlsFileWatcher::Stamps TlsFileWatcher::StampFiles() const {
   Stamps stamps;
   const std::string* files[] = {&paths_.cert, &paths_.key, &paths_.ca};
   for (size_t i = 0; i < stamps.size(); ++i) {
-    struct stat st;
-    if (files[i]->empty() || stat(files[i]->c_str(), &st) != 0) continue;
-    stamps[i] =
-        Stamp{true,
-              st.st_dev,
-              st.st_ino,
-              st.st_size,
-              int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec,
-              int64_t{st.st_ctim.tv_sec} * 1000000000 + st.st_ctim.tv_nsec};
+    if (!files[i]->empty()) stamps[i] = StampOf(*files[i]);
   }
   return stamps;
 }

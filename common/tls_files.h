@@ -12,12 +12,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/file_stamp.h"
 
 namespace weir {
 
@@ -71,20 +73,8 @@ class TlsFileWatcher {
   std::shared_ptr<const TlsMaterial> Current(uint64_t* generation = nullptr);
 
  private:
-  struct Stamp {
-    bool ok = false;
-    dev_t dev = 0;
-    ino_t ino = 0;
-    off_t size = 0;
-    int64_t mtime_ns = 0;
-    int64_t ctime_ns = 0;
-    bool operator==(const Stamp& o) const {
-      return ok == o.ok && dev == o.dev && ino == o.ino && size == o.size &&
-             mtime_ns == o.mtime_ns && ctime_ns == o.ctime_ns;
-    }
-    bool operator!=(const Stamp& o) const { return !(*this == o); }
-  };
-  using Stamps = std::array<Stamp, 3>;  // cert, key, ca
+  // cert, key, ca; none for a file not given or missing.
+  using Stamps = std::array<std::optional<FileStamp>, 3>;
 
   TlsFileWatcher(TlsFilePaths paths, Log log, absl::Duration check_interval)
       : paths_(std::move(paths)),

@@ -1,7 +1,5 @@
 #include "queryd/auth/authorizer.h"
 
-#include <sys/stat.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
@@ -53,20 +51,18 @@ void Authorizer::Log(absl::string_view line) const {
 
 absl::Status Authorizer::Load(bool force) {
   const std::string& path = options_.token_file;
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
+  const std::optional<FileStamp> stamp = StampOf(path);
+  if (!stamp.has_value()) {
     const int error = errno;
     // A missing file is told once, not at every recheck.
-    if (!force && refused_.has_value() && *refused_ == FileId{}) {
+    if (!force && refused_.has_value() && *refused_ == FileStamp{}) {
       return absl::OkStatus();
     }
-    refused_ = FileId{};
+    refused_ = FileStamp{};
     return absl::ErrnoToStatus(
         error, absl::StrCat("--token-file: cannot read ", path));
   }
-  const FileId id{st.st_dev, st.st_ino, st.st_size,
-                  int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec,
-                  int64_t{st.st_ctim.tv_sec} * 1000000000 + st.st_ctim.tv_nsec};
+  const FileStamp& id = *stamp;
   if (!force && ((loaded_.has_value() && *loaded_ == id) ||
                  (refused_.has_value() && *refused_ == id))) {
     return absl::OkStatus();
@@ -117,7 +113,7 @@ absl::Status Authorizer::Authorize(
     const absl::Time now = absl::Now();
     if (now - last_check_ >= options_.recheck_interval) {
       last_check_ = now;
-      const std::optional<FileId> before = loaded_;
+      const std::optional<FileStamp> before = loaded_;
       const size_t before_tokens = table_->size();
       if (absl::Status s = Load(/*force=*/false); !s.ok()) {
         Log(absl::StrCat(s.message(), "; the ", before_tokens,

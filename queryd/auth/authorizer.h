@@ -21,6 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/file_stamp.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
 #include "queryd/auth/token_table.h"
@@ -57,18 +58,6 @@ class Authorizer {
   size_t tokens() const;
 
  private:
-  struct FileId {
-    dev_t device = 0;
-    ino_t inode = 0;
-    off_t size = 0;
-    int64_t mtime_ns = 0;
-    int64_t ctime_ns = 0;
-    bool operator==(const FileId& o) const {
-      return device == o.device && inode == o.inode && size == o.size &&
-             mtime_ns == o.mtime_ns && ctime_ns == o.ctime_ns;
-    }
-  };
-
   explicit Authorizer(AuthorizerOptions options);
   // Reads and parses the file; on success the table in use is replaced.
   absl::Status Load(bool force) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -77,9 +66,9 @@ class Authorizer {
   const AuthorizerOptions options_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const TokenTable> table_ ABSL_GUARDED_BY(mu_);
-  std::optional<FileId> loaded_ ABSL_GUARDED_BY(mu_);
+  std::optional<FileStamp> loaded_ ABSL_GUARDED_BY(mu_);
   // Identity of the last file refused, so one bad file is told once.
-  std::optional<FileId> refused_ ABSL_GUARDED_BY(mu_);
+  std::optional<FileStamp> refused_ ABSL_GUARDED_BY(mu_);
   absl::Time last_check_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
