@@ -40,6 +40,22 @@ void CompressBySettledness(rocksdb::ColumnFamilyOptions* options) {
   options->bottommost_compression_opts.enabled = true;
 }
 
+// What the families that hold flows (raw and rollups) share: 64 MiB
+// memtables, 16 KiB blocks compressed by how settled they are, and inserts
+// that start where the last one with the same first `hint_prefix` key
+// bytes ended instead of at the top of the memtable's skip list (keys
+// arrive sorted and close together).
+void SetFlowFamilyOptions(size_t hint_prefix,
+                          rocksdb::ColumnFamilyOptions* options,
+                          rocksdb::BlockBasedTableOptions* table) {
+  options->write_buffer_size = 64 << 20;
+  options->memtable_insert_with_hint_prefix_extractor.reset(
+      rocksdb::NewFixedPrefixTransform(hint_prefix));
+  table->block_size = 16 << 10;
+  CompressBySettledness(options);
+  options->level_compaction_dynamic_level_bytes = true;
+}
+
 // Options of every column family, in one place.
 rocksdb::ColumnFamilyOptions FamilyOptions(
     Family family, const std::shared_ptr<rocksdb::Cache>& cache) {
@@ -52,38 +68,27 @@ rocksdb::ColumnFamilyOptions FamilyOptions(
   switch (family) {
     case Family::kRaw:
       // Append-mostly by time, read by range scans: big blocks, compressed
-      // by how settled they are.
-      options.write_buffer_size = 64 << 20;
-      // A batch's keys arrive sorted and close together: the memtable starts
-      // each insert where the last one with the same 4 key bytes (~4.3 s of
-      // last_seen) ended instead of at the top of its skip list.
-      options.memtable_insert_with_hint_prefix_extractor.reset(
-          rocksdb::NewFixedPrefixTransform(4));
-      table.block_size = 16 << 10;
-      CompressBySettledness(&options);
-      options.level_compaction_dynamic_level_bytes = true;
+      // by how settled they are. A batch's keys arrive sorted and close
+      // together: inserts are hinted by 4 key bytes (~4.3 s of last_seen).
+      SetFlowFamilyOptions(4, &options, &table);
       break;
     case Family::kMinute:
     case Family::kHour:
       // Rollups: many merges per key; RocksDB folds operands in flushes and
       // compactions (and on reads, through the same operator).
       options.merge_operator = std::make_shared<RollupMergeOperator>();
-      // Big enough that a flush folds many buffer writes of one bucket's
-      // blocks into one, and fewer L0 files mean fewer compactions
-      // rewriting the open buckets' blocks. `ingest_bench --mode=direct
-      // --seconds=20`, against 32 MiB: 8 MiB stored ~13 % fewer flows/s;
-      // 64 MiB ~17 % more at ~18 % less CPU per flow, for 34 MiB more peak
-      // RSS (412 against 378 MiB); 128 MiB ~27 % more for 95 MiB. The
-      // price besides memory: a crash leaves up to a memtable's worth of
-      // batches whose rollups Open redoes from raw (RecoverRollups).
-      options.write_buffer_size = 64 << 20;
-      // Flushes of the rollup buffer write each bucket's keys in order: as
-      // for raw, inserts start from the last one in the same bucket.
-      options.memtable_insert_with_hint_prefix_extractor.reset(
-          rocksdb::NewFixedPrefixTransform(kBucketPrefixSize));
-      table.block_size = 16 << 10;
-      CompressBySettledness(&options);
-      options.level_compaction_dynamic_level_bytes = true;
+      // The 64 MiB memtables are big enough that a flush folds many buffer
+      // writes of one bucket's blocks into one, and fewer L0 files mean
+      // fewer compactions rewriting the open buckets' blocks. `ingest_bench
+      // --mode=direct --seconds=20`, against 32 MiB: 8 MiB stored ~13 %
+      // fewer flows/s; 64 MiB ~17 % more at ~18 % less CPU per flow, for 34
+      // MiB more peak RSS (412 against 378 MiB); 128 MiB ~27 % more for 95
+      // MiB. The price besides memory: a crash leaves up to a memtable's
+      // worth of batches whose rollups Open redoes from raw
+      // (RecoverRollups). Flushes of the rollup buffer write each bucket's
+      // keys in order: as for raw, inserts start from the last one in the
+      // same bucket.
+      SetFlowFamilyOptions(kBucketPrefixSize, &options, &table);
       break;
     case Family::kNodes:
     case Family::kMeta:
