@@ -105,6 +105,29 @@ def flows_by_key(batches):
 
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON)")
+def egress_udp_packets_by_port(flows):
+    """{destination port: packets} of the egress UDP flows among `flows`."""
+    by_port = collections.Counter()
+    for f in flows:
+        if f.key.direction == flow_pb2.DIRECTION_EGRESS and f.key.protocol == 17:
+            by_port[f.key.dst_port] += f.packets
+    return dict(by_port)
+
+
+def kill(*daemons):
+    """SIGKILL each daemon that was started (None for one that was not)."""
+    for daemon in daemons:
+        if daemon:
+            daemon.kill()
+
+
+def wire_delta(before, after):
+    """(packets, bytes) the veth carried both ways between two veth_counters()."""
+    return tuple((after["tx_" + what] - before["tx_" + what]) +
+                 (after["rx_" + what] - before["rx_" + what])
+                 for what in ("packets", "bytes"))
+
+
 class CollectorEndToEndTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -122,6 +145,49 @@ class CollectorEndToEndTest(unittest.TestCase):
 
     def queryd(self):
         return "127.0.0.1:%d" % self.port
+
+    def query_stub(self, addr):
+        channel = grpc.insecure_channel(addr)
+        self.addCleanup(channel.close)
+        return query_pb2_grpc.QueryServiceStub(channel)
+
+    def stored_node(self, stub, node, metadata=None):
+        """queryd's ListNodes entry for `node`."""
+        nodes = {n.name: n for n in stub.ListNodes(query_pb2.ListNodesRequest(), timeout=10,
+                                                   metadata=metadata).nodes}
+        return nodes[node]
+
+    def stored_flows(self, stub, node, since, metadata=None):
+        """queryd's flows of `node` from `since` on, all on one page."""
+        start, end = timestamp_pb2.Timestamp(), timestamp_pb2.Timestamp()
+        start.FromNanoseconds(int(since * 1e9))
+        end.FromNanoseconds(int((time.time() + 5) * 1e9))
+        r = stub.ListFlows(query_pb2.ListFlowsRequest(
+            range=query_pb2.TimeRange(start=start, end=end), filter=query_pb2.FlowFilter(node=[node]),
+            page_size=1000), timeout=20, metadata=metadata)
+        self.assertEqual(r.next_page_token, "")
+        return r.flows
+
+    def assert_spool_drains(self, metrics_port, timeout=30):
+        """Waits (bounded) until the collector has no batch pending in its
+        spool; returns its last /metrics text."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = scrape(metrics_port)
+            if metric(text, "weir_collector_spool_pending_batches") == 0:
+                break
+            time.sleep(0.2)
+        self.assertEqual(metric(text, "weir_collector_spool_pending_batches"), 0, text)
+        return text
+
+    def assert_counted_as_the_wire(self, stub, node, before, after, metadata=None):
+        """queryd's counters of `node` are the veth's between two
+        veth_counters(), and all it saw was exported; returns the node."""
+        stored = self.stored_node(stub, node, metadata)
+        c = stored.counters
+        self.assertEqual((c.packets_seen, c.bytes_seen), wire_delta(before, after))
+        self.assertEqual(c.packets_seen, c.packets_exported)
+        return stored
 
     def test_a_failed_start_leaves_the_bpffs_as_it_found_it(self):
         pin = self.lab.bpffs + "/fresh-%d" % os.getpid()
@@ -208,11 +274,7 @@ class CollectorEndToEndTest(unittest.TestCase):
 
         self.assertEqual(sent_to(9000), [40, 40 * (14 + 20 + 8 + 100)])
         self.assertEqual(sent_to(9002), [60, 60 * (14 + 20 + 8 + 64)])
-        seen_p, seen_b = reconcile(self, batches)
-        self.assertEqual(seen_p, (after["tx_packets"] - before["tx_packets"]) +
-                         (after["rx_packets"] - before["rx_packets"]))
-        self.assertEqual(seen_b, (after["tx_bytes"] - before["tx_bytes"]) +
-                         (after["rx_bytes"] - before["rx_bytes"]))
+        self.assertEqual(tuple(reconcile(self, batches)), wire_delta(before, after))
 
     def test_unacked_batches_is_zero_when_every_batch_is_acknowledged(self):
         pin = self.lab.bpffs + "/unacked-%d" % os.getpid()
@@ -299,11 +361,7 @@ class CollectorEndToEndTest(unittest.TestCase):
         self.assertGreater(tcp_out[0][1], 100000)
 
         # Reconciliation, per batch and in total, and against the veth.
-        seen_p, seen_b = reconcile(self, batches)
-        self.assertEqual(seen_p, (after["tx_packets"] - before["tx_packets"]) +
-                         (after["rx_packets"] - before["rx_packets"]))
-        self.assertEqual(seen_b, (after["tx_bytes"] - before["tx_bytes"]) +
-                         (after["rx_bytes"] - before["rx_bytes"]))
+        self.assertEqual(tuple(reconcile(self, batches)), wire_delta(before, after))
         self.assertRegex(metrics, r"(?m)^weir_collector_unexplained_packets 0$")
         runs = re.search(r'(?m)^weir_bpf_run_count_total\{program="egress"\} (\S+)$', metrics)
         run_time = re.search(r'(?m)^weir_bpf_run_time_seconds_total\{program="egress"\} (\S+)$', metrics)
@@ -350,50 +408,20 @@ class CollectorEndToEndTest(unittest.TestCase):
             self.assertEqual(metric(text, "weir_collector_spool_corrupted_records"), 0, text)
 
             queryd.start()  # queryd is back
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                text = scrape(metrics_port)
-                if metric(text, "weir_collector_spool_pending_batches") == 0:
-                    break
-                time.sleep(0.2)
-            self.assertEqual(metric(text, "weir_collector_spool_pending_batches"), 0, text)
+            text = self.assert_spool_drains(metrics_port)
             self.assertRegex(text, r"(?m)^weir_collector_unexplained_packets 0$")
             self.assertEqual(second.stop(), 0, "".join(second.log))
             after = self.lab.veth_counters()
 
-            channel = grpc.insecure_channel(addr)
-            self.addCleanup(channel.close)
-            stub = query_pb2_grpc.QueryServiceStub(channel)
-            nodes = {n.name: n for n in stub.ListNodes(query_pb2.ListNodesRequest(),
-                                                       timeout=10).nodes}
-            c = nodes[node].counters
-            wire_p = ((after["tx_packets"] - before["tx_packets"]) +
-                      (after["rx_packets"] - before["rx_packets"]))
-            wire_b = ((after["tx_bytes"] - before["tx_bytes"]) +
-                      (after["rx_bytes"] - before["rx_bytes"]))
-            self.assertEqual(c.packets_seen, wire_p)
-            self.assertEqual(c.bytes_seen, wire_b)
-            self.assertEqual(c.packets_seen, c.packets_exported)
+            stub = self.query_stub(addr)
+            c = self.assert_counted_as_the_wire(stub, node, before, after).counters
             self.assertEqual([l for l in c.losses if l.packets], [])
 
-            start, end = timestamp_pb2.Timestamp(), timestamp_pb2.Timestamp()
-            start.FromNanoseconds(int(since * 1e9))
-            end.FromNanoseconds(int((time.time() + 5) * 1e9))
-            r = stub.ListFlows(query_pb2.ListFlowsRequest(
-                range=query_pb2.TimeRange(start=start, end=end), filter=query_pb2.FlowFilter(node=[node]),
-                page_size=1000), timeout=20)
-            self.assertEqual(r.next_page_token, "")
-            by_port = collections.Counter()
-            for f in r.flows:
-                if f.key.direction == flow_pb2.DIRECTION_EGRESS and f.key.protocol == 17:
-                    by_port[f.key.dst_port] += f.packets
-            self.assertEqual(dict(by_port), {9100: 3000, 9101: 1000, 9102: 500})
-            self.assertEqual(sum(f.packets for f in r.flows), c.packets_exported)
+            flows = self.stored_flows(stub, node, since)
+            self.assertEqual(egress_udp_packets_by_port(flows), {9100: 3000, 9101: 1000, 9102: 500})
+            self.assertEqual(sum(f.packets for f in flows), c.packets_exported)
         finally:
-            first.kill()
-            if second:
-                second.kill()
-            queryd.kill()
+            kill(first, second, queryd)
 
     def assert_logs(self, collector, text, timeout=10):
         """Waits (bounded) until a line of `collector`'s log contains `text`."""
@@ -433,22 +461,14 @@ class CollectorEndToEndTest(unittest.TestCase):
             with open(os.path.join(spool, "EPOCH")) as f:
                 self.assertEqual(int(f.read()), ahead + 2)
 
-            channel = grpc.insecure_channel(addr)
-            self.addCleanup(channel.close)
-            stub = query_pb2_grpc.QueryServiceStub(channel)
-            nodes = {n.name: n for n in stub.ListNodes(query_pb2.ListNodesRequest(),
-                                                       timeout=10).nodes}
-            self.assertEqual(nodes[node].stale_batches, 0)
-            self.assertEqual(nodes[node].epoch, ahead + 2)
-            c = nodes[node].counters
-            self.assertEqual(c.packets_seen, (after["tx_packets"] - before["tx_packets"]) +
-                             (after["rx_packets"] - before["rx_packets"]))
+            stored = self.stored_node(self.query_stub(addr), node)
+            self.assertEqual(stored.stale_batches, 0)
+            self.assertEqual(stored.epoch, ahead + 2)
+            c = stored.counters
+            self.assertEqual(c.packets_seen, wire_delta(before, after)[0])
             self.assertEqual(c.packets_seen, c.packets_exported)
         finally:
-            for daemon in (first, second):
-                if daemon:
-                    daemon.kill()
-            queryd.kill()
+            kill(first, second, queryd)
 
     def test_kill_rounds_of_either_side_lose_nothing(self):
         """kill -9 rounds while UDP flows: the collector (its pinned program
@@ -501,28 +521,16 @@ class CollectorEndToEndTest(unittest.TestCase):
             self.assertEqual(collector.stop(), 0, "".join(collector.log))
             after = self.lab.veth_counters()
 
-            channel = grpc.insecure_channel(addr)
-            self.addCleanup(channel.close)
-            stub = query_pb2_grpc.QueryServiceStub(channel)
-            nodes = {n.name: n for n in stub.ListNodes(query_pb2.ListNodesRequest(),
-                                                       timeout=10).nodes}
-            c = nodes[node].counters
-            wire_p = ((after["tx_packets"] - before["tx_packets"]) +
-                      (after["rx_packets"] - before["rx_packets"]))
-            wire_b = ((after["tx_bytes"] - before["tx_bytes"]) +
-                      (after["rx_bytes"] - before["rx_bytes"]))
-            self.assertEqual((c.packets_seen, c.bytes_seen), (wire_p, wire_b))
+            stored = self.assert_counted_as_the_wire(self.query_stub(addr), node, before, after)
+            c = stored.counters
             self.assertEqual([(l.reason, l.packets) for l in c.losses if l.packets], [])
-            self.assertEqual(c.packets_seen, c.packets_exported)
-            self.assertEqual(nodes[node].stale_batches, 0)
+            self.assertEqual(stored.stale_batches, 0)
             self.assertGreater(sum(sent.values()), 0)
         finally:
             stop_sending.set()
             if thread.is_alive():
                 thread.join(30)
-            if collector:
-                collector.kill()
-            queryd.kill()
+            kill(collector, queryd)
 
     def test_a_collector_that_dies_between_drain_and_spool_or_spool_and_clear_loses_nothing(self):
         """weir-collector-faults aborts at a named step of a drain (its third):
@@ -555,22 +563,9 @@ class CollectorEndToEndTest(unittest.TestCase):
                     self.assertEqual(second.stop(), 0, "".join(second.log))
                     after = self.lab.veth_counters()
 
-                    channel = grpc.insecure_channel(addr)
-                    self.addCleanup(channel.close)
-                    stub = query_pb2_grpc.QueryServiceStub(channel)
-                    nodes = {n.name: n for n in stub.ListNodes(query_pb2.ListNodesRequest(),
-                                                               timeout=10).nodes}
-                    c = nodes[node].counters
-                    self.assertEqual(c.packets_seen, (after["tx_packets"] - before["tx_packets"]) +
-                                     (after["rx_packets"] - before["rx_packets"]))
-                    self.assertEqual(c.bytes_seen, (after["tx_bytes"] - before["tx_bytes"]) +
-                                     (after["rx_bytes"] - before["rx_bytes"]))
-                    self.assertEqual(c.packets_seen, c.packets_exported)
+                    self.assert_counted_as_the_wire(self.query_stub(addr), node, before, after)
                 finally:
-                    for daemon in (faulty, second):
-                        if daemon:
-                            daemon.kill()
-                    queryd.kill()
+                    kill(faulty, second, queryd)
 
     def test_ingest_token_refused_keeps_batches_and_once_fixed_every_packet_arrives_once(self):
         """queryd with --token-file; the collector first sends a wrong token
@@ -615,41 +610,18 @@ class CollectorEndToEndTest(unittest.TestCase):
             f.write(good + "\n")
         os.rename(collector_token + ".next", collector_token)
         send_udp(B4, 9201, 200, 100)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            text = scrape(metrics_port)
-            if metric(text, "weir_collector_spool_pending_batches") == 0:
-                break
-            time.sleep(0.2)
-        self.assertEqual(metric(text, "weir_collector_spool_pending_batches"), 0, text)
+        text = self.assert_spool_drains(metrics_port)
         self.assertEqual(collector.stop(), 0, "".join(collector.log))
         after = self.lab.veth_counters()
         self.assertTrue(any("accepts the ingest token again" in l for l in collector.log),
                         "".join(collector.log))
 
-        channel = grpc.insecure_channel(queryd.address)
-        self.addCleanup(channel.close)
-        stub = query_pb2_grpc.QueryServiceStub(channel)
+        stub = self.query_stub(queryd.address)
         md = (("authorization", "Bearer " + admin),)
-        c = {n.name: n for n in stub.ListNodes(query_pb2.ListNodesRequest(), timeout=10,
-                                               metadata=md).nodes}[node].counters
-        self.assertEqual(c.packets_seen, (after["tx_packets"] - before["tx_packets"]) +
-                         (after["rx_packets"] - before["rx_packets"]))
-        self.assertEqual(c.bytes_seen, (after["tx_bytes"] - before["tx_bytes"]) +
-                         (after["rx_bytes"] - before["rx_bytes"]))
-        self.assertEqual(c.packets_seen, c.packets_exported)
+        c = self.assert_counted_as_the_wire(stub, node, before, after, metadata=md).counters
         self.assertEqual([l for l in c.losses if l.packets], [])
-        start, end = timestamp_pb2.Timestamp(), timestamp_pb2.Timestamp()
-        start.FromNanoseconds(int(since * 1e9))
-        end.FromNanoseconds(int((time.time() + 5) * 1e9))
-        r = stub.ListFlows(query_pb2.ListFlowsRequest(
-            range=query_pb2.TimeRange(start=start, end=end), filter=query_pb2.FlowFilter(node=[node]),
-            page_size=1000), timeout=20, metadata=md)
-        by_port = collections.Counter()
-        for f in r.flows:
-            if f.key.direction == flow_pb2.DIRECTION_EGRESS and f.key.protocol == 17:
-                by_port[f.key.dst_port] += f.packets
-        self.assertEqual(dict(by_port), {9200: 400, 9201: 200})
+        flows = self.stored_flows(stub, node, since, metadata=md)
+        self.assertEqual(egress_udp_packets_by_port(flows), {9200: 400, 9201: 200})
         for t in (good, wrong, admin):
             self.assertNotIn(t, "".join(collector.log) + "".join(queryd.log))
         self.assertEqual(queryd.stop(), 0)
