@@ -198,6 +198,19 @@ uint64_t ListFlowsFingerprint(const weir::v1::ListFlowsRequest& request) {
   return QueryFingerprint(query);
 }
 
+// What every answer says of itself: where it was read (`source`), whether
+// it is exact, and the losses of the nodes and window it covers.
+template <typename Response>
+absl::Status DescribeAnswer(
+    const store::Store& store, const store::TierChoice& choice,
+    absl::string_view source,
+    const google::protobuf::RepeatedPtrField<std::string>& node_filter,
+    Response* response) {
+  response->set_source(std::string{source});
+  response->set_inexact(!choice.exact);
+  return FillLosses(store, choice, node_filter, response->mutable_losses());
+}
+
 // What every query reads first, checked in this order: the time range
 // (against `now`) and the filter.
 struct QueryScope {
@@ -243,9 +256,7 @@ absl::StatusOr<weir::v1::ListFlowsResponse> QueryEngine::ListFlows(
     const weir::v1::ListFlowsRequest& request) const {
   WEIR_ASSIGN_OR_RETURN(const QueryScope scope,
                         ReadScope(request, Now(), options_));
-  const absl::Time now = scope.now;
-  const store::TimeRange& range = scope.range;
-  const FlowFilter& filter = scope.filter;
+  const auto& [now, range, filter] = scope;
   const absl::StatusOr<int> page_size_or =
       ValidatePageSize(request.page_size(), request.limit(),
                        options_.default_page_size, options_.max_page_size);
@@ -309,10 +320,9 @@ absl::StatusOr<weir::v1::ListFlowsResponse> QueryEngine::ListFlows(
         EncodePageToken({fingerprint, scan.range, std::move(last_cursor)}));
   }
   // Individual flows live in raw only, whatever else the chooser says.
-  response.set_source(std::string{store::TierName(store::Tier::kRaw)});
-  response.set_inexact(!choice.exact);
-  WEIR_RETURN_IF_ERROR(FillLosses(store_, choice, request.filter().node(),
-                                  response.mutable_losses()));
+  WEIR_RETURN_IF_ERROR(DescribeAnswer(store_, choice,
+                                      store::TierName(store::Tier::kRaw),
+                                      request.filter().node(), &response));
   return response;
 }
 
@@ -320,9 +330,7 @@ absl::StatusOr<weir::v1::TopTalkersResponse> QueryEngine::TopTalkers(
     const weir::v1::TopTalkersRequest& request) const {
   WEIR_ASSIGN_OR_RETURN(const QueryScope scope,
                         ReadScope(request, Now(), options_));
-  const absl::Time now = scope.now;
-  const store::TimeRange& range = scope.range;
-  const FlowFilter& filter = scope.filter;
+  const auto& [now, range, filter] = scope;
   WEIR_ASSIGN_OR_RETURN(
       const GroupBy group_by,
       ValidateGroupBy(request.group_by(), /*required=*/true, "group_by"));
@@ -349,10 +357,8 @@ absl::StatusOr<weir::v1::TopTalkersResponse> QueryEngine::TopTalkers(
     talker->set_packets(totals.packets);
     talker->set_flows(totals.flows);
   }
-  response.set_source(choice.source);
-  response.set_inexact(!choice.exact);
-  WEIR_RETURN_IF_ERROR(FillLosses(store_, choice, request.filter().node(),
-                                  response.mutable_losses()));
+  WEIR_RETURN_IF_ERROR(DescribeAnswer(store_, choice, choice.source,
+                                      request.filter().node(), &response));
   return response;
 }
 
@@ -360,9 +366,7 @@ absl::StatusOr<weir::v1::TimeSeriesResponse> QueryEngine::TimeSeries(
     const weir::v1::TimeSeriesRequest& request) const {
   WEIR_ASSIGN_OR_RETURN(const QueryScope scope,
                         ReadScope(request, Now(), options_));
-  const absl::Time now = scope.now;
-  const store::TimeRange& range = scope.range;
-  const FlowFilter& filter = scope.filter;
+  const auto& [now, range, filter] = scope;
   WEIR_ASSIGN_OR_RETURN(
       const GroupBy group_by,
       ValidateGroupBy(request.group_by(), /*required=*/false, "group_by"));
@@ -488,10 +492,8 @@ absl::StatusOr<weir::v1::TimeSeriesResponse> QueryEngine::TimeSeries(
     series->mutable_group()->set_flows(total.flows);
   }
   DurationToProto(step, response.mutable_step());
-  response.set_source(choice.source);
-  response.set_inexact(!choice.exact);
-  WEIR_RETURN_IF_ERROR(FillLosses(store_, choice, request.filter().node(),
-                                  response.mutable_losses()));
+  WEIR_RETURN_IF_ERROR(DescribeAnswer(store_, choice, choice.source,
+                                      request.filter().node(), &response));
   return response;
 }
 
