@@ -66,25 +66,29 @@ TEST(MergeFieldValuesTest, AcceptsLowerCamelNames) {
   EXPECT_THAT(r->filter().dst_port(), ElementsAre(53u));
 }
 
-TEST(MergeFieldValuesTest, EnumsByNameOrNumber) {
-  absl::StatusOr<weir::v1::TopTalkersRequest> r =
-      FromQuery<weir::v1::TopTalkersRequest>(
-          "group_by=GROUP_BY_DST_PORT&order_by=2&filter.direction=DIRECTION_"
-          "EGRESS");
-  ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->group_by(), weir::v1::GROUP_BY_DST_PORT);
-  EXPECT_EQ(r->order_by(), weir::v1::ORDER_BY_PACKETS);
-  EXPECT_EQ(r->filter().direction(), weir::v1::DIRECTION_EGRESS);
-}
-
-TEST(MergeFieldValuesTest, EnumsByShortForm) {
-  absl::StatusOr<weir::v1::TopTalkersRequest> r =
-      FromQuery<weir::v1::TopTalkersRequest>(
-          "group_by=src_port&order_by=bytes&filter.direction=ingress");
-  ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->group_by(), weir::v1::GROUP_BY_SRC_PORT);
-  EXPECT_EQ(r->order_by(), weir::v1::ORDER_BY_BYTES);
-  EXPECT_EQ(r->filter().direction(), weir::v1::DIRECTION_INGRESS);
+TEST(MergeFieldValuesTest, EnumsByNameNumberOrShortForm) {
+  const struct {
+    std::string query;
+    weir::v1::GroupBy group_by;
+    weir::v1::OrderBy order_by;
+    weir::v1::Direction direction;
+  } cases[] = {
+      {"group_by=GROUP_BY_DST_PORT&order_by=2&filter.direction=DIRECTION_"
+       "EGRESS",
+       weir::v1::GROUP_BY_DST_PORT, weir::v1::ORDER_BY_PACKETS,
+       weir::v1::DIRECTION_EGRESS},
+      {"group_by=src_port&order_by=bytes&filter.direction=ingress",
+       weir::v1::GROUP_BY_SRC_PORT, weir::v1::ORDER_BY_BYTES,
+       weir::v1::DIRECTION_INGRESS},
+  };
+  for (const auto& c : cases) {
+    absl::StatusOr<weir::v1::TopTalkersRequest> r =
+        FromQuery<weir::v1::TopTalkersRequest>(c.query);
+    ASSERT_TRUE(r.ok()) << c.query << ": " << r.status();
+    EXPECT_EQ(r->group_by(), c.group_by) << c.query;
+    EXPECT_EQ(r->order_by(), c.order_by) << c.query;
+    EXPECT_EQ(r->filter().direction(), c.direction) << c.query;
+  }
 }
 
 TEST(MergeFieldValuesTest, EnumErrorsListEveryForm) {
