@@ -163,6 +163,13 @@ void ExpectUnchanged(const std::vector<weir::v1::FlowBatch>& batches) {
   }
 }
 
+// `spool` replays the batches numbered `want`, in order and unchanged.
+void ExpectReplays(Spool& spool, const std::vector<uint64_t>& want) {
+  const std::vector<weir::v1::FlowBatch> pending = Replay(spool);
+  EXPECT_EQ(Seqs(pending), want);
+  ExpectUnchanged(pending);
+}
+
 class SpoolTest : public ::testing::Test {
  protected:
   SpoolOptions Options(const std::string& dir) {
@@ -222,9 +229,7 @@ TEST_F(SpoolTest, AppendReplayAckRoundTrip) {
     absl::StatusOr<size_t> acked = spool->Ack(kEpoch, 2);
     ASSERT_TRUE(acked.ok()) << acked.status();
     EXPECT_EQ(*acked, 2u);
-    std::vector<weir::v1::FlowBatch> pending = Replay(*spool);
-    ASSERT_EQ(Seqs(pending), Range(3, 5));
-    ExpectUnchanged(pending);
+    ExpectReplays(*spool, Range(3, 5));
     const SpoolStats stats = spool->stats();
     EXPECT_EQ(stats.appended_batches, 5u);
     EXPECT_EQ(stats.acked_batches, 2u);
@@ -235,9 +240,7 @@ TEST_F(SpoolTest, AppendReplayAckRoundTrip) {
   {
     std::unique_ptr<Spool> spool = OpenOrDie(Options(dir));
     ASSERT_NE(spool, nullptr);
-    std::vector<weir::v1::FlowBatch> pending = Replay(*spool);
-    ASSERT_EQ(Seqs(pending), Range(3, 5));
-    ExpectUnchanged(pending);
+    ExpectReplays(*spool, Range(3, 5));
     const SpoolStats stats = spool->stats();
     EXPECT_EQ(stats.replayed_batches, 3u);
     EXPECT_EQ(stats.torn_tails, 0u);
@@ -918,9 +921,7 @@ TEST_F(SpoolCrashTest, CrashAtEachStepOfAnAppend) {
     {
       std::unique_ptr<Spool> spool = OpenOrDie(options);
       ASSERT_NE(spool, nullptr);
-      const std::vector<weir::v1::FlowBatch> pending = Replay(*spool);
-      EXPECT_EQ(Seqs(pending), c.want);
-      ExpectUnchanged(pending);
+      ExpectReplays(*spool, c.want);
       EXPECT_EQ(spool->stats().torn_tails, c.torn);
       EXPECT_EQ(spool->stats().corrupted_records, 0u);
       // The next process goes on where the crash left off.
