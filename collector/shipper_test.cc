@@ -136,6 +136,24 @@ std::vector<uint64_t> Seqs(const std::vector<weir::v1::FlowBatch>& batches) {
   return seqs;
 }
 
+// Reconciliation over what queryd stored: everything seen is exported or
+// lost, every loss under `reason`. Returns the packets lost.
+uint64_t ExpectReconciles(const std::vector<weir::v1::FlowBatch>& stored,
+                          uint64_t sent_packets, weir::v1::LossReason reason) {
+  uint64_t seen = 0, exported = 0, lost = 0;
+  for (const auto& batch : stored) {
+    seen += batch.counters().packets_seen();
+    exported += batch.counters().packets_exported();
+    for (const auto& loss : batch.counters().losses()) {
+      EXPECT_EQ(loss.reason(), reason);
+      lost += loss.packets();
+    }
+  }
+  EXPECT_EQ(seen, sent_packets);
+  EXPECT_EQ(seen, exported + lost);
+  return lost;
+}
+
 TEST(ShipperTest, DeliversInOrderAndDropsAcked) {
   Server server;
   Shipper shipper(Options(server.address()),
@@ -242,20 +260,10 @@ TEST(ShipperTest, BoundDropsOldestAndCarriesItsTrafficAsLoss) {
 
   const std::vector<weir::v1::FlowBatch> stored = server.service().stored();
   EXPECT_EQ(Seqs(stored), (std::vector<uint64_t>{5, 6, 7}));
-  // Reconciliation over what queryd got: everything seen is exported or lost,
-  // and the loss is exactly the dropped batches, under UNACKED_BOUND.
-  uint64_t seen = 0, exported = 0, bound_loss = 0;
-  for (const auto& batch : stored) {
-    seen += batch.counters().packets_seen();
-    exported += batch.counters().packets_exported();
-    for (const auto& loss : batch.counters().losses()) {
-      ASSERT_EQ(loss.reason(), weir::v1::LOSS_REASON_UNACKED_BOUND);
-      bound_loss += loss.packets();
-    }
-  }
-  EXPECT_EQ(seen, sent_packets);
-  EXPECT_EQ(bound_loss, 10u + 20u + 30u + 40u);
-  EXPECT_EQ(seen, exported + bound_loss);
+  // The loss is exactly the dropped batches, under UNACKED_BOUND.
+  EXPECT_EQ(ExpectReconciles(stored, sent_packets,
+                             weir::v1::LOSS_REASON_UNACKED_BOUND),
+            10u + 20u + 30u + 40u);
   // Each dropped batch's traffic rides on the next batch enqueued: 5 carries
   // 2, 6 carries 3, and 7 carries 4 together with the loss 4 carried for 1.
   EXPECT_EQ(stored[0].counters().losses(0).packets(), 20u);
@@ -295,20 +303,10 @@ TEST(ShipperTest, ABatchRefusedAsMalformedIsDroppedOnceAndCountedAsRejected) {
   const std::vector<weir::v1::FlowBatch> stored = server.service().stored();
   EXPECT_EQ(Seqs(stored), (std::vector<uint64_t>{1, 2, 4, 5, 6, 7}));
 
-  // Reconciliation over what queryd stored: everything seen is exported or
-  // lost, and the loss is exactly the refused batch, under REJECTED.
-  uint64_t seen = 0, exported = 0, rejected_loss = 0;
-  for (const auto& batch : stored) {
-    seen += batch.counters().packets_seen();
-    exported += batch.counters().packets_exported();
-    for (const auto& loss : batch.counters().losses()) {
-      ASSERT_EQ(loss.reason(), weir::v1::LOSS_REASON_REJECTED);
-      rejected_loss += loss.packets();
-    }
-  }
-  EXPECT_EQ(seen, sent_packets);
-  EXPECT_EQ(rejected_loss, 30u);
-  EXPECT_EQ(seen, exported + rejected_loss);
+  // The loss is exactly the refused batch, under REJECTED.
+  EXPECT_EQ(
+      ExpectReconciles(stored, sent_packets, weir::v1::LOSS_REASON_REJECTED),
+      30u);
   ASSERT_EQ(stored.back().counters().losses_size(), 1);
   EXPECT_EQ(stored.back().counters().losses(0).packets(), 30u);
   EXPECT_EQ(stored.back().counters().losses(0).bytes(), 3000u);
