@@ -8,11 +8,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "collector/spool_test_batches.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 
 namespace weir::collector {
 namespace {
+
+using ::weir::collector::testing::Seqs;
 
 // A real IngestService on loopback that stores (epoch, seq) once, acks every
 // batch, and can be told to break the stream after some batches unacked, or
@@ -127,13 +130,6 @@ ShipperOptions Options(const std::string& address) {
   options.min_backoff = absl::Milliseconds(20);
   options.max_backoff = absl::Milliseconds(200);
   return options;
-}
-
-std::vector<uint64_t> Seqs(const std::vector<weir::v1::FlowBatch>& batches) {
-  std::vector<uint64_t> seqs;
-  seqs.reserve(batches.size());
-  for (const auto& batch : batches) seqs.push_back(batch.seq());
-  return seqs;
 }
 
 // Reconciliation over what queryd stored: everything seen is exported or

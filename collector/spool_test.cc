@@ -31,6 +31,7 @@
 namespace weir::collector {
 namespace {
 
+using ::weir::collector::testing::Seqs;
 using ::weir::collector::testing::TestBatch;
 
 constexpr uint64_t kEpoch = 7;
@@ -84,13 +85,6 @@ std::vector<weir::v1::FlowBatch> Replay(Spool& spool) {
   });
   EXPECT_TRUE(s.ok()) << s;
   return batches;
-}
-
-std::vector<uint64_t> Seqs(const std::vector<weir::v1::FlowBatch>& batches) {
-  std::vector<uint64_t> seqs;
-  seqs.reserve(batches.size());
-  for (const auto& b : batches) seqs.push_back(b.seq());
-  return seqs;
 }
 
 std::vector<uint64_t> Range(uint64_t first, uint64_t last) {

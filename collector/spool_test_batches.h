@@ -1,9 +1,11 @@
-// Batches with known accounting for the spool's tests and its crash child.
+// Batches with known accounting for the spool's tests and its crash child,
+// and the seqs of a list of batches, for the tests of what keeps or ships them.
 #ifndef WEIR_COLLECTOR_SPOOL_TEST_BATCHES_H_
 #define WEIR_COLLECTOR_SPOOL_TEST_BATCHES_H_
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "weir/v1/ingest.pb.h"
 
@@ -46,6 +48,15 @@ inline weir::v1::FlowBatch TestBatch(uint64_t epoch, uint64_t seq,
   counters->set_packets_seen(packets + seq);
   counters->set_bytes_seen(bytes + seq * 60);
   return batch;
+}
+
+// The seq of each batch, in order.
+inline std::vector<uint64_t> Seqs(
+    const std::vector<weir::v1::FlowBatch>& batches) {
+  std::vector<uint64_t> seqs;
+  seqs.reserve(batches.size());
+  for (const auto& batch : batches) seqs.push_back(batch.seq());
+  return seqs;
 }
 
 }  // namespace weir::collector::testing
