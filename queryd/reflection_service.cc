@@ -41,6 +41,21 @@ void SetError(grpc::StatusCode code, std::string message, Response* response) {
   response->mutable_error_response()->set_error_message(std::move(message));
 }
 
+// Answers with `file` and its dependencies not sent yet, or NOT_FOUND
+// naming the `what` that was asked for (`name`) when there is none.
+template <typename Response>
+void AnswerWithFile(const FileDescriptor* file, absl::string_view what,
+                    absl::string_view name,
+                    absl::flat_hash_set<std::string>* sent,
+                    Response* response) {
+  if (file == nullptr) {
+    SetError(grpc::StatusCode::NOT_FOUND,
+             absl::StrCat(what, " not found: ", name), response);
+    return;
+  }
+  AddFile(file, sent, response->mutable_file_descriptor_response());
+}
+
 }  // namespace
 
 template <typename Proto, typename Request, typename Response>
@@ -50,31 +65,15 @@ Response ReflectionService<Proto, Request, Response>::Answer(
   response.set_valid_host(request.host());
   *response.mutable_original_request() = request;
   switch (request.message_request_case()) {
-    case Request::kFileByFilename: {
-      const FileDescriptor* file =
-          pool_->FindFileByName(request.file_by_filename());
-      if (file == nullptr) {
-        SetError(grpc::StatusCode::NOT_FOUND,
-                 absl::StrCat("file not found: ", request.file_by_filename()),
-                 &response);
-        break;
-      }
-      AddFile(file, sent, response.mutable_file_descriptor_response());
+    case Request::kFileByFilename:
+      AnswerWithFile(pool_->FindFileByName(request.file_by_filename()), "file",
+                     request.file_by_filename(), sent, &response);
       break;
-    }
-    case Request::kFileContainingSymbol: {
-      const FileDescriptor* file =
-          pool_->FindFileContainingSymbol(request.file_containing_symbol());
-      if (file == nullptr) {
-        SetError(grpc::StatusCode::NOT_FOUND,
-                 absl::StrCat("symbol not found: ",
-                              request.file_containing_symbol()),
-                 &response);
-        break;
-      }
-      AddFile(file, sent, response.mutable_file_descriptor_response());
+    case Request::kFileContainingSymbol:
+      AnswerWithFile(
+          pool_->FindFileContainingSymbol(request.file_containing_symbol()),
+          "symbol", request.file_containing_symbol(), sent, &response);
       break;
-    }
     case Request::kFileContainingExtension: {
       const auto& extension = request.file_containing_extension();
       const Descriptor* type =
@@ -83,15 +82,10 @@ Response ReflectionService<Proto, Request, Response>::Answer(
           type == nullptr ? nullptr
                           : pool_->FindExtensionByNumber(
                                 type, extension.extension_number());
-      if (field == nullptr) {
-        SetError(
-            grpc::StatusCode::NOT_FOUND,
-            absl::StrCat("extension not found: ", extension.containing_type(),
-                         " number ", extension.extension_number()),
-            &response);
-        break;
-      }
-      AddFile(field->file(), sent, response.mutable_file_descriptor_response());
+      AnswerWithFile(field == nullptr ? nullptr : field->file(), "extension",
+                     absl::StrCat(extension.containing_type(), " number ",
+                                  extension.extension_number()),
+                     sent, &response);
       break;
     }
     case Request::kAllExtensionNumbersOfType: {
